@@ -1,0 +1,32 @@
+"""Shared plumbing for the thin scripts in ``scripts/``: logging and error exits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from reco.exceptions import RecoError
+
+log = logging.getLogger("reco")
+
+#: Exit code for bad input (data, config, artifacts): the message says what to fix.
+EXIT_BAD_INPUT = 2
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr with timestamps; ``verbose`` adds DEBUG messages."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+
+
+def run(action: Callable[[], object]) -> int:
+    """Run ``action``; a :class:`RecoError` is logged as one clear line and exits 2."""
+    try:
+        action()
+    except RecoError as exc:
+        log.error("%s: %s", type(exc).__name__, exc)
+        return EXIT_BAD_INPUT
+    return 0

@@ -1,0 +1,54 @@
+"""Frozen dataclass configurations, one per component.
+
+Each config validates itself in ``__post_init__`` (the bad value is in the message),
+``from_dict`` rejects unknown keys, and ``to_dict`` is what goes into the manifest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, ClassVar, TypeVar
+
+from reco.exceptions import ConfigError
+
+C = TypeVar("C", bound="ConfigBase")
+
+
+class ConfigBase:
+    """Shared behaviour of reco's frozen dataclass configs."""
+
+    __dataclass_fields__: ClassVar[dict[str, Any]]
+
+    @classmethod
+    def from_dict(cls: type[C], values: Mapping[str, Any] | None = None) -> C:
+        """Build a config from a mapping, rejecting keys the config does not have."""
+        values = dict(values or {})
+        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(
+                f"{cls.__name__}: unknown key(s) {unknown}; known keys are {sorted(known)}"
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The config as plain JSON-ready values."""
+        return dataclasses.asdict(self)  # type: ignore[call-overload]
+
+
+def check_range(
+    owner: str, name: str, value: float, low: float | None = None, high: float | None = None
+) -> None:
+    """Raise ``ConfigError`` naming the field when ``value`` is outside ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"{owner}.{name} must be a number, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
+        raise ConfigError(f"{owner}.{name} must be in {bounds}, got {value!r}")
+
+
+def check_choice(owner: str, name: str, value: object, choices: tuple[str, ...]) -> None:
+    """Raise ``ConfigError`` when ``value`` is not one of ``choices``."""
+    if value not in choices:
+        raise ConfigError(f"{owner}.{name} must be one of {list(choices)}, got {value!r}")
