@@ -1,0 +1,47 @@
+"""reco: a movie recommender engine for every MovieLens release.
+
+The public API is re-exported here; see README.md and docs/ for the guided tour.
+"""
+
+from reco.dataset import DataReport, MovieLensData, RatingScale
+from reco.exceptions import (
+    ArtifactError,
+    ConfigError,
+    DatasetNotFoundError,
+    DataFormatError,
+    ModelFitError,
+    NotFittedError,
+    RecoError,
+    UnknownIdError,
+)
+from reco.features import FeatureConfig, FeatureTables, build_feature_tables
+from reco.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
+from reco.pipeline import build_features
+from reco.split import Split, global_time_split, per_user_split
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ArtifactError",
+    "ConfigError",
+    "DataFormatError",
+    "DataReport",
+    "DatasetNotFoundError",
+    "FeatureConfig",
+    "FeatureTables",
+    "LoadConfig",
+    "ModelFitError",
+    "MovieLensData",
+    "NotFittedError",
+    "RatingScale",
+    "RecoError",
+    "Split",
+    "UnknownIdError",
+    "build_feature_tables",
+    "build_features",
+    "detect_layout",
+    "global_time_split",
+    "load_movielens",
+    "per_user_split",
+    "scan_ratings",
+]

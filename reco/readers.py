@@ -113,6 +113,10 @@ def check_separator(path: Path, spec: FileSpec, encoding: str = "utf-8") -> None
 
 
 # ---------------------------------------------------------------- diagnosis
+def _kind(dtype: pl.DataType) -> str:
+    return "an integer" if dtype.is_integer() else "a number" if dtype.is_float() else str(dtype)
+
+
 def _parse(value: str, dtype: pl.DataType) -> bool:
     if dtype.is_integer():
         try:
@@ -156,7 +160,7 @@ def diagnose(path: Path, spec: FileSpec, encoding: str = "utf-8") -> DataFormatE
                 return DataFormatError("empty value", path=path, line=number, field=name)
             if not _parse(value, dtype):
                 return DataFormatError(
-                    f"cannot parse as {dtype}", path=path, line=number, field=name, value=value
+                    f"not {_kind(dtype)}", path=path, line=number, field=name, value=value
                 )
     return None
 
@@ -271,7 +275,7 @@ def cast_located(df: pl.DataFrame, path: Path, spec: FileSpec) -> pl.DataFrame:
         bad = df.filter(cast.is_null() & raw.is_not_null() & (raw != ""))
         if bad.height:
             raise DataFormatError(
-                f"cannot parse as {dtype}", path=path, line=int(bad["_line"][0]),
+                f"not {_kind(dtype)}", path=path, line=int(bad["_line"][0]),
                 field=name, value=bad[name][0],
             )
         df = df.with_columns(cast.alias(name))
