@@ -26,30 +26,22 @@ import numpy as np
 import polars as pl
 
 from reco.columns import (
-    AGE,
-    GENDER,
     GENRE_VOCABULARY,
     GENRES,
-    IMDB_ID,
-    LINKS_SCHEMA,
     MOVIE_ID,
     MOVIES_SCHEMA,
-    OCCUPATION,
     RATING,
     RATINGS_SCHEMA,
-    TAG,
-    TAGS_SCHEMA,
     TIMESTAMP,
     TITLE,
-    TMDB_ID,
     USER_ID,
-    USERS_SCHEMA,
     YEAR,
-    ZIP_CODE,
 )
 from reco.config import ConfigBase, check_choice, check_range
 from reco.dataset import MovieLensData, RatingScale
 from reco.exceptions import ConfigError
+from reco.synthetic_sampling import sample_pairs, water_fill
+from reco.synthetic_tables import make_links, make_tags, make_titles, make_user_table
 from reco.synthetic_writers import LAYOUT_SCALES, LAYOUTS, write_release
 
 __all__ = [
@@ -68,7 +60,6 @@ logger = logging.getLogger(__name__)
 _CHUNK = 4_000_000  # rows per vectorised block: bounds the temporaries at 32M ratings
 _DAY = 86_400
 _FIRST_MOVIE_YEAR = 1920
-_RESAMPLE_ROUNDS = 3
 _USER_BIAS_SD, _MOVIE_BIAS_SD, _SPREAD_SIGMA = 0.35, 0.3, 0.25
 # Share of each star value, low to high. Whole stars: ml-1m's. Half stars: what a user on the
 # half-star scale gives, solved so that mixed 60/40 with whole stars it is ml-latest-small's.
@@ -186,94 +177,6 @@ class SyntheticConfig(ConfigBase):
 DEFAULT_CONFIG = SyntheticConfig()
 
 
-def _water_fill(weights: np.ndarray, room: np.ndarray, total: int) -> np.ndarray:
-    """Integers ``0 <= x <= room`` summing to ``total``, proportional to ``weights`` when free."""
-    share = np.zeros(len(weights))
-    free = room > 0
-    while free.any():  # each pass caps at least one user, or ends
-        left = total - share[~free].sum()
-        share[free] = left * weights[free] / weights[free].sum()
-        over = free & (share > room)
-        if not over.any():
-            break
-        share[over] = room[over]
-        free &= ~over
-    add = np.minimum(np.floor(share).astype(np.int64), room)
-    # the rounding remainder goes to the largest fractional parts that still have room
-    frac = np.where(add < room, share - add, -1.0)
-    add[np.argsort(-frac, kind="stable")[: total - int(add.sum())]] += 1
-    return add
-
-
-def _sorted_unique(keys: np.ndarray) -> np.ndarray:
-    # np.unique in NumPy 2.4 hashes int64 and is ~100x slower than sorting at 32M keys
-    keys = np.sort(keys)
-    return keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-
-
-def _isin_sorted(values: np.ndarray, sorted_keys: np.ndarray) -> np.ndarray:
-    idx = np.minimum(np.searchsorted(sorted_keys, values), len(sorted_keys) - 1)
-    return sorted_keys[idx] == values
-
-
-def _first_per_group(keys: np.ndarray, group: np.ndarray, quota: np.ndarray) -> np.ndarray:
-    """Keep the first ``quota[g]`` of each run of equal ``group`` (runs are contiguous)."""
-    start = np.searchsorted(group, group, side="left")
-    return keys[np.arange(len(keys)) - start < quota[group]]
-
-
-def _sample_pairs(
-    rng: np.random.Generator, counts: np.ndarray, allowed: np.ndarray, cdf: np.ndarray,
-    order: np.ndarray,
-) -> np.ndarray:
-    """Distinct ``user * n_movies + movie`` keys, sorted, ``counts[u]`` per user.
-
-    Movies are indexed by release ``order``; user u may only draw from the first
-    ``allowed[u]`` of them, by inverse CDF on the popularity weights (``cdf``).
-    """
-    n_users, n_movies = len(counts), len(order)
-    top = cdf[allowed - 1]
-
-    def draw(per_user: np.ndarray) -> np.ndarray:
-        users = np.repeat(np.arange(n_users, dtype=np.int64), per_user)
-        for s in range(0, len(users), _CHUNK):
-            u = users[s : s + _CHUNK]
-            pos = np.searchsorted(cdf, rng.random(len(u)) * top[u], side="right")
-            users[s : s + _CHUNK] = u * n_movies + order[np.minimum(pos, allowed[u] - 1)]
-        return users
-
-    keys = _sorted_unique(draw(counts))
-    have = np.bincount(keys // n_movies, minlength=n_users)
-    for r in range(_RESAMPLE_ROUNDS):  # redraw each user's deficit, oversampling more each time
-        need = counts - have
-        if not need.any():
-            break
-        new = _sorted_unique(draw(need * (r + 2)))
-        new = rng.permutation(new[~_isin_sorted(new, keys)])  # shuffled: no bias to low ids
-        new = new[np.argsort(new // n_movies, kind="stable")]
-        new = _first_per_group(new, new // n_movies, need)
-        have += np.bincount(new // n_movies, minlength=n_users)
-        keys = np.sort(np.concatenate([keys, new]), kind="stable")  # merges two sorted runs
-    need = counts - have
-    if need.any():
-        # Popular movies are used up for the heaviest users: walk each one's allowed movies
-        # with a prime stride from a random start (distinct, since counts <= allowed) and take
-        # the first unrated ones. A window of counts[u] holds at most have[u] rated movies.
-        users = np.flatnonzero(need)
-        width = counts[users]
-        u = np.repeat(users, width)
-        j = np.arange(len(u)) - np.repeat(np.cumsum(width) - width, width)
-        start = np.repeat(rng.integers(0, allowed[users]), width)
-        pos = (start + j * 1_000_003) % allowed[u]
-        cand = u * n_movies + order[pos]
-        fresh = ~_isin_sorted(cand, keys)
-        new = _first_per_group(cand[fresh], u[fresh], need)
-        keys = np.sort(np.concatenate([keys, new]), kind="stable")
-        logger.info("filled %d ratings of %d heavy users beyond popularity sampling",
-                    len(new), len(users))
-    return keys
-
-
 def _movies(rng: np.random.Generator, cfg: SyntheticConfig) -> dict[str, np.ndarray]:
     n, k = cfg.n_movies, cfg.n_factors
     span = cfg.last_rating_year - _FIRST_MOVIE_YEAR
@@ -334,7 +237,7 @@ def _users(
         pick = pick[: np.searchsorted(np.cumsum(gain[pick]), extra - room.sum()) + 1]
         end[pick], allowed[pick] = last, len(release_sorted)
         room = np.minimum(cfg.user_cap, allowed) - floor_
-    counts = floor_ + _water_fill(activity, room, extra)
+    counts = floor_ + water_fill(activity, room, extra)
     # a quarter of users never use half stars; the rest mostly do (about 60% of ratings)
     half = np.where(rng.random(n) < 0.25, 0.0, rng.beta(4.0, 1.0, n))
     return dict(counts=counts, allowed=allowed, start=start, end=end,
@@ -388,133 +291,6 @@ def _rate(
     return ratings, stamps
 
 
-# Title words. A few carry Latin-1 letters (é, ü, ö) so encodings get exercised; none holds
-# "|" or "::", the separators of the 100k and dat layouts.
-_ADJ = ("Silent Broken Last Lost Dark Golden Hidden Wild Secret Crimson Eternal Frozen Burning "
-        "Lonely Savage Distant Quiet Midnight Electric Velvet Forgotten Bitter Endless Sweet "
-        "Little Big Hollow Restless Sacred Wicked Final Brave Strange Blue Iron Glass").split()
-_NOUN = ("River Night Road City Heart Storm Garden Mirror Summer Winter Shadow Kingdom Island "
-         "Promise Journey Harbor Dream Fire Moon Empire Stranger Letter Game Witness Border "
-         "Machine Angel Ghost Hunter Station Season House Wolf Soldier Song Horizon Legacy "
-         "Frontier Tide Café Château Fiancée Rendezvous").split()
-_NAME = ("Anna Jack Emma Max Lucy Henry Sofia Leo Clara Oscar Marie Hugo Zoë Ruth José Tom "
-         "Jürgen Ines Paul Greta Frank Alice Sam Eva Otto").split()
-_FOREIGN = ("La Forêt", "Le Rêve", "L'Été indien", "La Cité perdue", "Le Château", "La Fête",
-            "Die Brücke", "Das Mädchen", "Über alles", "Niños", "El Señor", "La Mañana")
-_SEQUEL = ("2", "3", "II", "Part II", "Returns")
-# (format, columns, share). MovieLens moves a leading article to the end ("River, The"),
-# the usual source of commas; a few titles quote a phrase or carry an original title.
-_TITLE_PATTERNS = (
-    ("The {} {}", ("a", "n"), 0.18), ("{} {}, The", ("a", "n"), 0.08),
-    ("{} {}", ("a", "n"), 0.14), ("{} of the {}", ("n", "n2"), 0.10),
-    ("{}'s {}", ("nm", "n"), 0.07), ("{}", ("n",), 0.07),
-    ("{} {}: {} of {}", ("a", "n", "n2", "nm"), 0.08), ("{} and the {} {}", ("nm", "a", "n"), 0.07),
-    ("{}, {} and {}", ("n", "n2", "n3"), 0.05), ("Goodbye, {}", ("nm",), 0.03),
-    ('"{} {}" {}', ("a", "n", "n2"), 0.03), ("{} (The {} {})", ("fr", "a", "n"), 0.03),
-    ("{} {} {}", ("a", "n", "seq"), 0.07),
-)
-_TAG_GENERIC = ("atmospheric|funny|classic|visually appealing|twist ending|based on a book|quirky|"
-                "great soundtrack|thought-provoking|overrated|slow|cult film|predictable|"
-                "beautiful|great dialogue|boring|must see|nonlinear|true story|remake").split("|")
-_TAG_GENRE = {
-    "Action": "explosions|car chase|martial arts", "Adventure": "treasure hunt|quest",
-    "Animation": "pixar|hand-drawn|stop motion", "Children": "family|kids",
-    "Comedy": "hilarious|satire", "Crime": "heist|mafia", "Documentary": "informative|interviews",
-    "Drama": "tearjerker|character study", "Fantasy": "magic|dragons",
-    "Film-Noir": "femme fatale|black and white", "Horror": "gore|scary|zombies",
-    "IMAX": "3d|imax", "Musical": "singing|dance", "Mystery": "whodunit|suspense",
-    "Romance": "love story|romantic", "Sci-Fi": "space|time travel|aliens|dystopia",
-    "Thriller": "tense|psychological", "War": "world war ii|vietnam", "Western": "cowboys|gunfight",
-}
-# ml-1m codes its users' age and occupation; ml-100k gives ages and occupation names.
-_DAT_AGES = ((1, 18, 25, 35, 45, 50, 56), (0.037, 0.183, 0.347, 0.197, 0.091, 0.082, 0.063))
-_100K_OCCUPATIONS = ("student other educator administrator engineer programmer librarian writer "
-                     "executive scientist artist technician marketing entertainment healthcare "
-                     "retired lawyer salesman none doctor homemaker").split()
-_100K_OCCUPATION_P = np.array([208, 112, 100, 84, 71, 70, 54, 48, 34, 33, 30, 29, 28, 19, 17, 15,
-                               13, 13, 10, 7, 8], dtype=float)
-
-
-def _titles(rng: np.random.Generator, n: int) -> pl.Series:
-    """Titles without the year, from word lists and :data:`_TITLE_PATTERNS`."""
-    words = dict(a=_ADJ, n=_NOUN, n2=_NOUN, n3=_NOUN, nm=_NAME, fr=_FOREIGN, seq=_SEQUEL)
-    frame = pl.DataFrame(
-        {c: pl.Series(w).gather(rng.integers(0, len(w), n)) for c, w in words.items()}
-    ).with_columns(
-        p=rng.choice(len(_TITLE_PATTERNS), n, p=[share for _, _, share in _TITLE_PATTERNS])
-    )
-    title = pl.coalesce(
-        pl.when(pl.col("p") == i).then(pl.format(fmt, *cols))
-        for i, (fmt, cols, _) in enumerate(_TITLE_PATTERNS)
-    )
-    return frame.select(title.alias(TITLE)).to_series()
-
-
-def _tags(
-    rng: np.random.Generator, ratings: pl.DataFrame, genres: np.ndarray, rate: float
-) -> pl.DataFrame:
-    """Tags on rated pairs, mostly by a few prolific taggers, often naming a movie's genre."""
-    n_tags = min(round(rate * ratings.height), ratings.height)
-    users = ratings[USER_ID].to_numpy()
-    n_users = int(users.max())
-    # one user in ten tags (some a lot); the rest almost never
-    weight = np.where(rng.random(n_users + 1) < 0.1, rng.lognormal(0, 1.5, n_users + 1), 1e-3)
-    # weighted sampling without replacement (Efraimidis-Spirakis): the n smallest Exp/w keys
-    race = rng.exponential(size=ratings.height) / weight[users]
-    rows = np.sort(np.argpartition(race, n_tags - 1)[:n_tags]) if n_tags else np.empty(0, int)
-    picked = ratings[rows]
-    movie = picked[MOVIE_ID].to_numpy() - 1
-    genre_words = [_TAG_GENRE[g].split("|") for g in GENRE_VOCABULARY]
-    vocab = np.array(_TAG_GENERIC + [w for words in genre_words for w in words])
-    width = np.array([len(words) for words in genre_words])
-    first = len(_TAG_GENERIC) + np.cumsum(width) - width
-    # a tag names one of the movie's genres 60% of the time: pick that genre, then a word of it
-    genre = np.argmax(np.where(genres[movie], rng.random((len(movie), genres.shape[1])), -1), 1)
-    genre_word = first[genre] + (rng.random(len(movie)) * width[genre]).astype(np.int64)
-    generic = rng.integers(0, len(_TAG_GENERIC), len(movie))
-    use_genre = genres[movie].any(1) & (rng.random(len(movie)) < 0.6)
-    stamp = picked[TIMESTAMP].to_numpy()
-    # shortly after the rating, the same day (so still inside the user's active period)
-    stamp = np.minimum(stamp + rng.integers(0, 3600, len(movie)), stamp // _DAY * _DAY + _DAY - 1)
-    return pl.DataFrame(
-        {USER_ID: picked[USER_ID], MOVIE_ID: picked[MOVIE_ID],
-         TAG: vocab[np.where(use_genre, genre_word, generic)], TIMESTAMP: stamp},
-        schema=TAGS_SCHEMA,
-    )
-
-
-def _links(rng: np.random.Generator, year: np.ndarray) -> pl.DataFrame:
-    """Distinct 7-digit imdb ids growing with the year, distinct tmdb ids, a few missing."""
-    n = len(year)
-    imdb = np.empty(n, np.int64)
-    imdb[np.argsort(year, kind="stable")] = np.sort(rng.choice(9_999_999, n, replace=False) + 1)
-    tmdb = rng.choice(max(1_000_000, 2 * n), n, replace=False) + 1
-    return pl.DataFrame(
-        {MOVIE_ID: np.arange(1, n + 1), IMDB_ID: pl.Series(imdb).cast(pl.String).str.zfill(7),
-         # links.csv of real releases leaves a few tmdbId empty
-         TMDB_ID: pl.Series(tmdb).set(pl.Series(rng.random(n) < 0.002), None)},
-        schema=LINKS_SCHEMA,
-    )
-
-
-def _user_table(rng: np.random.Generator, n: int, layout: str) -> pl.DataFrame:
-    """Demographics in the layout's coding: ml-1m age groups and occupation codes, or ml-100k's."""
-    gender = np.where(rng.random(n) < 0.71, "M", "F")
-    if layout == "dat":
-        age = rng.choice(_DAT_AGES[0], n, p=_DAT_AGES[1])
-        occupation = rng.integers(0, 21, n).astype(str)
-    else:
-        age = np.clip(np.rint(rng.normal(33, 12, n)), 7, 73)
-        p = _100K_OCCUPATION_P / _100K_OCCUPATION_P.sum()
-        occupation = np.asarray(_100K_OCCUPATIONS)[rng.choice(len(p), n, p=p)]
-    zip_code = np.char.zfill(rng.integers(1000, 100_000, n).astype(str), 5)
-    return pl.DataFrame(
-        {USER_ID: np.arange(1, n + 1), GENDER: gender, AGE: age, OCCUPATION: occupation,
-         ZIP_CODE: zip_code},
-        schema=USERS_SCHEMA,
-    )
-
-
 def generate(config: SyntheticConfig) -> MovieLensData:
     """Build a synthetic MovieLens release in canonical form.
 
@@ -536,7 +312,7 @@ def generate(config: SyntheticConfig) -> MovieLensData:
     order = np.argsort(movies["release_day"], kind="stable")
     users = _users(streams[1], config, movies["release_day"][order])
     cdf = np.cumsum(movies["popularity"][order])
-    keys = _sample_pairs(streams[2], users["counts"], users["allowed"], cdf / cdf[-1], order)
+    keys = sample_pairs(streams[2], users["counts"], users["allowed"], cdf / cdf[-1], order)
     logger.info("sampled %d distinct (user, movie) pairs in %.1f s",
                 len(keys), time.perf_counter() - t0)
     values, stamps = _rate(streams[3], config, keys, users, movies)
@@ -555,7 +331,7 @@ def generate(config: SyntheticConfig) -> MovieLensData:
     )
     movie_frame = (
         pl.DataFrame({"i": np.arange(config.n_movies), YEAR: movies["year"]})
-        .with_columns(_titles(streams[4], config.n_movies))
+        .with_columns(make_titles(streams[4], config.n_movies))
         .join(genre_lists, on="i", how="left", maintain_order="left")
         .select(
             (pl.col("i") + 1).alias(MOVIE_ID),
@@ -569,10 +345,10 @@ def generate(config: SyntheticConfig) -> MovieLensData:
     data = MovieLensData(
         ratings=ratings,
         movies=movie_frame,
-        tags=_tags(extras, ratings, movies["genres"], config.tag_rate)
+        tags=make_tags(extras, ratings, movies["genres"], config.tag_rate)
         if config.layout != "100k" else None,
-        links=_links(extras, movies["year"]) if config.layout == "csv" else None,
-        users=_user_table(extras, config.n_users, config.layout)
+        links=make_links(extras, movies["year"]) if config.layout == "csv" else None,
+        users=make_user_table(extras, config.n_users, config.layout)
         if config.layout != "csv" else None,
         layout="synthetic",
         source=f"synthetic {config.to_dict()}",
