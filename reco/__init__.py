@@ -18,6 +18,7 @@ from reco.features import FeatureConfig, FeatureTables, build_feature_tables
 from reco.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
 from reco.pipeline import build_features
 from reco.split import Split, global_time_split, per_user_split
+from reco.synthetic import SyntheticConfig, default_dataset, generate, write_release
 
 __version__ = "0.1.0"
 
@@ -36,12 +37,16 @@ __all__ = [
     "RatingScale",
     "RecoError",
     "Split",
+    "SyntheticConfig",
     "UnknownIdError",
     "build_feature_tables",
     "build_features",
+    "default_dataset",
     "detect_layout",
+    "generate",
     "global_time_split",
     "load_movielens",
     "per_user_split",
     "scan_ratings",
+    "write_release",
 ]
