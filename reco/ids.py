@@ -1,0 +1,101 @@
+"""External ids <-> contiguous indices, mapped once at the edge of every model."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from reco.columns import MOVIE_ID, RATING, USER_ID
+from reco.exceptions import UnknownIdError
+
+
+class IdMap:
+    """A sorted array of external ids; an id's index is its position.
+
+    Parameters
+    ----------
+    ids
+        Distinct external ids (sorted here).
+    kind
+        What the ids name (``"user"``, ``"movie"``), for error messages.
+    """
+
+    def __init__(self, ids: Iterable[int] | np.ndarray, kind: str = "id") -> None:
+        array = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64)
+        array = np.sort(array)
+        if array.size > 1 and (array[1:] == array[:-1]).any():
+            raise ValueError(f"{kind} ids must be distinct")
+        self.ids = array
+        self.kind = kind
+
+    @classmethod
+    def from_values(cls, values: Iterable[int] | np.ndarray, kind: str = "id") -> IdMap:
+        """The map of the distinct values in ``values``."""
+        array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
+        return cls(np.unique(array.astype(np.int64)), kind)
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def __contains__(self, external: object) -> bool:
+        try:
+            self.index(int(external))  # type: ignore[call-overload]
+        except (UnknownIdError, TypeError, ValueError):
+            return False
+        return True
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, IdMap) and np.array_equal(self.ids, other.ids)
+
+    def index(self, external: int) -> int:
+        """The index of ``external``; :class:`UnknownIdError` when it is not mapped."""
+        pos = int(np.searchsorted(self.ids, external))
+        if pos >= self.ids.size or self.ids[pos] != external:
+            raise UnknownIdError(f"unknown {self.kind} id {external!r}")
+        return pos
+
+    def indices(self, externals: np.ndarray | Iterable[int], missing: str = "raise") -> np.ndarray:
+        """Indices of many ids. ``missing="raise"`` raises on the first unknown id;
+        ``missing="mask"`` returns -1 for unknown ids."""
+        values = np.asarray(
+            externals if isinstance(externals, np.ndarray) else list(externals), dtype=np.int64
+        )
+        pos = np.searchsorted(self.ids, values)
+        pos_clipped = np.minimum(pos, max(self.ids.size - 1, 0))
+        known = (pos < self.ids.size) & (self.ids[pos_clipped] == values) if self.ids.size else (
+            np.zeros(values.shape, dtype=bool)
+        )
+        if missing == "raise":
+            if not known.all():
+                raise UnknownIdError(f"unknown {self.kind} id {int(values[~known][0])!r}")
+            return pos.astype(np.int64)
+        if missing == "mask":
+            return np.where(known, pos, -1).astype(np.int64)
+        raise ValueError(f"missing must be 'raise' or 'mask', got {missing!r}")
+
+    def to_external(self, indices: np.ndarray) -> np.ndarray:
+        return self.ids[np.asarray(indices, dtype=np.int64)]
+
+
+def rating_matrix(
+    ratings: pl.DataFrame, users: IdMap, items: IdMap, values: str | None = RATING
+) -> sp.csr_matrix:
+    """A users x items CSR matrix of ``values`` (1.0 everywhere when ``values`` is None).
+
+    Rows whose user or movie is not in the maps are skipped.
+    """
+    u = users.indices(ratings[USER_ID].to_numpy(), missing="mask")
+    i = items.indices(ratings[MOVIE_ID].to_numpy(), missing="mask")
+    keep = (u >= 0) & (i >= 0)
+    data = (
+        np.ones(int(keep.sum()), dtype=np.float32)
+        if values is None
+        else ratings[values].to_numpy().astype(np.float32)[keep]
+    )
+    matrix = sp.csr_matrix((data, (u[keep], i[keep])), shape=(len(users), len(items)))
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    return matrix
