@@ -136,6 +136,35 @@ class Recommender(ABC):
         items = self.item_map_.indices(movie_ids)
         return self._score_users(np.array([user]))[0, items].astype(np.float32)
 
+    def score_pairs(
+        self, user_ids: np.ndarray, movie_ids: np.ndarray, batch_size: int = 1024
+    ) -> np.ndarray:
+        """Scores of many (user, movie) pairs at once; NaN where either id is unknown.
+
+        Users are scored in batches (one dense row per distinct user), so this costs
+        one ``_score_users`` pass per batch, not one call per pair.
+        """
+        self._check_fitted()
+        users = self.user_map_.indices(np.asarray(user_ids), missing="mask")
+        items = self.item_map_.indices(np.asarray(movie_ids), missing="mask")
+        out = np.full(users.shape, np.nan, dtype=np.float32)
+        ok = (users >= 0) & (items >= 0)
+        if not ok.any():
+            return out
+        distinct, inverse = np.unique(users[ok], return_inverse=True)
+        rows_ok = np.flatnonzero(ok)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(0, distinct.size + 1, batch_size))
+        bounds = np.append(bounds, order.size) if bounds[-1] != order.size else bounds
+        for b in range(len(bounds) - 1):
+            sel = order[bounds[b] : bounds[b + 1]]
+            if sel.size == 0:
+                continue
+            first = b * batch_size
+            block = np.asarray(self._score_users(distinct[first : first + batch_size]))
+            out[rows_ok[sel]] = block[inverse[sel] - first, items[ok][sel]]
+        return out
+
     def recommend(
         self, user_id: int, k: int = 10, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
