@@ -48,6 +48,29 @@ def load_data(data_dir: str | Path | None, config: LoadConfig | None = None) -> 
     return load_movielens(data_dir, config)
 
 
+def data_section(data: MovieLensData) -> dict[str, Any]:
+    """What the manifest says about the data: source, layout, fingerprint, counts."""
+    return {
+        "source": data.source,
+        "layout": data.layout,
+        "fingerprint": art.fingerprint(data),
+        "scale": data.scale.to_dict(),
+        "summary": data.summary(),
+        "report": data.report.to_dict(),
+    }
+
+
+def features_section(tables: FeatureTables) -> dict[str, Any]:
+    return {
+        name: {
+            "path": f"{art.FEATURES_DIR}/{name}.parquet",
+            "rows": getattr(tables, name).height,
+            "columns": getattr(tables, name).columns,
+        }
+        for name in art.FEATURE_TABLES
+    }
+
+
 def write_features(
     artifacts: str | Path,
     data: MovieLensData,
@@ -62,26 +85,10 @@ def write_features(
     with timer.step("write"):
         for name in art.FEATURE_TABLES:
             art.write_table(artifacts, name, getattr(tables, name))
-    with timer.step("fingerprint"):
-        data_fingerprint = art.fingerprint(data)
     manifest = art.new_manifest()
-    manifest["data"] = {
-        "source": data.source,
-        "layout": data.layout,
-        "fingerprint": data_fingerprint,
-        "scale": data.scale.to_dict(),
-        "summary": data.summary(),
-        "report": data.report.to_dict(),
-    }
+    manifest["data"] = timer.run("fingerprint", lambda: data_section(data))
     manifest["config"] = {"load": load_config.to_dict(), "features": feature_config.to_dict()}
-    manifest["features"] = {
-        name: {
-            "path": f"{art.FEATURES_DIR}/{name}.parquet",
-            "rows": getattr(tables, name).height,
-            "columns": getattr(tables, name).columns,
-        }
-        for name in art.FEATURE_TABLES
-    }
+    manifest["features"] = features_section(tables)
     manifest["row_counts"] = {"ratings": data.n_ratings, **tables.row_counts()}
     manifest["timings_seconds"] = dict(timer.seconds)
     art.write_manifest(artifacts, manifest)

@@ -27,23 +27,33 @@ from reco.ids import IdMap, rating_matrix
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound="Recommender")
 MODEL_FORMAT = 1
+MAX_BLOCK_CELLS = 1 << 25
 REGISTRY: dict[str, type[Recommender]] = {}
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Indices and values of the ``k`` best scores per row, best first.
 
-    Ties break on the lower index, so results are deterministic. ``-inf`` marks excluded
-    items; rows with fewer than ``k`` finite scores are padded with index -1, score -inf.
+    Ties break on the lower index, also at the k-th place, so results are deterministic.
+    ``-inf`` marks excluded items; rows with fewer than ``k`` finite scores are padded
+    with index -1, score -inf.
     """
     scores = np.atleast_2d(scores)
     n_rows, n_items = scores.shape
     k_eff = min(k, n_items)
     if k_eff <= 0:
-        return np.empty((n_rows, 0), np.int64), np.empty((n_rows, 0), np.float32)
-    part = np.argpartition(-scores, k_eff - 1, axis=1)[:, :k_eff] if k_eff < n_items else (
-        np.tile(np.arange(n_items), (n_rows, 1))
-    )
+        return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), -np.inf, np.float32)
+    if k_eff < n_items:
+        # The k-th best value per row; take everything above it, then the lowest-index
+        # items equal to it until k are taken (argpartition alone picks ties arbitrarily).
+        kth = -np.partition(-scores, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff]
+        above = scores > kth
+        tied = scores == kth
+        room = k_eff - above.sum(axis=1, keepdims=True)
+        chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+        part = np.nonzero(chosen)[1].reshape(n_rows, k_eff)
+    else:
+        part = np.tile(np.arange(n_items), (n_rows, 1))
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
     idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
@@ -184,6 +194,8 @@ class Recommender(ABC):
         users = self.user_map_.indices(user_ids)
         out_ids = np.full((len(users), k), -1, dtype=np.int64)
         out_scores = np.full((len(users), k), -np.inf, dtype=np.float32)
+        # Bound the dense block (about 128 MB of float32) whatever the catalogue size.
+        batch_size = max(1, min(batch_size, MAX_BLOCK_CELLS // max(self.n_items, 1)))
         for start in range(0, len(users), batch_size):
             chunk = users[start : start + batch_size]
             scores = np.asarray(self._score_users(chunk), dtype=np.float32).copy()
@@ -206,6 +218,8 @@ class Recommender(ABC):
         item = self.item_map_.index(movie_id)
         vectors = self._item_vectors()
         norms = np.linalg.norm(vectors, axis=1)
+        if norms[item] == 0:  # nothing to compare (a movie with no text, no ratings)
+            return np.empty(0, np.int64), np.empty(0, np.float32)
         norms[norms == 0] = 1.0
         sims = (vectors @ vectors[item]) / (norms * norms[item])
         sims[item] = -np.inf
@@ -224,6 +238,11 @@ class Recommender(ABC):
         _check_k(k)
         items = self.item_map_.indices(movie_ids, missing="mask")
         values = np.asarray(ratings, dtype=np.float32)
+        if items.shape != values.shape:
+            raise ValueError(f"{items.size} movie ids but {values.size} ratings")
+        # A movie rated twice keeps its last rating.
+        last = items.size - 1 - np.unique(items[::-1], return_index=True)[1]
+        items, values = items[np.sort(last)], values[np.sort(last)]
         known = items >= 0
         scores = np.asarray(self._fold_in(items[known], values[known]), dtype=np.float32).copy()
         scores[items[known]] = -np.inf

@@ -133,3 +133,23 @@ def test_fold_in_excludes_the_rated_movies():
     model = PopularityRecommender().fit(RATINGS)
     ids, _ = model.recommend_new_user([100, 12345], [5.0, 4.0], k=5)
     assert 100 not in ids.tolist() and len(ids) == 3
+
+
+def test_top_k_ties_at_the_cut_go_to_the_lower_index():
+    idx, _ = top_k(np.zeros((1, 1000)), 5)
+    assert idx.tolist() == [[0, 1, 2, 3, 4]]
+    idx, _ = top_k(np.array([[1.0, 2.0, 1.0, 1.0, 0.0, 1.0]]), 3)
+    assert idx.tolist() == [[1, 0, 2]]
+
+
+def test_similar_items_of_a_zero_vector_is_empty():
+    class Zero(FakeRecommender):
+        def _item_vectors(self) -> np.ndarray:
+            vectors = np.ones((self.n_items, 2))
+            vectors[0] = 0.0
+            return vectors
+
+    model = Zero().fit(RATINGS)
+    ids, scores = model.similar_items(100, k=3)
+    assert ids.size == 0 and scores.size == 0
+    assert model.similar_items(200, k=2)[0].size == 2
