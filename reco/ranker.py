@@ -1,0 +1,160 @@
+"""XGBoost models of the second stage: a candidate ranker and a like/dislike model.
+
+Both are plain ``xgboost.Booster`` objects saved in XGBoost's JSON format (never pickle),
+with their feature names inside, so loading can check the feature order.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import xgboost as xgb
+
+from reco.config import ConfigBase, check_choice, check_range
+from reco.exceptions import ArtifactError, ModelFitError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RankerConfig(ConfigBase):
+    """Second-stage settings.
+
+    Parameters
+    ----------
+    objective
+        ``"binary:logistic"`` (pointwise: P(liked in the label window)) or
+        ``"rank:ndcg"`` (listwise, grouped by user) for the candidate ranker.
+    max_train_users
+        Users sampled for the ranker's training rows, so its cost stays bounded on big
+        releases (every user when there are fewer).
+    max_train_rows
+        Cap on each model's training rows: the ranker keeps every positive and a uniform
+        sample of the negatives; the like model a uniform sample of its rows.
+    n_estimators, learning_rate, max_depth, min_child_weight, subsample, colsample_bytree
+        XGBoost's hist-tree parameters (shared by both models).
+    threads
+        XGBoost threads (None: every core).
+    """
+
+    objective: str = "binary:logistic"
+    max_train_users: int = 20_000
+    max_train_rows: int = 250_000
+    n_estimators: int = 600
+    learning_rate: float = 0.03
+    max_depth: int = 4
+    min_child_weight: float = 5.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    like_threshold: float = 3.5
+    random_state: int = 0
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        name = "RankerConfig"
+        check_choice(name, "objective", self.objective, ("binary:logistic", "rank:ndcg"))
+        check_range(name, "max_train_users", self.max_train_users, 1)
+        check_range(name, "max_train_rows", self.max_train_rows, 100)
+        check_range(name, "n_estimators", self.n_estimators, 1, 100_000)
+        check_range(name, "learning_rate", self.learning_rate, 1e-6, 1.0)
+        check_range(name, "max_depth", self.max_depth, 1, 20)
+        check_range(name, "min_child_weight", self.min_child_weight, 0.0)
+        check_range(name, "subsample", self.subsample, 0.05, 1.0)
+        check_range(name, "colsample_bytree", self.colsample_bytree, 0.05, 1.0)
+        if self.threads is not None:
+            check_range(name, "threads", self.threads, 1, 1024)
+
+
+def sample_rows(labels: np.ndarray, cap: int, rng: np.random.Generator,
+                keep_positives: bool = True) -> np.ndarray:
+    """Sorted row indices: all rows when at most ``cap``; else every positive (when
+    ``keep_positives``) plus a uniform sample of the rest, ``cap`` rows in all."""
+    n = labels.size
+    if n <= cap:
+        return np.arange(n)
+    if not keep_positives:
+        return np.sort(rng.choice(n, cap, replace=False))
+    positives = np.flatnonzero(labels > 0)
+    negatives = np.flatnonzero(labels <= 0)
+    room = max(cap - positives.size, min(cap, negatives.size) // 10)
+    picked = rng.choice(negatives, min(room, negatives.size), replace=False)
+    return np.sort(np.concatenate([positives, picked]))
+
+
+def _params(config: RankerConfig, objective: str) -> dict[str, object]:
+    params: dict[str, object] = {
+        "objective": objective,
+        "eta": config.learning_rate,
+        "max_depth": config.max_depth,
+        "min_child_weight": config.min_child_weight,
+        "subsample": config.subsample,
+        "colsample_bytree": config.colsample_bytree,
+        "tree_method": "hist",
+        "seed": config.random_state,
+        "nthread": config.threads or os.cpu_count() or 1,
+        "eval_metric": "ndcg@10" if objective.startswith("rank:") else "logloss",
+    }
+    if objective.startswith("rank:"):
+        params["lambdarank_pair_method"] = "topk"
+    return params
+
+
+def fit_booster(
+    features: np.ndarray,
+    labels: np.ndarray,
+    feature_names: tuple[str, ...],
+    config: RankerConfig,
+    objective: str,
+    groups: np.ndarray | None = None,
+) -> xgb.Booster:
+    """Train one booster. ``groups`` (rows per user, in row order) is needed for ranking."""
+    if features.shape[0] == 0:
+        raise ModelFitError("no training rows for the ranker: too little data in the label window")
+    if len(np.unique(labels)) < 2:
+        raise ModelFitError(f"ranker labels are all {labels[0]!r}: nothing to learn from")
+    matrix = xgb.DMatrix(features, label=labels, feature_names=list(feature_names),
+                         missing=np.nan)
+    if groups is not None:
+        matrix.set_group(groups)
+    booster = xgb.train(_params(config, objective), matrix, num_boost_round=config.n_estimators)
+    log.info("trained %s on %d rows x %d features", objective, *features.shape)
+    return booster
+
+
+def predict(booster: xgb.Booster, features: np.ndarray, feature_names: tuple[str, ...]) -> np.ndarray:
+    matrix = xgb.DMatrix(features, feature_names=list(feature_names), missing=np.nan)
+    return booster.predict(matrix).astype(np.float32)
+
+
+def save_booster(booster: xgb.Booster, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    booster.save_model(str(path))  # .json suffix: XGBoost's JSON format
+    return path
+
+
+def load_booster(path: str | Path, feature_names: tuple[str, ...]) -> xgb.Booster:
+    """Load a JSON booster and check it was trained on ``feature_names``, in order."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: missing XGBoost model")
+    booster = xgb.Booster()
+    try:
+        booster.load_model(str(path))
+    except xgb.core.XGBoostError as exc:
+        raise ArtifactError(f"{path}: unreadable XGBoost model: {exc}") from exc
+    if tuple(booster.feature_names or ()) != tuple(feature_names):
+        raise ArtifactError(
+            f"{path}: trained on features {booster.feature_names}, this reco computes "
+            f"{list(feature_names)}"
+        )
+    return booster
+
+
+def importance(booster: xgb.Booster) -> dict[str, float]:
+    """Total gain per feature (features never split on are absent)."""
+    return {k: float(v) for k, v in booster.get_score(importance_type="total_gain").items()}

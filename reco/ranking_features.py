@@ -1,0 +1,155 @@
+"""Feature rows for (user, movie) pairs, shared by the ranker and the like model.
+
+One row per pair: the user's, the movie's and the user-genre aggregates of
+:mod:`reco.features`, the stage-one model scores (CF, explicit rating model, content
+similarity to the user's profile) and, for candidate rows, the rank each candidate source
+gave the movie. Column order is fixed by ``RANK_FEATURES`` / ``LIKE_FEATURES`` and written
+into the manifest; loading checks it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+
+from reco.candidates import SOURCES, rank_column
+from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
+from reco.context_features import RecentItems, TimePopularity
+from reco.features import FeatureTables
+from reco.recommender import Recommender
+
+USER_COLUMNS = ("n_ratings", "rating_mean", "rating_std", "like_rate", "active_days", "n_genres")
+MOVIE_COLUMNS = (
+    "n_ratings", "rating_mean", "rating_std", "like_rate", "bayes_mean", "popularity",
+    "recent_popularity", "year", "n_genres",
+)
+GENRE_COLUMNS = ("ug_like_rate", "ug_deviation", "ug_share_max", "ug_share_sum", "ug_known")
+MODEL_COLUMNS = ("cf_score", "rating_pred", "rating_pred_dev", "content_sim")
+# What was popular, and what resembles the user's latest movies, at the user's last activity.
+CONTEXT_COLUMNS = ("m_share_3m_at_user", "m_share_12m_at_user", "m_seen_share_at_user",
+                   "cf_recent_sim", "content_recent_sim")
+RECENT_MONTHS = (3, 12)
+LIKE_FEATURES: tuple[str, ...] = (
+    tuple(f"u_{c}" for c in USER_COLUMNS)
+    + tuple(f"m_{c}" for c in MOVIE_COLUMNS)
+    + GENRE_COLUMNS
+    + MODEL_COLUMNS
+    + CONTEXT_COLUMNS
+    + ("movie_age",)
+)
+# cf_score_rank (the CF score's rank among the user's candidates) only means something for a
+# candidate list, so it feeds the ranker but not P(like) of arbitrary pairs.
+RANK_FEATURES: tuple[str, ...] = (
+    LIKE_FEATURES + ("cf_score_rank",) + tuple(rank_column(s) for s in SOURCES)
+)
+
+
+@dataclass
+class StageOne:
+    """The fitted stage-one models and feature tables the rows are computed from."""
+
+    cf: Recommender
+    rating_model: Recommender | None
+    content: Recommender | None
+    popular: Recommender
+    tables: FeatureTables
+    movies: pl.DataFrame  # movie_id, genres, year
+    time_popularity: TimePopularity
+    recent: RecentItems
+
+    def sources(self) -> dict[str, Recommender]:
+        found = {"cf": self.cf, "content": self.content, "popular": self.popular}
+        return {name: model for name, model in found.items() if model is not None}
+
+
+def _prefixed(frame: pl.DataFrame, key: str, columns: tuple[str, ...], prefix: str) -> pl.DataFrame:
+    return frame.select([pl.col(key)] + [pl.col(c).alias(f"{prefix}{c}") for c in columns])
+
+
+def _genre_features(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    """Aggregate the user's preferences over the movie's genres."""
+    genres = stage.movies.select(MOVIE_ID, pl.col(GENRES).alias(GENRE)).explode(GENRE)
+    prefs = stage.tables.user_genres.select(USER_ID, GENRE, "like_rate", "deviation", "share")
+    return (
+        pairs.select(USER_ID, MOVIE_ID)
+        .join(genres.drop_nulls(GENRE), on=MOVIE_ID, how="inner")
+        .join(prefs, on=[USER_ID, GENRE], how="left")
+        .group_by(USER_ID, MOVIE_ID)
+        .agg(
+            pl.col("like_rate").mean().alias("ug_like_rate"),
+            pl.col("deviation").mean().alias("ug_deviation"),
+            pl.col("share").max().alias("ug_share_max"),
+            pl.col("share").sum().alias("ug_share_sum"),
+            pl.col("share").is_not_null().sum().cast(pl.Float64).alias("ug_known"),
+        )
+    )
+
+
+def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    users = pairs[USER_ID].to_numpy()
+    movies = pairs[MOVIE_ID].to_numpy()
+    cf = stage.cf.score_pairs(users, movies)
+    if stage.rating_model is not None and hasattr(stage.rating_model, "predict"):
+        rating = np.asarray(stage.rating_model.predict(users, movies), dtype=np.float32)  # type: ignore[attr-defined]
+    else:
+        rating = np.full(users.shape, np.nan, dtype=np.float32)
+    if stage.content is not None and hasattr(stage.content, "profile_similarity"):
+        content = np.asarray(stage.content.profile_similarity(users, movies), dtype=np.float32)  # type: ignore[attr-defined]
+    else:
+        content = np.full(users.shape, np.nan, dtype=np.float32)
+    columns = {"cf_score": cf, "rating_pred": rating, "content_sim": content}
+    last = pairs.select(USER_ID).join(
+        stage.tables.users.select(USER_ID, "last_timestamp"), on=USER_ID, how="left",
+        maintain_order="left",
+    )["last_timestamp"].fill_null(0).to_numpy()
+    for months in RECENT_MONTHS:
+        columns[f"m_share_{months}m_at_user"] = stage.time_popularity.share(movies, last, months)
+    columns["m_seen_share_at_user"] = stage.time_popularity.seen_share(movies, last)
+    columns["cf_recent_sim"] = stage.recent.similarity(
+        users, movies, stage.cf.item_map_, stage.cf._item_vectors())
+    if stage.content is not None:
+        columns["content_recent_sim"] = stage.recent.similarity(
+            users, movies, stage.content.item_map_, stage.content._item_vectors())
+    else:
+        columns["content_recent_sim"] = np.full(users.shape, np.nan, dtype=np.float32)
+    return pl.DataFrame({name: np.asarray(values) for name, values in columns.items()})
+
+
+def build_rows(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    """Feature rows for ``pairs`` (``user_id, movie_id`` [+ ``rank_in_<source>`` columns]).
+
+    Row order follows ``pairs``. Missing values stay null (XGBoost reads them as missing).
+    """
+    users = _prefixed(stage.tables.users, USER_ID, USER_COLUMNS, "u_").join(
+        stage.tables.users.select(USER_ID, "last_timestamp"), on=USER_ID
+    )
+    movies = _prefixed(stage.tables.movies, MOVIE_ID, MOVIE_COLUMNS, "m_")
+    # Model scores come in pair order and are attached by position; the joins below
+    # are on unique keys, so duplicate pairs stay one row each.
+    rows = (
+        pl.concat([pairs, _model_scores(pairs, stage)], how="horizontal")
+        .with_row_index("_order")
+        .join(users, on=USER_ID, how="left")
+        .join(movies, on=MOVIE_ID, how="left")
+        .join(_genre_features(pairs.unique([USER_ID, MOVIE_ID]), stage),
+              on=[USER_ID, MOVIE_ID], how="left")
+        .sort("_order")
+    )
+    last_year = pl.from_epoch(pl.col("last_timestamp"), time_unit="s").dt.year()
+    rows = rows.with_columns(
+        (last_year - pl.col(f"m_{YEAR}")).cast(pl.Float64).alias("movie_age"),
+        (pl.col("rating_pred") - pl.col("u_rating_mean")).alias("rating_pred_dev"),
+        pl.col("cf_score").rank("ordinal", descending=True).over(USER_ID)
+        .cast(pl.Float64).alias("cf_score_rank"),
+    )
+    for name in (rank_column(s) for s in SOURCES):
+        if name not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, dtype=pl.Int32).alias(name))
+    return rows
+
+
+def to_matrix(rows: pl.DataFrame, columns: tuple[str, ...]) -> np.ndarray:
+    """The feature columns as a float32 matrix, nulls as NaN."""
+    return rows.select(pl.col(c).cast(pl.Float32) for c in columns).to_numpy()

@@ -1,0 +1,39 @@
+"""Fit features, CF, content and the XGBoost ranker; write one artifact directory.
+
+    python scripts/train.py                                  # embedded synthetic default
+    python scripts/train.py --data data/ml-latest-small --artifacts artifacts/
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file from a clone that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from reco.cli import run, setup_logging  # noqa: E402
+from reco.training import train  # noqa: E402
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=None,
+                        help="MovieLens release directory; default: embedded synthetic data")
+    parser.add_argument("--artifacts", type=Path, default=Path("artifacts"),
+                        help="artifact directory to write (default: artifacts/)")
+    parser.add_argument("--tmdb", type=Path, default=None,
+                        help="optional TMDB 5000 movies CSV to enrich content (via links.csv)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    return run(lambda: train(args.data, args.artifacts, tmdb_path=args.tmdb))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
