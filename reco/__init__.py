@@ -3,6 +3,9 @@
 The public API is re-exported here; see README.md and docs/ for the guided tour.
 """
 
+from reco.batch import read_user_ids, recommend_for_users
+from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
+from reco.content import ContentConfig, ContentRecommender
 from reco.dataset import DataReport, MovieLensData, RatingScale
 from reco.exceptions import (
     ArtifactError,
@@ -15,14 +18,37 @@ from reco.exceptions import (
     UnknownIdError,
 )
 from reco.features import FeatureConfig, FeatureTables, build_feature_tables
+from reco.hybrid import HybridConfig, HybridRecommender
+from reco.ids import IdMap
+from reco.popularity import PopularityConfig, PopularityRecommender
+from reco.recommender import Recommender
 from reco.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
 from reco.pipeline import build_features
 from reco.split import Split, global_time_split, per_user_split
 from reco.synthetic import SyntheticConfig, default_dataset, generate, write_release
+from reco.tmdb import read_tmdb_movies
+from reco.training import load_model, train
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ALSConfig",
+    "ALSRecommender",
+    "ContentConfig",
+    "ContentRecommender",
+    "HybridConfig",
+    "HybridRecommender",
+    "IdMap",
+    "PopularityConfig",
+    "PopularityRecommender",
+    "Recommender",
+    "SVDConfig",
+    "SVDRecommender",
+    "load_model",
+    "read_tmdb_movies",
+    "read_user_ids",
+    "recommend_for_users",
+    "train",
     "ArtifactError",
     "ConfigError",
     "DataFormatError",

@@ -85,7 +85,8 @@ def rating_matrix(
 ) -> sp.csr_matrix:
     """A users x items CSR matrix of ``values`` (1.0 everywhere when ``values`` is None).
 
-    Rows whose user or movie is not in the maps are skipped.
+    Rows whose user or movie is not in the maps are skipped. A (user, movie) pair given
+    more than once keeps its last value (a sparse matrix would otherwise add them up).
     """
     u = users.indices(ratings[USER_ID].to_numpy(), missing="mask")
     i = items.indices(ratings[MOVIE_ID].to_numpy(), missing="mask")
@@ -95,7 +96,13 @@ def rating_matrix(
         if values is None
         else ratings[values].to_numpy().astype(np.float32)[keep]
     )
-    matrix = sp.csr_matrix((data, (u[keep], i[keep])), shape=(len(users), len(items)))
+    rows, cols = u[keep], i[keep]
+    matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(users), len(items)))
     matrix.sum_duplicates()
+    if matrix.nnz < rows.size:  # duplicates were summed: rebuild keeping the last of each
+        key = rows * len(items) + cols
+        last = key.size - 1 - np.unique(key[::-1], return_index=True)[1]
+        matrix = sp.csr_matrix((data[last], (rows[last], cols[last])),
+                               shape=(len(users), len(items)))
     matrix.sort_indices()
     return matrix

@@ -87,6 +87,11 @@ class Recommender(ABC):
         REGISTRY[cls.__name__] = cls
 
     def __init__(self, config: ConfigBase | None = None) -> None:
+        if config is not None and not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.config_class.__name__}, "
+                f"got {type(config).__name__}"
+            )
         self.config = config if config is not None else self.config_class()
 
     # ------------------------------------------------------------ to implement
@@ -258,6 +263,8 @@ class Recommender(ABC):
         meta = {"format": MODEL_FORMAT, "class": type(self).__name__,
                 "config": self.config.to_dict()}
         path = Path(path)
+        if path.suffix != ".npz":  # np.savez would add it; return the real name
+            path = path.with_name(path.name + ".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
         np.savez(
             path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,

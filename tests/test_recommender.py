@@ -153,3 +153,23 @@ def test_similar_items_of_a_zero_vector_is_empty():
     ids, scores = model.similar_items(100, k=3)
     assert ids.size == 0 and scores.size == 0
     assert model.similar_items(200, k=2)[0].size == 2
+
+
+def test_save_adds_the_npz_suffix_and_returns_the_real_path(tmp_path):
+    model = PopularityRecommender().fit(RATINGS)
+    path = model.save(tmp_path / "model")
+    assert path.name == "model.npz" and Recommender.load(path).n_items == model.n_items
+
+
+def test_config_of_another_model_is_rejected():
+    with pytest.raises(TypeError, match="takes a PopularityConfig"):
+        PopularityRecommender(_FakeConfig())
+
+
+def test_duplicate_ratings_keep_the_last_value():
+    from reco.ids import rating_matrix
+
+    dup = pl.concat([RATINGS, RATINGS.head(1).with_columns(pl.lit(1.5, pl.Float32).alias("rating"))])
+    users, items = IdMap([10, 20, 30]), IdMap([100, 200, 300, 400])
+    matrix = rating_matrix(dup, users, items)
+    assert matrix[0, 0] == 1.5 and matrix.nnz == RATINGS.height
