@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.cf import ALSRecommender, SVDRecommender
+from reco.cf import ALSConfig, ALSRecommender, SVDRecommender
 from reco.content import ContentRecommender
 from reco.dataset import MovieLensData
 from reco.hybrid import HybridConfig, HybridRecommender
@@ -52,9 +52,13 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
         if "EASE" not in name:
             methods.append(Method(name, "peer", lambda s, f=factory: f().fit(s.train)))
     methods += [
-        Method("reco CF (ALS)", "reco", lambda s: ALSRecommender(config.cf).fit(s.train)),
-        Method("reco rating model (SVD)", "reco",
+        Method("reco CF (implicit ALS)", "reco",
+               lambda s: ALSRecommender(config.cf).fit(s.train)),
+        Method("reco SVD (truncated, k 16)", "reco", lambda s: SVDRecommender().fit(s.train)),
+        Method("reco rating model (centred SVD; for RMSE, not for ranking)", "reco",
                lambda s: SVDRecommender(config.rating).fit(s.train)),
+        Method("reco explicit ALS (ratings; for RMSE)", "reco",
+               lambda s: ALSRecommender(ALSConfig(feedback="explicit")).fit(s.train)),
         Method("reco content", "reco", lambda s: ContentRecommender(config.content).fit(
             s.train, data.movies, tags=data.tags, links=data.links, tmdb=tmdb)),
     ]

@@ -1,6 +1,6 @@
 """Evaluate reco against its peers on one split, in one run (shared/EVALUATION.md).
 
-    python scripts/evaluate.py --data ../shared/data/ml-latest-small --out reports/ml-latest-small
+    python scripts/evaluate.py --data ../shared/data/ml-latest-small --out artifacts/eval-small
 
 Writes evaluation.json, evaluation.md, methods.png and feature_importance.png into --out.
 """
@@ -22,7 +22,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=None,
                         help="MovieLens release; default: the embedded synthetic data")
-    parser.add_argument("--out", type=Path, default=Path("reports/evaluation"))
+    parser.add_argument("--out", type=Path, default=Path("artifacts/evaluation"),
+                        help="output directory (default: artifacts/evaluation)")
     parser.add_argument("--tmdb", type=Path, default=None,
                         help="optional TMDB 5000 movies CSV for the content model")
     parser.add_argument("--k", type=int, default=10)
