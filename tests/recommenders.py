@@ -13,8 +13,28 @@ import polars as pl
 
 from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
 from reco.columns import RATINGS_SCHEMA
+from reco.content import ContentConfig, ContentRecommender
 from reco.popularity import PopularityRecommender
 from reco.recommender import Recommender
+
+
+class ContentFromRatings(ContentRecommender):
+    """The content model with a movies table made up from the rated ids, so the suite can
+    call ``fit(ratings)``: a movie's title and genre follow its id's hundred (the block
+    fixture's groups 101-106 and 201-206 get different genres)."""
+
+    def fit(self, ratings: pl.DataFrame, movies: pl.DataFrame | None = None,  # type: ignore[override]
+            **context: object) -> ContentFromRatings:
+        ids = ratings["movie_id"].unique().sort()
+        genre = {1: ["Sci-Fi"], 2: ["Romance"]}
+        movies = pl.DataFrame({
+            "movie_id": ids,
+            "title": [f"Film {i % 7} part {i // 100} (2001)" for i in ids],
+            "year": [2001] * len(ids),
+            "genres": [genre.get(i // 100, ["Drama", "Comedy"][i % 2 : i % 2 + 1]) for i in ids],
+        }, schema={"movie_id": pl.Int32, "title": pl.String, "year": pl.Int32,
+                   "genres": pl.List(pl.String)})
+        return super().fit(ratings, movies)  # type: ignore[return-value]
 
 RECOMMENDER_FACTORIES: list[tuple[str, Callable[[], Recommender]]] = [
     ("popularity", PopularityRecommender),
@@ -25,7 +45,10 @@ RECOMMENDER_FACTORIES: list[tuple[str, Callable[[], Recommender]]] = [
         ALSConfig(factors=4, iterations=8, regularization=0.5, threads=1))),
     ("als-explicit", lambda: ALSRecommender(
         ALSConfig(factors=4, iterations=8, feedback="explicit", threads=1))),
+    ("content", lambda: ContentFromRatings(ContentConfig(dimensions=4, min_df=1))),
 ]
+# HybridRecommender saves to a directory and needs a label window (users with >= 5
+# ratings), so its contract checks live in tests/test_hybrid.py.
 
 #: Names of models that rank the same movies for everyone, so need not pass the block test.
 BLOCK_EXEMPT: set[str] = {"popularity"}

@@ -141,3 +141,21 @@ def test_recent_items_similarity_uses_the_latest_movies():
     sims = recent.similarity(np.array([1, 1, 2]), np.array([40, 20, 40]), items, vectors)
     assert sims[0] == pytest.approx(0.0) and sims[1] == pytest.approx(1.0)
     assert np.isnan(sims[2])
+
+
+def test_unfitted_and_bad_k_errors(model):
+    from reco.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        HybridRecommender(SMALL).recommend(1)
+    with pytest.raises(ValueError, match="k must be"):
+        model.recommend(int(model.user_map_.ids[0]), k=0)
+    with pytest.raises(ValueError, match="movies table"):
+        HybridRecommender(SMALL).fit(pl.DataFrame(schema=RATINGS_SCHEMA))
+
+
+def test_batch_matches_single(model, data):
+    users = data.ratings["user_id"].unique().sort().to_numpy()[:6]
+    batch_ids, _ = model.recommend_batch(users, 5)
+    for row, user in enumerate(users):
+        assert model.recommend(int(user), 5)[0].tolist() == batch_ids[row].tolist()
