@@ -38,6 +38,7 @@ class Method:
     name: str
     kind: str  # "peer" or "reco"
     fit: Callable[[Split], Recommender]
+    predicts_ratings: bool = False  # RMSE/MAE are reported only for rating predictors
 
 
 def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfig,
@@ -50,15 +51,16 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
     methods = [Method("EASE (lambda tuned on train)", "peer", fit_ease)]
     for name, factory in peer_factories(available_only=True).items():
         if "EASE" not in name:
-            methods.append(Method(name, "peer", lambda s, f=factory: f().fit(s.train)))
+            methods.append(Method(name, "peer", lambda s, f=factory: f().fit(s.train),
+                                  predicts_ratings=name.startswith("Surprise")))
     methods += [
         Method("reco CF (implicit ALS)", "reco",
                lambda s: ALSRecommender(config.cf).fit(s.train)),
         Method("reco SVD (truncated, k 16)", "reco", lambda s: SVDRecommender().fit(s.train)),
-        Method("reco rating model (centred SVD; for RMSE, not for ranking)", "reco",
-               lambda s: SVDRecommender(config.rating).fit(s.train)),
-        Method("reco explicit ALS (ratings; for RMSE)", "reco",
-               lambda s: ALSRecommender(ALSConfig(feedback="explicit")).fit(s.train)),
+        Method("reco rating model: explicit ALS (default; predicts ratings, not a ranker)",
+               "reco", lambda s: ALSRecommender(config.rating_als).fit(s.train), True),
+        Method("reco rating model: centred SVD (option; predicts ratings, not a ranker)",
+               "reco", lambda s: SVDRecommender(config.rating_svd).fit(s.train), True),
         Method("reco content", "reco", lambda s: ContentRecommender(config.content).fit(
             s.train, data.movies, tags=data.tags, links=data.links, tmdb=tmdb)),
     ]
@@ -92,7 +94,7 @@ def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
         topn = evaluate_topn(model, split, k=k, like_threshold=LIKE_THRESHOLD)
         row: dict[str, Any] = {"method": method.name, "kind": method.kind,
                                "fit_seconds": round(fit_seconds, 3), **topn}
-        rating = _rating_rows(model, split.test)
+        rating = _rating_rows(model, split.test) if method.predicts_ratings else None
         if rating is not None:
             row.update(rating)
         rows.append(row)
@@ -109,7 +111,7 @@ def fast_config() -> HybridConfig:
     from reco.ranker import RankerConfig
 
     return HybridConfig(
-        cf=ALSConfig(factors=16, iterations=5), rating=SVDConfig(factors=8, center="both"),
+        cf=ALSConfig(factors=16, iterations=5), rating_model="svd", rating_svd=SVDConfig(factors=8, center="both"),
         content=ContentConfig(dimensions=16),
         candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
         ranker=RankerConfig(n_estimators=40, learning_rate=0.2),

@@ -30,7 +30,7 @@ import scipy.sparse as sp
 from reco.candidates import CandidateConfig, generate_candidates
 from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
 from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
-from reco.config import ConfigBase
+from reco.config import ConfigBase, check_choice
 from reco.content import ContentConfig, ContentRecommender
 from reco.context_features import RecentItems, TimePopularity
 from reco.exceptions import ArtifactError
@@ -48,15 +48,26 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class HybridConfig(ConfigBase):
-    """Configs of every part of the full recommender (each validated on its own)."""
+    """Configs of every part of the full recommender (each validated on its own).
+
+    ``rating_model`` picks the explicit rating predictor behind the ``rating_pred``
+    features: ``"explicit_als"`` (``rating_als``; on ml-latest-small RMSE 0.871 and the
+    like model's ROC-AUC 0.813) or ``"svd"`` (``rating_svd``, centred; RMSE 0.920, AUC
+    0.806, about ten times cheaper on 32M ratings).
+    """
 
     cf: ALSConfig = field(default_factory=ALSConfig)
-    rating: SVDConfig = field(default_factory=lambda: SVDConfig(center="both"))
+    rating_model: str = "explicit_als"
+    rating_als: ALSConfig = field(default_factory=lambda: ALSConfig(feedback="explicit"))
+    rating_svd: SVDConfig = field(default_factory=lambda: SVDConfig(center="both"))
     content: ContentConfig = field(default_factory=ContentConfig)
     candidates: CandidateConfig = field(default_factory=CandidateConfig)
     ranker: RankerConfig = field(default_factory=RankerConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     use_content: bool = True
+
+    def __post_init__(self) -> None:
+        check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))
 
     @classmethod
     def from_dict(cls, values: dict[str, Any] | None = None) -> HybridConfig:  # type: ignore[override]
@@ -104,7 +115,10 @@ class HybridRecommender(Recommender):
         cfg = self.config
         started = time.perf_counter()
         cf = ALSRecommender(cfg.cf).fit(ratings)
-        rating = SVDRecommender(cfg.rating).fit(ratings)
+        rating: Recommender = (
+            ALSRecommender(cfg.rating_als).fit(ratings) if cfg.rating_model == "explicit_als"
+            else SVDRecommender(cfg.rating_svd).fit(ratings)
+        )
         content = None
         if cfg.use_content:
             content = ContentRecommender(cfg.content).fit(

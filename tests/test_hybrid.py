@@ -19,7 +19,7 @@ from reco.synthetic import SyntheticConfig, generate
 
 SMALL = HybridConfig(
     cf=ALSConfig(factors=16, iterations=5),
-    rating=SVDConfig(factors=8, center="both"),
+    rating_model="svd", rating_svd=SVDConfig(factors=8, center="both"),
     content=ContentConfig(dimensions=16),
     candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
     ranker=RankerConfig(n_estimators=40, learning_rate=0.2, threads=1),
