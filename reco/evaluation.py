@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.cf import ALSConfig, ALSRecommender, SVDRecommender
+from reco.cf import ALSRecommender, SVDRecommender
 from reco.content import ContentRecommender
 from reco.dataset import MovieLensData
 from reco.hybrid import HybridConfig, HybridRecommender

@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import threadpoolctl
 
+import reco.als_solver
 import reco.cf_als
 from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender, baseline
 from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, USER_ID
@@ -240,7 +241,7 @@ def test_regularization_defaults_per_variant():
 def test_threads_are_honoured(monkeypatch):
     ratings, _ = low_rank_ratings()
     calls, workers, blas_seen = [], [], []
-    real_limits, real_pool = reco.cf_als.threadpool_limits, reco.cf_als.ThreadPoolExecutor
+    real_limits, real_pool = reco.als_solver.threadpool_limits, reco.cf_als.ThreadPoolExecutor
 
     @contextmanager
     def recording_limits(limits: int, user_api: str):
@@ -252,7 +253,7 @@ def test_threads_are_honoured(monkeypatch):
         workers.append(n)
         return real_pool(n)
 
-    monkeypatch.setattr(reco.cf_als, "threadpool_limits", recording_limits)
+    monkeypatch.setattr(reco.als_solver, "threadpool_limits", recording_limits)
     monkeypatch.setattr(reco.cf_als, "ThreadPoolExecutor", recording_pool)
 
     def callback(iteration, model):
@@ -271,8 +272,8 @@ def test_threads_are_honoured(monkeypatch):
 
 
 def test_fit_without_threadpoolctl_logs_and_runs(monkeypatch, caplog):
-    monkeypatch.setattr(reco.cf_als, "threadpool_limits", None)
-    with caplog.at_level(logging.DEBUG, logger="reco.cf_als"):
+    monkeypatch.setattr(reco.als_solver, "threadpool_limits", None)
+    with caplog.at_level(logging.DEBUG, logger="reco.als_solver"):
         ALSRecommender(ALSConfig(factors=2, iterations=1, threads=1)).fit(low_rank_ratings()[0])
     assert "threadpoolctl is not importable" in caplog.text
 
