@@ -10,6 +10,7 @@ from tests import fixtures
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ML_LATEST_SMALL = SHARED_DATA / "ml-latest-small"
+TMDB_FILE = SHARED_DATA / "tmdb-5000" / "tmdb_5000_movies.csv"
 
 
 @pytest.fixture
@@ -27,3 +28,10 @@ def ml_latest_small() -> Path:
     if not (ML_LATEST_SMALL / "ratings.csv").is_file():
         pytest.skip(f"real data absent: {ML_LATEST_SMALL} (the shared data folder is not beside the clone)")
     return ML_LATEST_SMALL
+
+
+@pytest.fixture
+def tmdb_file() -> Path:
+    if not TMDB_FILE.is_file():
+        pytest.skip(f"real data absent: {TMDB_FILE} (the shared data folder is not beside the clone)")
+    return TMDB_FILE

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -13,7 +12,6 @@ from reco.content import ContentConfig, ContentRecommender, movie_texts
 from reco.exceptions import ArtifactError, ConfigError, NotFittedError, UnknownIdError
 from reco.recommender import Recommender
 from reco.tmdb import TMDB_SCHEMA
-from tests.conftest import SHARED_DATA
 
 SCI_FI = {1, 2, 3, 7}
 ROMANCE = {4, 5, 6}
@@ -295,15 +293,6 @@ def test_config_round_trips_through_a_dict():
 
 
 # ---------------------------------------------------------------- real data
-TMDB_FILE = SHARED_DATA / "tmdb-5000" / "tmdb_5000_movies.csv"
-
-
-@pytest.fixture
-def tmdb_file() -> Path:
-    if not TMDB_FILE.is_file():
-        pytest.skip(f"real data absent: {TMDB_FILE} "
-                    "(the shared data folder is not beside the clone)")
-    return TMDB_FILE
 
 
 @pytest.mark.slow

@@ -11,9 +11,7 @@ import pytest
 
 from reco.exceptions import DataFormatError
 from reco.tmdb import TMDB_SCHEMA, read_tmdb_movies
-from tests.conftest import SHARED_DATA
 
-TMDB_FILE = SHARED_DATA / "tmdb-5000" / "tmdb_5000_movies.csv"
 HEADER = ["budget", "genres", "id", "keywords", "overview", "title", "vote_count"]
 
 
@@ -123,14 +121,6 @@ def test_empty_file(tmp_path):
     path.write_text("")
     with pytest.raises(DataFormatError, match="empty"):
         read_tmdb_movies(path)
-
-
-@pytest.fixture
-def tmdb_file() -> Path:
-    if not TMDB_FILE.is_file():
-        pytest.skip(f"real data absent: {TMDB_FILE} "
-                    "(the shared data folder is not beside the clone)")
-    return TMDB_FILE
 
 
 @pytest.mark.slow
