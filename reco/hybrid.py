@@ -191,8 +191,8 @@ class HybridRecommender(Recommender):
         rows = build_rows(candidates, self.stage_)
         scores = predict(self.ranker_, to_matrix(rows, RANK_FEATURES), RANK_FEATURES)
         out = np.full((len(users), len(self.item_map_)), -np.inf, dtype=np.float32)
-        row_of = {int(u): i for i, u in enumerate(external)}
-        r = np.fromiter((row_of[int(u)] for u in rows[USER_ID]), dtype=np.int64, count=rows.height)
+        order = np.argsort(external, kind="stable")
+        r = order[np.searchsorted(external[order], rows[USER_ID].to_numpy())]
         out[r, self.item_map_.indices(rows[MOVIE_ID].to_numpy())] = scores
         return out
 
