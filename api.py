@@ -14,11 +14,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify
+from flask import Blueprint, Flask, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from reco.artifacts import read_manifest
-from reco.exceptions import ArtifactError
+from reco.exceptions import ArtifactError, UnknownIdError
+from reco.openapi import openapi_spec
+from reco.service import Filters, RecoService
 
 log = logging.getLogger(__name__)
 bp = Blueprint("reco", __name__)
@@ -40,6 +42,128 @@ def _error(status: int, name: str, message: str) -> Any:
 
 def _state() -> dict[str, Any]:
     return current_app.extensions["reco"]
+
+
+MAX_K = 100
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _service() -> RecoService:
+    state = _state()
+    if state["service"] is None:
+        raise ApiError(503, state["error"] or "model not loaded", "artifacts_unavailable")
+    return state["service"]
+
+
+def _path_id(value: str, what: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ApiError(400, f"{what} id must be an integer, got {value!r}") from None
+    if not 0 <= number < 2**31:
+        raise ApiError(400, f"{what} id out of range: {number}")
+    return number
+
+
+def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ApiError(400, f"{name} must be an integer, got {raw!r}") from None
+    if not low <= value <= high:
+        raise ApiError(400, f"{name} must be between {low} and {high}, got {value}")
+    return value
+
+
+def _bool_arg(name: str, default: bool) -> bool:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ApiError(400, f"{name} must be true or false, got {raw!r}")
+
+
+def _filters(service: RecoService) -> Filters:
+    genres = tuple(g for raw in request.args.getlist("genre") for g in raw.split(",") if g)
+    unknown = [g for g in genres if g not in service.genres]
+    if unknown:
+        raise ApiError(400, f"unknown genre(s) {unknown}; known: {service.genres}")
+    exclude = []
+    for raw in request.args.getlist("exclude"):
+        for part in raw.split(","):
+            if part:
+                exclude.append(_path_id(part, "excluded movie"))
+    family = _bool_arg("family", False)
+    if family and not service.has_family_flag:
+        raise ApiError(400, "family=true is not available: these artifacts carry no "
+                            "family-friendly flag (the text models add it)", "family_unavailable")
+    year_min = _int_arg("year_min", None, 1800, 2100)
+    year_max = _int_arg("year_max", None, 1800, 2100)
+    if year_min is not None and year_max is not None and year_min > year_max:
+        raise ApiError(400, f"year_min {year_min} is after year_max {year_max}")
+    return Filters(genres, tuple(exclude), year_min, year_max, family)
+
+
+def _not_found(exc: UnknownIdError) -> ApiError:
+    return ApiError(404, str(exc), "not_found")
+
+
+@bp.get("/recommend/<user>")
+def recommend(user: str) -> Any:
+    service = _service()
+    user_id = _path_id(user, "user")
+    k = _int_arg("k", 10, 1, MAX_K)
+    exclude_seen = _bool_arg("exclude_seen", True)
+    return jsonify(service.recommend(user_id, k, exclude_seen, _filters(service)))
+
+
+@bp.get("/similar/<movie>")
+def similar(movie: str) -> Any:
+    service = _service()
+    movie_id = _path_id(movie, "movie")
+    k = _int_arg("k", 10, 1, MAX_K)
+    filters = _filters(service)
+    try:
+        return jsonify(service.similar(movie_id, k, filters))
+    except UnknownIdError as exc:
+        raise _not_found(exc) from None
+
+
+@bp.get("/movies")
+def movies() -> Any:
+    service = _service()
+    limit = _int_arg("limit", 20, 1, MAX_K)
+    query = request.args.get("q", "")
+    if len(query) > 200:
+        raise ApiError(400, "q is longer than 200 characters")
+    return jsonify({"q": query, "items": service.search(query, limit or 20)})
+
+
+@bp.get("/movies/<movie>")
+def movie(movie: str) -> Any:
+    try:
+        return jsonify(_service().movie(_path_id(movie, "movie")))
+    except UnknownIdError as exc:
+        raise _not_found(exc) from None
+
+
+@bp.get("/users/<user>")
+def user(user: str) -> Any:
+    try:
+        return jsonify(_service().user(_path_id(user, "user")))
+    except UnknownIdError as exc:
+        raise _not_found(exc) from None
+
+
+@bp.get("/openapi.json")
+def openapi() -> Any:
+    return jsonify(openapi_spec())
 
 
 @bp.get("/health")
@@ -70,9 +194,14 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
     app.config.update(config or {})
     artifacts = str(Path(app.config["ARTIFACTS"]))
-    state: dict[str, Any] = {"artifacts": artifacts, "manifest": None, "error": None}
+    state: dict[str, Any] = {"artifacts": artifacts, "manifest": None, "error": None,
+                             "service": None}
     try:
         state["manifest"] = read_manifest(artifacts)
+        if "model" in state["manifest"]:
+            state["service"] = RecoService.load(artifacts)
+        else:
+            state["error"] = f"{artifacts}: features only; run scripts/train.py for the models"
     except ArtifactError as exc:
         # Start anyway so /health can say what is wrong; model routes will answer 503.
         state["error"] = str(exc)

@@ -1,47 +1,132 @@
-"""api.py: the factory, /health and JSON errors (app.test_client())."""
+"""api.py with app.test_client(): every route, every error, and a fuzz test for 5xx."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api import create_app
+from reco import training
+from reco.synthetic import SyntheticConfig, make_release
 from scripts import build_features
+from tests.test_hybrid import SMALL
 
 
-@pytest.fixture
-def built(csv_release, tmp_path):
-    out = tmp_path / "artifacts"
-    assert build_features.main(["--data", str(csv_release), "--artifacts", str(out)]) == 0
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    release = tmp_path_factory.mktemp("release")
+    make_release(SyntheticConfig(n_users=200, n_movies=250, n_ratings=12_000, seed=11), release)
+    out = tmp_path_factory.mktemp("artifacts")
+    training.train(release, out, config=SMALL)
     return out
 
 
-def test_health_reports_the_manifest(built):
-    client = create_app({"ARTIFACTS": str(built), "TESTING": True}).test_client()
-    response = client.get("/health")
-    assert response.status_code == 200
-    body = response.get_json()
-    assert body["status"] == "ok"
-    assert body["row_counts"]["users"] == 3
-    assert body["data"]["layout"] == "csv"
+@pytest.fixture(scope="module")
+def client(trained):
+    return create_app({"ARTIFACTS": str(trained), "TESTING": True}).test_client()
 
 
-def test_artifacts_dir_from_the_environment(built, monkeypatch):
-    monkeypatch.setenv("RECO_ARTIFACTS", str(built))
-    assert create_app({"TESTING": True}).test_client().get("/health").status_code == 200
+def _error(response, status: int) -> dict:
+    assert response.status_code == status and response.is_json
+    body = response.get_json()["error"]
+    assert body["status"] == status and body["message"]
+    return body
+
+
+def test_recommend_returns_k_items_with_reasons(client):
+    body = client.get("/recommend/1?k=7").get_json()
+    assert body["user"] == 1 and body["k"] == 7 and body["fallback"] is False
+    assert len(body["items"]) == 7 and body["model_version"]
+    scores = [item["score"] for item in body["items"]]
+    assert scores == sorted(scores, reverse=True)
+    for item in body["items"]:
+        assert {"movie_id", "title", "year", "genres", "score", "reason"} <= set(item)
+
+
+def test_unknown_user_gets_popular_titles_marked_fallback(client):
+    body = client.get("/recommend/123456?k=5").get_json()
+    assert body["fallback"] is True and len(body["items"]) == 5
+
+
+def test_filters_apply_before_the_cut(client):
+    body = client.get("/recommend/1?k=10&genre=Drama&year_min=1990&exclude_seen=true").get_json()
+    assert len(body["items"]) == 10
+    for item in body["items"]:
+        assert "Drama" in item["genres"] and item["year"] >= 1990
+    first = client.get("/recommend/1?k=3").get_json()["items"]
+    excluded = ",".join(str(i["movie_id"]) for i in first)
+    again = client.get(f"/recommend/1?k=3&exclude={excluded}").get_json()["items"]
+    assert not {i["movie_id"] for i in first} & {i["movie_id"] for i in again}
+
+
+def test_similar_blends_and_filters(client):
+    body = client.get("/similar/1?k=5&year_max=2020").get_json()
+    assert body["movie"]["movie_id"] == 1 and len(body["items"]) == 5
+    assert 1 not in [i["movie_id"] for i in body["items"]]
+    assert all(i["year"] <= 2020 for i in body["items"])
+
+
+def test_search_movie_user_health_openapi(client):
+    search = client.get("/movies?q=the&limit=3").get_json()
+    assert len(search["items"]) <= 3
+    assert all("the" in i["title"].lower() for i in search["items"])
+    assert client.get("/movies/1").get_json()["movie_id"] == 1
+    user = client.get("/users/1").get_json()
+    assert user["n_ratings"] > 0 and user["top_genres"]
+    assert client.get("/health").get_json()["status"] == "ok"
+    spec = client.get("/openapi.json").get_json()
+    assert {"/recommend/{user}", "/similar/{movie}", "/movies"} <= set(spec["paths"])
+
+
+@pytest.mark.parametrize("url,status", [
+    ("/recommend/abc", 400), ("/recommend/1?k=0", 400), ("/recommend/1?k=101", 400),
+    ("/recommend/1?k=x", 400), ("/recommend/1?exclude_seen=maybe", 400),
+    ("/recommend/1?genre=NoSuchGenre", 400), ("/recommend/1?year_min=2010&year_max=2000", 400),
+    ("/recommend/1?family=true", 400), ("/recommend/-1", 400),
+    ("/similar/99999999", 404), ("/movies/0", 404), ("/users/99999", 404),
+    ("/nowhere", 404),
+])
+def test_errors_are_json_with_the_right_status(client, url, status):
+    _error(client.get(url), status)
+
+
+def test_wrong_method_is_405_json(client):
+    assert _error(client.post("/recommend/1"), 405)["name"] == "method_not_allowed"
 
 
 def test_missing_artifacts_answer_503_json(tmp_path):
     client = create_app({"ARTIFACTS": str(tmp_path / "none"), "TESTING": True}).test_client()
-    response = client.get("/health")
-    assert response.status_code == 503
-    assert response.get_json()["error"]["name"] == "artifacts_unavailable"
-    assert "no manifest" in response.get_json()["error"]["message"]
+    assert "no manifest" in _error(client.get("/health"), 503)["message"]
+    _error(client.get("/recommend/1"), 503)
 
 
-def test_unknown_path_is_404_json_and_wrong_method_405_json(built):
-    client = create_app({"ARTIFACTS": str(built), "TESTING": True}).test_client()
-    missing = client.get("/no/such/route")
-    assert missing.status_code == 404 and missing.is_json
-    assert missing.get_json()["error"]["status"] == 404
-    wrong = client.post("/health")
-    assert wrong.status_code == 405 and wrong.get_json()["error"]["name"] == "method_not_allowed"
+def test_features_only_artifacts_answer_503(tmp_path, csv_release):
+    assert build_features.main(["--data", str(csv_release), "--artifacts", str(tmp_path)]) == 0
+    client = create_app({"ARTIFACTS": str(tmp_path), "TESTING": True}).test_client()
+    assert client.get("/health").status_code == 200
+    assert "features only" in _error(client.get("/recommend/1"), 503)["message"]
+
+
+def test_artifacts_dir_from_the_environment(trained, monkeypatch):
+    monkeypatch.setenv("RECO_ARTIFACTS", str(trained))
+    assert create_app({"TESTING": True}).test_client().get("/health").status_code == 200
+
+
+_segment = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+_query = st.dictionaries(
+    st.sampled_from(["k", "genre", "exclude", "year_min", "year_max", "family",
+                     "exclude_seen", "q", "limit"]),
+    st.one_of(_segment, st.integers(-10**12, 10**12).map(str)), max_size=5)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from(["recommend", "similar", "movies", "users", "health", "x"]),
+       st.one_of(_segment, st.integers(-10**12, 10**12).map(str)), _query)
+def test_fuzz_never_answers_5xx(client, route, ident, query):
+    response = client.get(f"/{route}/{ident}" if route != "health" else "/health",
+                          query_string=query)
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert response.is_json
