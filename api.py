@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import Blueprint, Flask, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
 from reco.artifacts import read_manifest
@@ -23,6 +23,7 @@ from reco.openapi import openapi_spec
 from reco.service import Filters, RecoService
 
 log = logging.getLogger(__name__)
+WEB = Path(__file__).resolve().parent / "reco" / "web"
 bp = Blueprint("reco", __name__)
 
 
@@ -161,6 +162,11 @@ def user(user: str) -> Any:
         raise _not_found(exc) from None
 
 
+@bp.get("/")
+def page() -> Any:
+    return send_from_directory(WEB, "index.html")
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     return jsonify(openapi_spec())
@@ -189,7 +195,7 @@ def health() -> Any:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. The artifact directory comes from ``config["ARTIFACTS"]``, else the
     ``RECO_ARTIFACTS`` environment variable, else ``artifacts/``."""
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=str(WEB), static_url_path="/static")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
     app.config.update(config or {})

@@ -1,0 +1,54 @@
+"""scripts/serve.py: gunicorn really serves the trained artifacts."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from scripts import serve
+from tests.test_api import trained  # noqa: F401  (module-scoped artifacts fixture)
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_gunicorn_serves_the_api(trained):  # noqa: F811
+    pytest.importorskip("gunicorn")
+    port = _free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/recommend/1?k=3",
+                                            timeout=20) as r:
+                    body = json.load(r)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not answer; exit code {process.poll()}") from None
+                time.sleep(0.3)
+        assert len(body["items"]) == 3
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_refuses_missing_or_untrained_artifacts(tmp_path):
+    assert serve.main(["--artifacts", str(tmp_path / "none")]) == 2
+    (tmp_path / "manifest.json").write_text(json.dumps({"format_version": 1}))
+    assert serve.main(["--artifacts", str(tmp_path)]) == 2
