@@ -1,0 +1,36 @@
+"""reco.loadtest: bounded, loopback-only load."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+from werkzeug.wrappers import Response
+
+from reco.loadtest import check_loopback, run_load
+
+
+def test_only_loopback_targets_are_allowed():
+    for host in ("127.0.0.1", "127.5.6.7", "::1", "localhost"):
+        check_loopback(host)
+    for host in ("10.0.0.1", "192.168.1.2", "8.8.8.8"):
+        with pytest.raises(ValueError, match="loopback"):
+            check_loopback(host)
+
+
+def test_run_load_counts_requests_and_errors():
+    def app(environ, start_response):
+        status = 404 if environ["PATH_INFO"].startswith("/missing") else 200
+        return Response("ok", status=status)(environ, start_response)
+
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        paths = ["/a"] * 30 + ["/missing"] * 5
+        result = run_load("127.0.0.1", httpd.server_port, paths, "/a", concurrency=3)
+    finally:
+        httpd.shutdown()
+    summary = result.summary()
+    assert summary["requests"] == 35 and summary["errors"] == 5
+    assert 0 < summary["p50_ms"] <= summary["p99_ms"] and summary["requests_per_s"] > 0
