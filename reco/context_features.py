@@ -106,10 +106,10 @@ class RecentItems:
         return cls(users, indptr, recent[MOVIE_ID].to_numpy().astype(np.int64))
 
     def similarity(self, user_ids: np.ndarray, movie_ids: np.ndarray, item_map: IdMap,
-                   vectors: np.ndarray) -> np.ndarray:
+                   unit: np.ndarray) -> np.ndarray:
         """Cosine between each movie's vector and the mean unit vector of the user's recent
-        movies (in the space of ``vectors``, rows indexed by ``item_map``); NaN if unknown."""
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        movies (``unit``: unit-length item vectors, rows indexed by ``item_map``); NaN if
+        unknown."""
         user_rows = self.users.indices(np.asarray(user_ids), missing="mask")
         items = item_map.indices(np.asarray(movie_ids), missing="mask")
         out = np.full(user_rows.shape, np.nan, dtype=np.float32)
@@ -123,7 +123,7 @@ class RecentItems:
         flat = self.movies[np.repeat(self.indptr[wanted], lengths) + offsets]
         rows = item_map.indices(flat, missing="mask")
         keep = rows >= 0
-        profile = np.zeros((wanted.size, vectors.shape[1]), dtype=np.float64)
+        profile = np.zeros((wanted.size, unit.shape[1]), dtype=np.float64)
         np.add.at(profile, owner[keep], unit[rows[keep]])
         profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
         position = np.searchsorted(wanted, user_rows)

@@ -108,10 +108,10 @@ def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
         columns[f"m_share_{months}m_at_user"] = stage.time_popularity.share(movies, last, months)
     columns["m_seen_share_at_user"] = stage.time_popularity.seen_share(movies, last)
     columns["cf_recent_sim"] = stage.recent.similarity(
-        users, movies, stage.cf.item_map_, stage.cf._item_vectors())
+        users, movies, stage.cf.item_map_, stage.cf.unit_item_vectors())
     if stage.content is not None:
         columns["content_recent_sim"] = stage.recent.similarity(
-            users, movies, stage.content.item_map_, stage.content._item_vectors())
+            users, movies, stage.content.item_map_, stage.content.unit_item_vectors())
     else:
         columns["content_recent_sim"] = np.full(users.shape, np.nan, dtype=np.float32)
     return pl.DataFrame({name: np.asarray(values) for name, values in columns.items()})

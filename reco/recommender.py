@@ -115,6 +115,16 @@ class Recommender(ABC):
         """Item vectors whose cosine similarity defines :meth:`similar_items`."""
         raise NotImplementedError(f"{type(self).__name__} has no item similarity")
 
+    def unit_item_vectors(self) -> np.ndarray:
+        """``_item_vectors`` scaled to unit length, computed once per fit (serving hot path)."""
+        cached = self.__dict__.get("_unit_vectors")
+        if cached is None:
+            vectors = np.asarray(self._item_vectors(), dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            cached = vectors / np.maximum(norms, 1e-12)
+            self.__dict__["_unit_vectors"] = cached
+        return cached
+
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Scores of every item for a new user who rated ``items`` with ``values``."""
         raise NotImplementedError(f"{type(self).__name__} cannot fold in new users")
@@ -129,6 +139,7 @@ class Recommender(ABC):
         """Fit on canonical ratings (``user_id, movie_id, rating, timestamp``)."""
         if ratings.is_empty():
             raise ValueError("cannot fit on an empty ratings frame")
+        self.__dict__.pop("_unit_vectors", None)  # a refit invalidates the cache
         self.user_map_ = IdMap.from_values(ratings[USER_ID].to_numpy(), "user")
         self.item_map_ = IdMap.from_values(self._item_ids(ratings, movies), "movie")
         self.seen_ = rating_matrix(ratings, self.user_map_, self.item_map_)

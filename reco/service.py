@@ -55,6 +55,22 @@ class RecoService:
     manifest: dict[str, Any]
     _search_keys: list[str] = field(default_factory=list)
     _genres: list[str] = field(default_factory=list)
+    # Catalog as arrays, built once at load: requests then filter with NumPy only.
+    _ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    _years: np.ndarray = field(default_factory=lambda: np.empty(0))
+    _genre_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    _family: np.ndarray | None = None
+    _json: dict[int, dict[str, Any]] = field(default_factory=dict)
+
+    def _index_catalog(self) -> None:
+        catalog = self.catalog
+        self._ids = catalog[MOVIE_ID].to_numpy().astype(np.int64)
+        self._years = catalog[YEAR].to_numpy(allow_copy=True).astype(float)
+        genres = catalog[GENRES].to_list()
+        self._genre_masks = {g: np.array([g in (gs or []) for gs in genres]) for g in self._genres}
+        if "family" in catalog.columns:
+            self._family = catalog["family"].fill_null(False).to_numpy()
+        self._json = {int(r[MOVIE_ID]): self._movie_json(r) for r in catalog.iter_rows(named=True)}
 
     @classmethod
     def load(cls, artifacts: str | Path) -> RecoService:
@@ -66,6 +82,7 @@ class RecoService:
         service.catalog = catalog.join(counts, on=MOVIE_ID, how="left").with_columns(
             pl.col("n_ratings").fill_null(0))
         service._genres = sorted({g for gs in catalog[GENRES].to_list() for g in gs})
+        service._index_catalog()
         log.info("serving %d movies, %d users from %s", catalog.height,
                  len(model.user_map_), artifacts)
         return service
@@ -80,10 +97,10 @@ class RecoService:
         return "family" in self.catalog.columns
 
     def movie(self, movie_id: int) -> dict[str, Any]:
-        row = self.catalog.filter(pl.col(MOVIE_ID) == movie_id)
-        if row.is_empty():
+        found = self._json.get(int(movie_id))
+        if found is None:
             raise UnknownIdError(f"unknown movie id {movie_id}")
-        return self._movie_json(row.row(0, named=True))
+        return dict(found)
 
     @staticmethod
     def _movie_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -124,21 +141,19 @@ class RecoService:
     def _eligible(self, filters: Filters, ids: np.ndarray | None = None) -> np.ndarray:
         """Mask over ``ids`` (default: the model's items, in ``item_map_`` order)."""
         ids = self.model.item_map_.ids if ids is None else ids
-        movies = pl.DataFrame({MOVIE_ID: ids.astype(np.int32)}).join(
-            self.catalog, on=MOVIE_ID, how="left", maintain_order="left")
-        mask = np.ones(ids.size, dtype=bool)
+        pos = np.minimum(np.searchsorted(self._ids, ids), max(self._ids.size - 1, 0))
+        known = self._ids[pos] == ids
+        mask = known.copy()
         if filters.genres:
-            wanted = set(filters.genres)
-            mask &= np.array([bool(wanted & set(g or [])) for g in movies[GENRES].to_list()])
+            mask &= np.any([self._genre_masks[g][pos] for g in filters.genres], axis=0)
         if filters.exclude:
             mask &= ~np.isin(ids, np.asarray(filters.exclude))
-        years = movies[YEAR].to_numpy(allow_copy=True).astype(float)
         if filters.year_min is not None:
-            mask &= years >= filters.year_min
+            mask &= self._years[pos] >= filters.year_min
         if filters.year_max is not None:
-            mask &= years <= filters.year_max
-        if filters.family and self.has_family_flag:
-            mask &= movies["family"].fill_null(False).to_numpy()
+            mask &= self._years[pos] <= filters.year_max
+        if filters.family and self._family is not None:
+            mask &= self._family[pos]
         return mask
 
     # ------------------------------------------------------------ recommend
@@ -190,11 +205,11 @@ class RecoService:
         liked = row.indices[row.data >= LIKED]
         if liked.size == 0 or not items:
             return ["recommended for your ratings"] * len(items)
-        vectors = model.stage_.cf._item_vectors()
-        unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+        unit = model.stage_.cf.unit_item_vectors()
         nearest = liked[np.argmax(unit[items] @ unit[liked].T, axis=1)]
-        titles = dict(zip(self.catalog[MOVIE_ID].to_list(), self.catalog[TITLE].to_list()))
-        return [f"because you liked {titles.get(int(model.item_map_.ids[j]), j)}" for j in nearest]
+        titles = [self._json.get(int(model.item_map_.ids[j]), {}).get(TITLE, str(j))
+                  for j in nearest]
+        return [f"because you liked {title}" for title in titles]
 
     def _answer(self, user_id: int, k: int, items: list[tuple[int, float, str]],
                 fallback: bool) -> dict[str, Any]:
@@ -221,8 +236,7 @@ class RecoService:
         for part in (content, cf):
             if part is None or movie_id not in part.item_map_:
                 continue
-            vectors = part._item_vectors()
-            unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+            unit = part.unit_item_vectors()
             sims = unit @ unit[part.item_map_.index(movie_id)]
             rows = part.item_map_.indices(ids, missing="mask")
             known = rows >= 0

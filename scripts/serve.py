@@ -2,7 +2,10 @@
 
     python scripts/serve.py --artifacts artifacts --port 8000      # http://127.0.0.1:8000/
 
-Each worker loads the artifacts once, at start. Not --preload: Polars' and OpenMP's thread
+Each worker loads the artifacts once, at start, and gets cores // workers threads for
+Polars, OpenMP and BLAS (unless those variables are set): with every library spawning a
+thread per core in every worker, /recommend p50 was 56.7 ms on ml-latest-small artifacts;
+with one thread per worker on 2 cores, 12.0 ms (docs/BENCHMARKS.md). Not --preload: Polars' and OpenMP's thread
 pools do not survive fork, and a worker forked from a master that had loaded the models
 deadlocked on its first recommendation (measured; /health still answered).
 """
@@ -23,6 +26,8 @@ from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+THREAD_VARIABLES = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS")
 log = logging.getLogger("serve")
 
 
@@ -57,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         log.error("%s holds features only: run scripts/train.py first", args.artifacts)
         return EXIT_BAD_INPUT
     os.environ["RECO_ARTIFACTS"] = str(args.artifacts.resolve())
+    threads = str(max(1, (os.cpu_count() or 1) // max(args.workers, 1)))
+    for name in THREAD_VARIABLES:
+        os.environ.setdefault(name, threads)
     command = gunicorn_command(args)
     log.info("serving %s on http://%s:%d/ with %d workers", args.artifacts, args.host,
              args.port, args.workers)

@@ -137,7 +137,7 @@ def test_recent_items_similarity_uses_the_latest_movies():
     from reco.ids import IdMap
 
     items = IdMap([10, 20, 30, 40])
-    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])  # unit length
     sims = recent.similarity(np.array([1, 1, 2]), np.array([40, 20, 40]), items, vectors)
     assert sims[0] == pytest.approx(0.0) and sims[1] == pytest.approx(1.0)
     assert np.isnan(sims[2])
