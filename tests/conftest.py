@@ -11,6 +11,7 @@ from tests import fixtures
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 ML_LATEST_SMALL = SHARED_DATA / "ml-latest-small"
 TMDB_FILE = SHARED_DATA / "tmdb-5000" / "tmdb_5000_movies.csv"
+NETFLIX_FILE = SHARED_DATA / "netflix-titles" / "netflix_titles.csv"
 
 
 @pytest.fixture
@@ -35,3 +36,10 @@ def tmdb_file() -> Path:
     if not TMDB_FILE.is_file():
         pytest.skip(f"real data absent: {TMDB_FILE} (the shared data folder is not beside the clone)")
     return TMDB_FILE
+
+
+@pytest.fixture
+def netflix_file() -> Path:
+    if not NETFLIX_FILE.is_file():
+        pytest.skip(f"real data absent: {NETFLIX_FILE} (the shared data folder is not beside the clone)")
+    return NETFLIX_FILE
