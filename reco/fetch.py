@@ -1,20 +1,12 @@
 """Download, verify, unpack and cache the official MovieLens releases.
 
-:func:`fetch_movielens` turns ``ml-25m`` into ``DEST/ml-25m/`` holding the files exactly as
-GroupLens ships them. The top folder is renamed to the release name (ml-10m's zip unpacks
-to ``ml-10M100K/``; it lands in ``DEST/ml-10m/``), so :func:`reco.load_movielens` reads
-``DEST/<name>`` for every release.
-
-* **Verified**: the zip's sha256 and md5 are checked against :data:`RELEASES`, a table kept
-  here with the source of every value. A release without a fixed checksum (``ml-latest``,
-  which GroupLens updates in place) is checked against the md5 GroupLens publishes beside
-  the zip (``<url>.md5``); ``verify=False`` skips all checks, with a warning.
-* **Cached**: a marker file (:data:`MARKER`) written last into the folder records the zip's
-  checksums and every file's size; a later call that finds it intact downloads nothing.
-* **Resumable**: bytes arrive in ``DEST/<zip>.part``; after an interruption the next call
-  asks for the rest with an HTTP Range request (and starts again if the server ignores it).
-* **Clean**: a checksum mismatch or a bad zip deletes the file; unpacking goes to a hidden
-  temporary folder renamed into place only when complete.
+:func:`fetch_movielens` puts release ``NAME`` in ``DEST/NAME/`` whatever its folder in the
+zip (ml-10m's is ``ml-10M100K/``), so :func:`reco.load_movielens` reads ``DEST/NAME``. The zip
+is checked against :data:`RELEASES` (sources in the comment above it; ``ml-latest``, updated
+in place by GroupLens, against the md5 published beside the zip), downloaded to a ``.part``
+file that a later call resumes with an HTTP Range request, unpacked into a hidden temporary
+folder renamed into place when complete, and marked with :data:`MARKER` so a second call
+downloads nothing. docs/DOWNLOAD.md describes the behaviour for users.
 """
 
 from __future__ import annotations
