@@ -97,8 +97,8 @@ class Release:
 # ml-latest has no fixed value: GroupLens regenerates it; OmniRec pins one snapshot
 # (66a9e518...) that is stale by design, so fetch_movielens uses <url>.md5 at download time.
 # ml-latest-small: [TFDS]/[OR] agree, and public downloads dated 2026 still match them.
-# shared/data/SOURCES.md gives 859da233... for a copy committed to aramki/movieRatings; that
-# is not the byte stream GroupLens serves (same members, different zip), so it is not used.
+# shared/data/SOURCES.md gives 859da233... for a copy committed to aramki/movieRatings (same
+# members); no source records it for the GroupLens URL, so it is not accepted.
 _TABLE = (
     Release("ml-100k", "ml-100k.zip", "ml-100k",  # [TFDS] [OR] sha256; [GL] md5
             sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229",
@@ -370,9 +370,10 @@ def _unpack(url: str, zip_path: Path, release: Release, target: Path, digests: _
             zip_path.unlink(missing_ok=True)
             raise DownloadError(f"{url}: not a valid zip ({exc}); deleted {zip_path}") from exc
         root = tmp / release.folder
-        if not root.is_dir():
+        if not root.is_dir():  # unusable with this table, so retrying it would loop
+            zip_path.unlink(missing_ok=True)
             raise DownloadError(f"{url}: expected the folder {release.folder}/ in the zip, found "
-                                f"{sorted(p.name for p in tmp.iterdir())}")
+                                f"{sorted(p.name for p in tmp.iterdir())}; deleted {zip_path}")
         files = {p.relative_to(root).as_posix(): p.stat().st_size
                  for p in sorted(root.rglob("*")) if p.is_file()}
         marker = {"release": release.name, "url": url, "zip_folder": release.folder,

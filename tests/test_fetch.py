@@ -238,11 +238,17 @@ def test_connection_refused_and_timeout_are_named(small, tmp_path):
         fetch_movielens("ml-10m", dest, base_url=server.url, releases=table, timeout=0.1)
 
 
-def test_a_bad_zip_with_a_matching_checksum_is_deleted(server, tmp_path):
+def test_a_bad_zip_or_an_unexpected_folder_is_deleted(server, tmp_path):
     body = b"PK\x03\x04 this is not really a zip"
     server.files["ml-1m.zip"] = body
     dest = tmp_path / "data"
     with pytest.raises(DownloadError, match=r"ml-1m\.zip: not a valid zip"):
+        fetch_movielens("ml-1m", dest, base_url=server.url, releases=pinned("ml-1m", body))
+    assert leftovers(dest) == []
+    body = make_zip(tmp_path, "ml-1m", "ml-1M")
+    server.files["ml-1m.zip"] = body
+    wrong_folder = r"expected the folder ml-1m/ in the zip, found \['ml-1M'\]"
+    with pytest.raises(DownloadError, match=wrong_folder):
         fetch_movielens("ml-1m", dest, base_url=server.url, releases=pinned("ml-1m", body))
     assert leftovers(dest) == []
 
