@@ -1,17 +1,28 @@
 """Benchmarks for docs/BENCHMARKS.md (medians of repeated runs; never timed tests).
 
     python scripts/benchmark.py serve --artifacts /tmp/art_small --requests 2000 --repeats 3
+    python scripts/benchmark.py build --sizes 100k 1m 10m 32m --out /tmp/bench/build.json \\
+        --plot docs/img/bench_build.png --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py peers --data ../shared/data/ml-latest-small --sizes 1m 10m 32m \\
+        --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
 
 serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback, waits until it answers,
 warms it up, then sends a bounded number of GET /recommend/<user> and /similar/<movie>
 requests from this process and reports p50/p99 latency and requests/s per endpoint; also
 the server start time (process start to first answer of /health).
+
+build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
+content, the whole build) against data size, each stage in a fresh process
+(:mod:`reco.bench_build`). peers: reco's ALS against implicit's ALS and Surprise's SVD,
+fit time and NDCG@10 on one protocol split per release (:mod:`reco.bench_peers`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -83,7 +94,95 @@ def serve(args: argparse.Namespace) -> dict:
             "repeats": args.repeats, "medians": medians, "runs": runs}
 
 
+def _add_build(sub: argparse._SubParsersAction) -> None:
+    from reco.bench_build import STAGES
+
+    b = sub.add_parser("build", help="time and peak RSS per build stage against data size")
+    b.add_argument("--sizes", nargs="+", default=["100k", "1m", "10m", "32m"],
+                   help="100k, 1m, 10m, 32m (ml-shaped) or RATINGS:USERS:MOVIES")
+    b.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES))
+    b.add_argument("--repeats", type=int, default=3)
+    b.add_argument("--train-repeats", type=int, default=None,
+                   help="repeats of the whole build (default: --repeats)")
+    b.add_argument("--pandas-max-ratings", type=int, default=None,
+                   help="skip the pandas features above this many ratings")
+    b.add_argument("--fast", action="store_true", help="the cheap smoke config for train")
+    b.add_argument("--timeout", type=float, default=None, help="seconds per stage process")
+    b.add_argument("--plot", type=Path, default=None, help="write the cost curve PNG here")
+
+
+def _add_peers(sub: argparse._SubParsersAction) -> None:
+    from reco.bench_peers import PeerSettings
+
+    d = PeerSettings()
+    p = sub.add_parser("peers", help="reco ALS vs implicit ALS vs Surprise SVD")
+    p.add_argument("--data", type=Path, action="append", default=[],
+                   help="a MovieLens release folder (repeatable)")
+    p.add_argument("--sizes", nargs="*", default=[], help="synthetic sizes, as for build")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--factors", type=int, default=d.factors)
+    p.add_argument("--iterations", type=int, default=d.iterations)
+    p.add_argument("--threads", type=int, default=d.threads)
+    p.add_argument("--surprise-max-ratings", type=int, default=d.surprise_max_ratings)
+    p.add_argument("--eval-max-users", type=int, default=None,
+                   help="judge a uniform sample of this many test users (default: all)")
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-root", type=Path, default=Path("/tmp/reco-bench"),
+                        help="synthetic releases and scratch files go here")
+    parser.add_argument("--reuse", type=Path, action="append", default=[],
+                        help="an existing csv release to use for the size it matches")
+    parser.add_argument("--seed", type=int, default=42, help="synthetic data seed")
+    parser.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    parser.add_argument("--doc", type=Path, default=None,
+                        help="update this Markdown file's section (docs/BENCHMARKS.md)")
+
+
+def _releases(args: argparse.Namespace) -> list[tuple[str, Path]]:
+    from reco.bench_build import Size, prepare_release
+
+    found = [(folder.name, folder) for folder in args.data]
+    for spec in args.sizes:
+        size = Size.parse(spec)
+        prepared = prepare_release(size, args.data_root, args.reuse, args.seed)
+        found.append((f"synthetic {size.label}", Path(prepared["data_dir"])))
+    return found
+
+
+def build(args: argparse.Namespace, command: str) -> dict:
+    from reco import bench_build as bb
+
+    result = bb.run_build([bb.Size.parse(s) for s in args.sizes], args.stages, args.repeats,
+                          args.data_root, args.reuse, args.seed, args.train_repeats,
+                          args.pandas_max_ratings, args.fast, args.timeout)
+    result.update(command=command, provenance=bb.provenance(), targets=bb.build_targets(result))
+    if args.plot is not None:
+        bb.plot_build(result, args.plot)
+    if args.doc is not None:
+        image = None if args.plot is None else os.path.relpath(args.plot.resolve(),
+                                                               args.doc.resolve().parent)
+        bb.update_doc_section(args.doc, bb.BUILD_TITLE, bb.render_build(result, command, image))
+    return result
+
+
+def peers(args: argparse.Namespace, command: str) -> dict:
+    from reco import bench_build as bb
+    from reco import bench_peers as bp
+
+    settings = bp.PeerSettings(factors=args.factors, iterations=args.iterations,
+                               threads=args.threads,
+                               surprise_max_ratings=args.surprise_max_ratings,
+                               eval_max_users=args.eval_max_users)
+    result = bp.run_peers(_releases(args), settings, args.repeats)
+    result.update(command=command, provenance=bb.provenance(), targets=bp.peer_targets(result))
+    if args.doc is not None:
+        bb.update_doc_section(args.doc, bp.PEERS_TITLE, bp.render_peers(result, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="latency and throughput of a gunicorn-served artifact dir")
@@ -93,9 +192,19 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    _add_build(sub)
+    _add_peers(sub)
+    for name in ("build", "peers"):
+        _common(sub.choices[name])
     args = parser.parse_args(argv)
     setup_logging()
-    result = serve(args)
+    command = shlex.join(["python", "scripts/benchmark.py", *argv])
+    if args.command == "serve":
+        result = serve(args)
+    elif args.command == "build":
+        result = build(args, command)
+    else:
+        result = peers(args, command)
     text = json.dumps(result, indent=2)
     print(text)
     if args.out is not None:
