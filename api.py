@@ -10,6 +10,7 @@ with a proper status code, never a stack trace. Model code lives in ``reco``, no
 from __future__ import annotations
 
 import logging
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -46,6 +47,7 @@ def _state() -> dict[str, Any]:
 
 
 MAX_K = 100
+MAX_RATINGS = 1000
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -122,6 +124,59 @@ def recommend(user: str) -> Any:
     k = _int_arg("k", 10, 1, MAX_K)
     exclude_seen = _bool_arg("exclude_seen", True)
     return jsonify(service.recommend(user_id, k, exclude_seen, _filters(service)))
+
+
+def _ratings_body(service: RecoService) -> tuple[list[int], list[float], list[int] | None]:
+    """Validate ``{"ratings": [{"movie_id", "rating"[, "timestamp"]}, ...]}``."""
+    body = request.get_json(silent=True)
+    example = '{"ratings": [{"movie_id": 1, "rating": 4.5}]}'
+    if not isinstance(body, dict):
+        raise ApiError(400, f"the body must be a JSON object such as {example}")
+    ratings = body.get("ratings")
+    if not isinstance(ratings, list) or not ratings:
+        raise ApiError(400, f"'ratings' must be a non-empty list, as in {example}")
+    if len(ratings) > MAX_RATINGS:
+        raise ApiError(400, f"at most {MAX_RATINGS} ratings, got {len(ratings)}")
+    low, high = service.rating_scale
+    movies, values, stamps = [], [], []
+    for n, entry in enumerate(ratings):
+        where = f"ratings[{n}]"
+        if not isinstance(entry, dict):
+            raise ApiError(400, f"{where} must be an object with movie_id and rating, got {entry!r}")
+        movie = entry.get("movie_id")
+        if not _is_int(movie) or not 0 <= movie < 2**31:
+            raise ApiError(400, f"{where}.movie_id must be an integer id, got {movie!r}")
+        rating = entry.get("rating")
+        if not _is_number(rating) or not low <= rating <= high:
+            raise ApiError(400, f"{where}.rating must be a number from {low} to {high}, got {rating!r}")
+        stamp = entry.get("timestamp")
+        if stamp is not None and (not _is_int(stamp) or not 0 <= stamp < 2**40):
+            raise ApiError(400, f"{where}.timestamp must be Unix seconds, got {stamp!r}")
+        movies.append(movie)
+        values.append(float(rating))
+        stamps.append(stamp)
+    given = [t is not None for t in stamps]
+    if any(given) and not all(given):
+        raise ApiError(400, "give a timestamp with every rating or with none")
+    return movies, values, (stamps if all(given) else None)  # type: ignore[return-value]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
+@bp.post("/recommend")
+def recommend_new_user() -> Any:
+    service = _service()
+    k = _int_arg("k", 10, 1, MAX_K)
+    filters = _filters(service)
+    movies, values, stamps = _ratings_body(service)
+    return jsonify(service.recommend_ratings(movies, values, stamps, k or 10, filters))
 
 
 @bp.get("/similar/<movie>")

@@ -1,22 +1,29 @@
 """Stage one of the two-stage recommender: candidate movies per user from several sources.
 
-Each source is a fitted :class:`~reco.recommender.Recommender` (CF, content, popularity);
-a user's candidates are the union of each source's top-n unseen movies, restricted to the
-movies the ranker can score. The rank a movie had in each source is kept as a feature.
+The sources are the stage's CF model, content model and popularity; a user's candidates
+are the union of each source's top-n movies the user has not rated, among the movies the
+ranker can score (those the CF model knows). The rank a movie had in each source is kept
+as a feature. Users come as a :class:`~reco.user_context.UserContext`, so a person the
+model never saw (folded in from a few ratings) gets candidates the same way.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, USER_ID
 from reco.config import ConfigBase, check_range
-from reco.ids import IdMap
-from reco.recommender import Recommender
+from reco.recommender import MAX_BLOCK_CELLS, top_k
+from reco.user_context import UserContext
+
+if TYPE_CHECKING:
+    from reco.feature_store import FeatureStore
 
 log = logging.getLogger(__name__)
 
@@ -43,59 +50,100 @@ def rank_column(source: str) -> str:
     return f"rank_in_{source}"
 
 
-def _source_frame(
-    model: Recommender, source: str, users: np.ndarray, n: int, allowed: IdMap | None
-) -> pl.DataFrame:
-    known = users[np.isin(users, model.user_map_.ids)]
-    # Ask for more when the source covers movies the ranker cannot score (content).
-    ask = n if allowed is None or len(model.item_map_) <= len(allowed) else 2 * n
-    ids, _ = model.recommend_batch(known, ask, exclude_seen=True)
-    ranks = np.broadcast_to(np.arange(1, ask + 1, dtype=np.int32), ids.shape)
-    frame = pl.DataFrame(
-        {
-            USER_ID: np.repeat(known, ask).astype(np.int32),
-            MOVIE_ID: ids.ravel().astype(np.int32),
-            rank_column(source): ranks.ravel(),
-        }
-    ).filter(pl.col(MOVIE_ID) >= 0)
-    if allowed is not None:
-        frame = frame.filter(pl.col(MOVIE_ID).is_in(pl.Series(allowed.ids).implode()))
-        # re-rank among the allowed movies and keep the best n
-        frame = frame.with_columns(
-            pl.col(rank_column(source)).rank("ordinal").over(USER_ID).cast(pl.Int32)
-        ).filter(pl.col(rank_column(source)) <= n)
-    return frame
+@dataclass
+class Candidates:
+    """Candidate pairs: context row, movie id, and each source's rank (NaN: not proposed),
+    sorted by row then movie id."""
+
+    rows: np.ndarray
+    movie_ids: np.ndarray
+    ranks: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def frame(self, context: UserContext) -> pl.DataFrame:
+        """``user_id, movie_id, rank_in_<source>...`` (ranks as nullable Int32)."""
+        columns = {USER_ID: context.ids[self.rows].astype(np.int32),
+                   MOVIE_ID: self.movie_ids.astype(np.int32)}
+        frame = pl.DataFrame(columns)
+        return frame.with_columns(
+            pl.Series(rank_column(s), self.ranks[s]).fill_nan(None).cast(pl.Int32)
+            for s in SOURCES
+        )
 
 
-def generate_candidates(
-    user_ids: np.ndarray,
-    sources: dict[str, Recommender],
-    config: CandidateConfig,
-    allowed: IdMap | None = None,
-) -> pl.DataFrame:
-    """Union of the sources' top-n unseen movies for each user.
+Scorer = Callable[[UserContext, np.ndarray], np.ndarray]  # (context, rows) -> scores
 
-    Returns
-    -------
-    pl.DataFrame
-        ``user_id, movie_id`` and one ``rank_in_<source>`` column per source (1 = the
-        source's best; null when that source did not propose the movie), sorted by
-        user and movie.
-    """
-    users = np.asarray(user_ids, dtype=np.int64)
-    frames = []
-    for source in SOURCES:
-        model, n = sources.get(source), config.count(source)
-        if model is None or n == 0:
+
+def _sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
+    """Per source: its item ids, which of them the ranker can score, and a scorer of
+    context rows -> dense scores over its items."""
+    stage = store.stage
+    allowed = stage.cf.item_map_
+    out: dict[str, tuple[np.ndarray, np.ndarray, Scorer]] = {}
+    cf_ids = stage.cf.item_map_.ids
+    out["cf"] = (cf_ids, np.ones(cf_ids.size, bool), lambda ctx, rows: ctx.cf[rows] @ store.cf_items.T)
+    if store.content is not None:
+        ids = store.content.item_map_.ids
+        out["content"] = (ids, allowed.indices(ids, missing="mask") >= 0,
+                          lambda ctx, rows: ctx.content[rows] @ store.content_emb.T)
+    popular = stage.popular
+    ids = popular.item_map_.ids
+    out["popular"] = (ids, allowed.indices(ids, missing="mask") >= 0,
+                      lambda ctx, rows: np.broadcast_to(popular.scores_, (rows.size, ids.size)))
+    return out
+
+
+def _top_unseen(context: UserContext, item_ids: np.ndarray, allowed: np.ndarray,
+                scorer: Scorer, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Context rows and movie ids of each user's top ``n`` allowed, unrated movies
+    (best first within a user)."""
+    users, movies = [], []
+    block = max(1, min(2048, MAX_BLOCK_CELLS // max(item_ids.size, 1)))
+    for start in range(0, len(context), block):
+        rows = np.arange(start, min(start + block, len(context)))
+        scores = np.array(scorer(context, rows), dtype=np.float32)
+        scores[np.isnan(scores)] = -np.inf
+        scores[:, ~allowed] = -np.inf
+        lo, hi = context.seen_indptr[rows[0]], context.seen_indptr[rows[-1] + 1]
+        owner = np.repeat(np.arange(rows.size), np.diff(context.seen_indptr[rows[0]:rows[-1] + 2]))
+        pos = np.searchsorted(item_ids, context.seen_movies[lo:hi])
+        pos = np.minimum(pos, item_ids.size - 1)
+        hit = item_ids[pos] == context.seen_movies[lo:hi]
+        scores[owner[hit], pos[hit]] = -np.inf
+        idx, _ = top_k(scores, n)
+        users.append(np.repeat(rows, n))
+        movies.append(np.where(idx >= 0, item_ids[np.maximum(idx, 0)], -1).ravel())
+    if not users:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    users_all, movies_all = np.concatenate(users), np.concatenate(movies)
+    keep = movies_all >= 0
+    return users_all[keep], movies_all[keep]
+
+
+def generate_candidates(context: UserContext, store: FeatureStore,
+                        config: CandidateConfig) -> Candidates:
+    """Union of the sources' top-n unrated movies for each user of ``context``."""
+    found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    for source, (item_ids, allowed, scorer) in _sources(store).items():
+        n = config.count(source)
+        if n == 0:
             continue
-        frames.append(_source_frame(model, source, users, n, allowed))
-    if not frames:
-        raise ValueError("no candidate source: give at least one model with n > 0")
-    ranks = [rank_column(s) for s in SOURCES]
-    merged = pl.concat(frames, how="diagonal_relaxed")
-    for name in ranks:
-        if name not in merged.columns:
-            merged = merged.with_columns(pl.lit(None, dtype=pl.Int32).alias(name))
-    candidates = merged.group_by(USER_ID, MOVIE_ID).agg(pl.col(r).min() for r in ranks)
-    log.debug("%d candidates for %d users", candidates.height, users.size)
-    return candidates.sort(USER_ID, MOVIE_ID)
+        rows, movies = _top_unseen(context, item_ids, allowed, scorer, n)
+        starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
+        rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size])) + 1
+        found.append((source, rows, movies, rank.astype(np.float64)))
+    if not found:
+        raise ValueError("no candidate source: give at least one source with n > 0")
+    rows = np.concatenate([f[1] for f in found])
+    movies = np.concatenate([f[2] for f in found])
+    span = int(movies.max()) + 1 if movies.size else 1
+    keys, inverse = np.unique(rows * span + movies, return_inverse=True)
+    ranks = {s: np.full(keys.size, np.nan) for s in SOURCES}
+    offset = 0
+    for source, part_rows, _, rank in found:
+        ranks[source][inverse[offset:offset + part_rows.size]] = rank
+        offset += part_rows.size
+    log.debug("%d candidates for %d users", keys.size, len(context))
+    return Candidates(keys // span, keys % span, ranks)

@@ -191,6 +191,22 @@ class SVDRecommender(Recommender):
         user, us = self._fold_in_user(items, values)
         return user + self.item_bias_ + self.item_factors_ @ us.astype(np.float32)
 
+    def rating_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """``(U S, b_user, V, b_item, 0)``: ``rating = b_u + b_i + (u_u S) . v_i``."""
+        self._check_fitted()
+        cached = self.__dict__.get("_us")
+        if cached is None:
+            cached = self.__dict__["_us"] = (self.user_factors_ * self.singular_values_).astype(
+                self.item_factors_.dtype)
+        return cached, self.user_bias_, self.item_factors_, self.item_bias_, 0.0
+
+    def fold_in_rating_terms(self, items: np.ndarray,
+                             values: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(u S, b_u)`` of a new user from ratings of item indices ``items``."""
+        self._check_fitted()
+        user, us = self._fold_in_user(items, values)
+        return us.astype(self.item_factors_.dtype), float(user)
+
     def predict(self, user_ids: np.ndarray | list[int],
                 movie_ids: np.ndarray | list[int]) -> np.ndarray:
         """Predicted ratings ``B_ui + u_u S v_i`` of (user, movie) pairs.

@@ -270,11 +270,7 @@ class ALSRecommender(Recommender):
 
         NaN where the user or the movie is unknown, as in :meth:`score_pairs`.
         """
-        self._check_fitted()
-        if self.config.feedback != "explicit":
-            raise NotImplementedError(
-                "implicit ALS scores rank movies, they are not ratings: "
-                "use ALSConfig(feedback='explicit') to predict ratings")
+        self._check_explicit()
         return predict_known(self, user_ids, movie_ids, self._predict_indices)
 
     def _fold_in_vector(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -298,6 +294,26 @@ class ALSRecommender(Recommender):
         target = values - self.global_mean_ - self.item_bias_[items]
         a = f.T @ f + self.regularization_ * len(items) * np.eye(f.shape[1])
         return np.linalg.solve(a, f.T @ target)
+
+    def rating_terms(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+        """``(X, b_user, Y, b_item, mu)`` with ``rating = mu + b_u + b_i + x_u . y_i``."""
+        self._check_explicit()
+        return (self.user_factors_, self.user_bias_, self.item_factors_, self.item_bias_,
+                self.global_mean_)
+
+    def fold_in_rating_terms(self, items: np.ndarray,
+                             values: np.ndarray) -> tuple[np.ndarray, float]:
+        """``(x_u, b_u)`` of a new user from ratings of item indices ``items``."""
+        self._check_explicit()
+        vector = self._fold_in_vector(items, values)
+        return vector[:-1].astype(self.item_factors_.dtype), float(vector[-1])
+
+    def _check_explicit(self) -> None:
+        self._check_fitted()
+        if self.config.feedback != "explicit":
+            raise NotImplementedError(
+                "implicit ALS scores rank movies, they are not ratings: "
+                "use ALSConfig(feedback='explicit') to predict ratings")
 
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         vector = self._fold_in_vector(items, values)

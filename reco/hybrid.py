@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from reco.candidates import CandidateConfig, generate_candidates
+from reco.candidates import SOURCES, CandidateConfig, Candidates, generate_candidates
 from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
 from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
 from reco.config import ConfigBase, check_choice
@@ -39,9 +39,12 @@ from reco.popularity import PopularityConfig, PopularityRecommender
 from reco.ranker import (
     RankerConfig, fit_booster, load_booster, predict, sample_rows, save_booster,
 )
-from reco.ranking_features import LIKE_FEATURES, RANK_FEATURES, StageOne, build_rows, to_matrix
+from reco.ranking_features import (
+    LIKE_FEATURES, RANK_FEATURES, StageOne, build_rows, cf_score_rank, pair_features, to_matrix,
+)
 from reco.recommender import Recommender
 from reco.split import per_user_split
+from reco.user_context import UserContext
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +134,8 @@ class HybridRecommender(Recommender):
         tables = build_feature_tables(ratings, movies, cfg.features)
         log.info("stage one on %d ratings in %.1fs", ratings.height, time.perf_counter() - started)
         return StageOne(cf, rating, content, popular, tables, movies.select(MOVIE_ID, GENRES, YEAR),
-                        TimePopularity.from_ratings(ratings), RecentItems.from_ratings(ratings))
+                        TimePopularity.from_ratings(ratings), RecentItems.from_ratings(ratings),
+                        like_threshold=cfg.ranker.like_threshold)
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         ratings: pl.DataFrame = context.pop("ratings_frame")
@@ -146,24 +150,33 @@ class HybridRecommender(Recommender):
         users = np.sort(liked[USER_ID].unique().to_numpy())
         if users.size > cfg.ranker.max_train_users:
             users = np.sort(rng.choice(users, cfg.ranker.max_train_users, replace=False))
-        candidates = generate_candidates(users, stage.sources(), cfg.candidates, stage.cf.item_map_)
-        rows = build_rows(candidates, stage).join(liked, on=[USER_ID, MOVIE_ID], how="left")
-        candidate_recall = float(rows["label"].fill_null(0).sum() / max(liked.filter(
+        people = stage.store.known_users(users)
+        candidates = generate_candidates(people, stage.store, cfg.candidates)
+        labels = candidates.frame(people).join(
+            liked, on=[USER_ID, MOVIE_ID], how="left", maintain_order="left"
+        )["label"].fill_null(0).to_numpy()
+        candidate_recall = float(labels.sum() / max(liked.filter(
             pl.col(USER_ID).is_in(pl.Series(users).implode())).height, 1))
-        n_candidate_rows = rows.height
-        rows = rows[sample_rows(rows["label"].fill_null(0).to_numpy(),
-                                cfg.ranker.max_train_rows, rng)]
-        labels = rows["label"].fill_null(0).to_numpy()
-        groups = rows.group_by(USER_ID, maintain_order=True).len()["len"].to_numpy()
+        n_candidate_rows = len(candidates)
+        # the CF rank is among all of a user's candidates, so it is taken before sampling
+        cf_rank = cf_score_rank(stage, people, candidates.rows, candidates.movie_ids)
+        picked = sample_rows(labels, cfg.ranker.max_train_rows, rng)
+        labels = labels[picked]
+        extra = {f"rank_in_{s}": r[picked] for s, r in candidates.ranks.items()}
+        features = pair_features(stage, people, candidates.rows[picked],
+                                 candidates.movie_ids[picked], RANK_FEATURES,
+                                 extra | {"cf_score_rank": cf_rank[picked]})
+        groups = np.bincount(candidates.rows[picked])
+        groups = groups[groups > 0]
         ranking = cfg.ranker.objective.startswith("rank:")
         self.ranker_ = fit_booster(
-            to_matrix(rows, RANK_FEATURES), labels, RANK_FEATURES, cfg.ranker,
+            features, labels, RANK_FEATURES, cfg.ranker,
             cfg.ranker.objective, groups if ranking else None,
         )
         rated = window.test.filter(pl.col(USER_ID).is_in(pl.Series(users).implode()))
         rated = rated[sample_rows(np.zeros(rated.height), cfg.ranker.max_train_rows, rng,
                                   keep_positives=False)]
-        like_rows = build_rows(rated.select(USER_ID, MOVIE_ID), stage)
+        like_rows = build_rows(rated.select(USER_ID, MOVIE_ID), stage, LIKE_FEATURES)
         self.like_model_ = fit_booster(
             to_matrix(like_rows, LIKE_FEATURES),
             (rated[RATING].to_numpy() >= cfg.ranker.like_threshold).astype(np.int8),
@@ -174,7 +187,7 @@ class HybridRecommender(Recommender):
             "label_window_ratings": window.test.height,
             "ranker_users": int(users.size),
             "candidate_rows": n_candidate_rows,
-            "ranker_rows": rows.height,
+            "ranker_rows": int(labels.size),
             "ranker_positive_rate": float(labels.mean()),
             "like_rows": like_rows.height,
             "candidate_recall": candidate_recall,
@@ -183,33 +196,56 @@ class HybridRecommender(Recommender):
         self.stage_ = self._stage_one(ratings, movies, context)
 
     # ------------------------------------------------------------ scoring
-    def _score_users(self, users: np.ndarray) -> np.ndarray:
-        external = self.user_map_.ids[users]
-        candidates = generate_candidates(
-            external, self.stage_.sources(), self.config.candidates, self.item_map_
-        )
-        rows = build_rows(candidates, self.stage_)
-        scores = predict(self.ranker_, to_matrix(rows, RANK_FEATURES), RANK_FEATURES)
-        out = np.full((len(users), len(self.item_map_)), -np.inf, dtype=np.float32)
-        order = np.argsort(external, kind="stable")
-        r = order[np.searchsorted(external[order], rows[USER_ID].to_numpy())]
-        out[r, self.item_map_.indices(rows[MOVIE_ID].to_numpy())] = scores
+    def rank_context(self, context: UserContext) -> tuple[Candidates, np.ndarray]:
+        """The candidates of the users in ``context`` and their ranker scores."""
+        self._check_fitted()
+        stage = self.stage_
+        candidates = generate_candidates(context, stage.store, self.config.candidates)
+        extra = {f"rank_in_{s}": candidates.ranks[s] for s in SOURCES}
+        features = pair_features(stage, context, candidates.rows, candidates.movie_ids,
+                                 RANK_FEATURES, extra)
+        return candidates, predict(self.ranker_, features, RANK_FEATURES)
+
+    def score_context_pairs(self, context: UserContext, rows: np.ndarray,
+                            movie_ids: np.ndarray) -> np.ndarray:
+        """Ranker scores of movies that are not candidates (no source rank; CF rank
+        among these pairs), e.g. to top up a filtered list."""
+        features = pair_features(self.stage_, context, rows, movie_ids, RANK_FEATURES)
+        return predict(self.ranker_, features, RANK_FEATURES)
+
+    def new_user_context(self, movie_ids: np.ndarray | list[int], ratings: np.ndarray | list[float],
+                         timestamps: np.ndarray | list[int] | None = None) -> UserContext:
+        """A person the model never saw, folded in from their ratings (see
+        :meth:`FeatureStore.new_user <reco.feature_store.FeatureStore.new_user>`)."""
+        self._check_fitted()
+        return self.stage_.store.new_user(movie_ids, ratings, timestamps)
+
+    def _dense(self, context: UserContext) -> np.ndarray:
+        candidates, scores = self.rank_context(context)
+        out = np.full((len(context), len(self.item_map_)), -np.inf, dtype=np.float32)
+        out[candidates.rows, self.item_map_.indices(candidates.movie_ids)] = scores
         return out
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return self._dense(self.stage_.store.known_users(self.user_map_.ids[users]))
 
     def predict_like(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
         """P(like) for (user, movie) pairs, from the like/dislike model."""
         self._check_fitted()
         pairs = pl.DataFrame({USER_ID: np.asarray(user_ids, dtype=np.int32),
                               MOVIE_ID: np.asarray(movie_ids, dtype=np.int32)})
-        rows = build_rows(pairs, self.stage_)
+        rows = build_rows(pairs, self.stage_, LIKE_FEATURES)
         return predict(self.like_model_, to_matrix(rows, LIKE_FEATURES), LIKE_FEATURES)
 
     def _item_vectors(self) -> np.ndarray:
         return self.stage_.cf._item_vectors()
 
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
-        # A person the model never saw has no feature rows yet: rank by CF fold-in.
-        return self.stage_.cf._fold_in(items, values)
+        # the same two stages as a known user: fold-in vectors, candidates, the ranker
+        if len(items) == 0:
+            return np.where(np.isin(self.item_map_.ids, self.item_map_.ids), -np.inf, 0.0)
+        context = self.new_user_context(self.item_map_.ids[items], values)
+        return self._dense(context)[0]
 
     # ------------------------------------------------------------ persistence
     def _state(self) -> dict[str, np.ndarray]:
@@ -276,6 +312,7 @@ class HybridRecommender(Recommender):
             popular=Recommender.load(path / "popular.npz"), tables=tables,
             movies=pl.read_parquet(path / "stage_movies.parquet"),
             **_load_context(path / "context.npz"),
+            like_threshold=model.config.ranker.like_threshold,
         )
         model.ranker_ = load_booster(path / "ranker.json", RANK_FEATURES)
         model.like_model_ = load_booster(path / "like_model.json", LIKE_FEATURES)

@@ -27,6 +27,12 @@ _FILTERS = [
            "family-friendly titles only; 400 when the artifacts carry no family flag"),
 ]
 _ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
+_RATINGS = {"type": "object", "required": ["ratings"], "properties": {"ratings": {
+    "type": "array", "minItems": 1, "maxItems": 1000, "items": {
+        "type": "object", "required": ["movie_id", "rating"], "properties": {
+            "movie_id": _ID, "rating": {"type": "number"},
+            "timestamp": {"type": "integer", "minimum": 0,
+                          "description": "Unix seconds; on every rating or on none"}}}}}}
 
 
 def _get(summary: str, params: list[dict[str, Any]], ok: str, codes: tuple[int, ...]) -> dict[str, Any]:
@@ -45,6 +51,15 @@ def openapi_spec() -> dict[str, Any]:
                 [_param("user", "path", _ID, "user id"), _K,
                  _param("exclude_seen", "query", {"type": "boolean", "default": True}, "")]
                 + _FILTERS, "recommendations", (400, 503)),
+            "/recommend": {"post": {
+                "summary": "Top-k for a person the model never saw, from their ratings "
+                           "(fold-in through both stages, no retraining); unknown movie ids "
+                           "are ignored and listed in ignored_movie_ids",
+                "parameters": [_K] + _FILTERS,
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "$ref": "#/components/schemas/Ratings"}}}},
+                "responses": {"200": {"description": "recommendations"},
+                              "400": _ERROR, "503": _ERROR}}},
             "/similar/{movie}": _get(
                 "Nearest titles to a movie (content and CF blended)",
                 [_param("movie", "path", _ID, "movie id"), _K] + _FILTERS,
@@ -62,7 +77,7 @@ def openapi_spec() -> dict[str, Any]:
                                   "the user", (400, 404, 503)),
             "/health": _get("Liveness and a manifest summary", [], "ok", (503,)),
         },
-        "components": {"schemas": {"Error": {"type": "object", "properties": {"error": {
+        "components": {"schemas": {"Ratings": _RATINGS, "Error": {"type": "object", "properties": {"error": {
             "type": "object", "properties": {"status": {"type": "integer"},
                                              "name": {"type": "string"},
                                              "message": {"type": "string"}}}}}}},

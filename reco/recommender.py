@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 R = TypeVar("R", bound="Recommender")
 MODEL_FORMAT = 1
 MAX_BLOCK_CELLS = 1 << 25
+#: Attributes derived from the learned arrays on first use; dropped by a refit.
+CACHES = ("_unit_vectors", "_us")
 REGISTRY: dict[str, type[Recommender]] = {}
 
 
@@ -139,7 +141,8 @@ class Recommender(ABC):
         """Fit on canonical ratings (``user_id, movie_id, rating, timestamp``)."""
         if ratings.is_empty():
             raise ValueError("cannot fit on an empty ratings frame")
-        self.__dict__.pop("_unit_vectors", None)  # a refit invalidates the cache
+        for cache in CACHES:  # a refit invalidates derived arrays
+            self.__dict__.pop(cache, None)
         self.user_map_ = IdMap.from_values(ratings[USER_ID].to_numpy(), "user")
         self.item_map_ = IdMap.from_values(self._item_ids(ratings, movies), "movie")
         self.seen_ = rating_matrix(ratings, self.user_map_, self.item_map_)

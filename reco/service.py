@@ -3,7 +3,9 @@
 Filtering (genres, excluded ids, year range) happens before the top-k cut, so exactly k
 items come back whenever k eligible movies exist: when the ranker's candidates run short
 after filtering, the best eligible movies by CF score are added and scored by the same
-ranker. Unknown users get the most liked eligible movies, marked ``fallback``.
+ranker. Unknown users get the most liked eligible movies, marked ``fallback``. A person
+the model never saw can send ratings instead (:meth:`RecoService.recommend_ratings`):
+they are folded in and ranked by the same two stages, without retraining.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import polars as pl
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
 from reco.exceptions import UnknownIdError
-from reco.ranker import predict
-from reco.ranking_features import RANK_FEATURES, build_rows, to_matrix
 from reco.recommender import top_k
 from reco.training import load_model
+from reco.user_context import UserContext
 
 log = logging.getLogger(__name__)
 LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
@@ -93,6 +94,12 @@ class RecoService:
         return self._genres
 
     @property
+    def rating_scale(self) -> tuple[float, float]:
+        """The lowest and highest rating of the training data (what POST may send)."""
+        scale = self.manifest.get("data", {}).get("scale") or {}
+        return float(scale.get("low", 0.5)), float(scale.get("high", 5.0))
+
+    @property
     def has_family_flag(self) -> bool:
         return "family" in self.catalog.columns
 
@@ -159,59 +166,90 @@ class RecoService:
     # ------------------------------------------------------------ recommend
     def recommend(self, user_id: int, k: int = 10, exclude_seen: bool = True,
                   filters: Filters | None = None) -> dict[str, Any]:
+        """Top ``k`` for a known user; popular titles (``fallback``) for an unknown one."""
         filters = filters or Filters()
+        if user_id not in self.model.user_map_:
+            return self._answer(user_id, k, self._popular(k, filters), fallback=True)
+        context = self.model.stage_.store.known_users(np.array([user_id]))
+        return self._answer(user_id, k, self._ranked(context, k, exclude_seen, filters),
+                            fallback=False)
+
+    def recommend_ratings(self, movie_ids: list[int], ratings: list[float],
+                          timestamps: list[int] | None = None, k: int = 10,
+                          filters: Filters | None = None) -> dict[str, Any]:
+        """Top ``k`` for a person the model never saw, from their ratings (fold-in, then
+        the same candidates and ranker as a known user; nothing is retrained).
+
+        Movies the model does not know are ignored and listed in ``ignored_movie_ids``;
+        when none is known, popular titles are served (``fallback``).
+        """
+        filters = filters or Filters()
+        known = self.model.stage_.store.movies.indices(np.asarray(movie_ids, dtype=np.int64),
+                                                       missing="mask") >= 0
+        ignored = sorted({int(m) for m, ok in zip(movie_ids, known) if not ok})
+        if not known.any():
+            answer = self._answer(None, k, self._popular(k, filters, exclude=movie_ids),
+                                  fallback=True)
+        else:
+            context = self.model.new_user_context(movie_ids, ratings, timestamps)
+            answer = self._answer(None, k, self._ranked(context, k, True, filters),
+                                  fallback=False)
+        answer["ignored_movie_ids"] = ignored
+        return answer
+
+    def _popular(self, k: int, filters: Filters,
+                 exclude: list[int] | None = None) -> list[tuple[int, float, str]]:
         eligible = self._eligible(filters)
+        if exclude:
+            eligible &= ~np.isin(self.model.item_map_.ids, np.asarray(exclude))
+        scores = np.where(eligible, self.model.stage_.popular.scores_, -np.inf)
+        idx, vals = top_k(scores[None, :], k)
+        return [(i, v, "popular with many users") for i, v in zip(idx[0], vals[0]) if i >= 0]
+
+    def _ranked(self, context: UserContext, k: int, exclude_seen: bool,
+                filters: Filters) -> list[tuple[int, float, str]]:
         model = self.model
-        if user_id not in model.user_map_:
-            popular = model.stage_.popular
-            scores = np.where(eligible, popular.scores_, -np.inf)
-            idx, vals = top_k(scores[None, :], k)
-            items = [(i, v, "popular with many users") for i, v in zip(idx[0], vals[0]) if i >= 0]
-            return self._answer(user_id, k, items, fallback=True)
-        user = model.user_map_.index(user_id)
-        scores = model._score_users(np.array([user]))[0].copy()
+        eligible = self._eligible(filters)
+        seen, seen_ratings = context.seen(0)
         if exclude_seen:
-            seen = model.seen_[user].indices
-            eligible = eligible.copy()
-            eligible[seen] = False
+            rated = model.item_map_.indices(seen, missing="mask")
+            eligible[rated[rated >= 0]] = False
+        candidates, ranked = model.rank_context(context)
+        scores = np.full(len(model.item_map_), -np.inf, dtype=np.float32)
+        scores[model.item_map_.indices(candidates.movie_ids)] = ranked
         scores[~eligible] = -np.inf
         short = k - int(np.isfinite(scores).sum())
         if short > 0:
-            self._top_up(user_id, scores, eligible, short)
+            self._top_up(context, scores, eligible, short)
         idx, vals = top_k(scores[None, :], k)
         picked = [int(i) for i in idx[0] if i >= 0]
-        reasons = self._reasons(user, picked)
-        items = [(i, v, reasons[n]) for n, (i, v) in enumerate(zip(picked, vals[0]))]
-        return self._answer(user_id, k, items, fallback=False)
+        liked = model.item_map_.indices(seen[seen_ratings >= LIKED], missing="mask")
+        reasons = self._reasons(liked[liked >= 0], picked)
+        return [(i, v, reasons[n]) for n, (i, v) in enumerate(zip(picked, vals[0]))]
 
-    def _top_up(self, user_id: int, scores: np.ndarray, eligible: np.ndarray, short: int) -> None:
+    def _top_up(self, context: UserContext, scores: np.ndarray, eligible: np.ndarray,
+                short: int) -> None:
         """Score the best eligible non-candidates (by CF) with the ranker."""
-        model = self.model
-        cf = model.stage_.cf._score_users(np.array([model.stage_.cf.user_map_.index(user_id)]))[0]
+        store = self.model.stage_.store
+        cf = (store.cf_items @ context.cf[0]).astype(np.float32)
         cf = np.where(eligible & ~np.isfinite(scores), cf, -np.inf)
         idx, _ = top_k(cf[None, :], short)
         extra = idx[0][idx[0] >= 0]
-        if extra.size == 0:
-            return
-        pairs = pl.DataFrame({USER_ID: np.full(extra.size, user_id, dtype=np.int32),
-                              MOVIE_ID: model.item_map_.ids[extra].astype(np.int32)})
-        rows = build_rows(pairs, model.stage_)
-        scores[extra] = predict(model.ranker_, to_matrix(rows, RANK_FEATURES), RANK_FEATURES)
+        if extra.size:
+            scores[extra] = self.model.score_context_pairs(
+                context, np.zeros(extra.size, np.int64), self.model.item_map_.ids[extra])
 
-    def _reasons(self, user: int, items: list[int]) -> list[str]:
-        """"Because you liked <title>": the liked movie closest in CF space; else genre."""
-        model = self.model
-        row = model.seen_[user]
-        liked = row.indices[row.data >= LIKED]
+    def _reasons(self, liked: np.ndarray, items: list[int]) -> list[str]:
+        """"Because you liked <title>": the liked movie closest in CF space."""
         if liked.size == 0 or not items:
             return ["recommended for your ratings"] * len(items)
-        unit = model.stage_.cf.unit_item_vectors()
+        unit = self.model.stage_.cf.unit_item_vectors()
         nearest = liked[np.argmax(unit[items] @ unit[liked].T, axis=1)]
-        titles = [self._json.get(int(model.item_map_.ids[j]), {}).get(TITLE, str(j))
+        titles = [self._json.get(int(self.model.item_map_.ids[j]), {}).get(TITLE, str(j))
                   for j in nearest]
         return [f"because you liked {title}" for title in titles]
 
-    def _answer(self, user_id: int, k: int, items: list[tuple[int, float, str]],
+    def _answer(self, user_id: int | None, k: int, items: list[tuple[int, float, str]],
                 fallback: bool) -> dict[str, Any]:
         ids = self.model.item_map_.ids
         out = []

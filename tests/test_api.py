@@ -63,6 +63,53 @@ def test_filters_apply_before_the_cut(client):
     assert not {i["movie_id"] for i in first} & {i["movie_id"] for i in again}
 
 
+def test_post_recommend_folds_in_a_new_person(client):
+    ratings = [{"movie_id": m, "rating": r} for m, r in ((1, 5), (2, 4.5), (3, 1), (4, 5))]
+    response = client.post("/recommend?k=8&genre=Drama", json={"ratings": ratings})
+    body = response.get_json()
+    assert response.status_code == 200 and body["fallback"] is False and body["user"] is None
+    assert len(body["items"]) == 8 and body["ignored_movie_ids"] == []
+    got = [i["movie_id"] for i in body["items"]]
+    assert not set(got) & {1, 2, 3, 4}
+    assert all("Drama" in i["genres"] for i in body["items"])
+    assert any(i["reason"].startswith("because you liked") for i in body["items"])
+    assert body["model_version"]
+
+
+def test_a_known_users_ratings_sent_as_a_new_person_give_much_the_same_list(client):
+    service = client.application.extensions["reco"]["service"]
+    movies, ratings = service.model.stage_.store.known_users([1]).seen(0)
+    payload = {"ratings": [{"movie_id": int(m), "rating": float(r)} for m, r in zip(movies, ratings)]}
+    folded = {i["movie_id"] for i in client.post("/recommend?k=10", json=payload).get_json()["items"]}
+    known = {i["movie_id"] for i in client.get("/recommend/1?k=10").get_json()["items"]}
+    # timestamps differ (the model's "now" vs the user's own) and fold-in is one half-step
+    assert len(folded & known) >= 5
+
+
+def test_post_recommend_ignores_unknown_movies_and_falls_back(client):
+    body = client.post("/recommend", json={"ratings": [{"movie_id": 1, "rating": 4},
+                                                        {"movie_id": 99_999_999, "rating": 5}]}).get_json()
+    assert body["fallback"] is False and body["ignored_movie_ids"] == [99_999_999]
+    body = client.post("/recommend?k=4", json={"ratings": [{"movie_id": 99_999_999, "rating": 5}]}).get_json()
+    assert body["fallback"] is True and len(body["items"]) == 4
+
+
+@pytest.mark.parametrize("payload,fragment", [
+    (None, "JSON object"), ([1, 2], "JSON object"), ({"ratings": []}, "non-empty"),
+    ({"ratings": [{"movie_id": "1", "rating": 4}]}, "ratings[0].movie_id"),
+    ({"ratings": [{"movie_id": 1, "rating": 9}]}, "ratings[0].rating"),
+    ({"ratings": [{"movie_id": 1, "rating": True}]}, "ratings[0].rating"),
+    ({"ratings": [{"movie_id": 1, "rating": 4}, 7]}, "ratings[1]"),
+    ({"ratings": [{"movie_id": 1, "rating": 4, "timestamp": 5}, {"movie_id": 2, "rating": 3}]},
+     "every rating or with none"),
+    ({"ratings": [{"movie_id": 1, "rating": 4}] * 1001}, "at most 1000"),
+])
+def test_post_recommend_rejects_bad_bodies(client, payload, fragment):
+    response = client.post("/recommend", json=payload) if payload is not None else (
+        client.post("/recommend", data="not json", content_type="application/json"))
+    assert fragment in _error(response, 400)["message"]
+
+
 def test_similar_blends_and_filters(client):
     body = client.get("/similar/1?k=5&year_max=2020").get_json()
     assert body["movie"]["movie_id"] == 1 and len(body["items"]) == 5
@@ -80,7 +127,8 @@ def test_search_movie_user_health_openapi(client):
     assert user["n_ratings"] > 0 and user["top_genres"]
     assert client.get("/health").get_json()["status"] == "ok"
     spec = client.get("/openapi.json").get_json()
-    assert {"/recommend/{user}", "/similar/{movie}", "/movies"} <= set(spec["paths"])
+    assert {"/recommend/{user}", "/recommend", "/similar/{movie}", "/movies"} <= set(spec["paths"])
+    assert "post" in spec["paths"]["/recommend"]
 
 
 @pytest.mark.parametrize("url,status", [

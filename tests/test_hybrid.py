@@ -95,12 +95,20 @@ def test_config_round_trips_through_a_dict():
 
 def test_candidates_union_keeps_each_source_rank(model, data):
     users = data.ratings["user_id"].unique().to_numpy()[:5]
-    cands = generate_candidates(users, model.stage_.sources(), SMALL.candidates, model.item_map_)
+    people = model.stage_.store.known_users(users)
+    cands = generate_candidates(people, model.stage_.store, SMALL.candidates).frame(people)
     assert not cands.select("user_id", "movie_id").is_duplicated().any()
     assert cands["rank_in_cf"].drop_nulls().max() <= SMALL.candidates.n_cf
     assert cands["movie_id"].is_in(pl.Series(model.item_map_.ids).implode()).all()
     per_user = cands.group_by("user_id").len()["len"]
     assert (per_user >= SMALL.candidates.n_cf).all()
+    # each source's ranks are exactly that source's own top-n of the user's unrated movies
+    for user in users:
+        mine = cands.filter(pl.col("user_id") == user)
+        for source, n in (("cf", SMALL.candidates.n_cf), ("popular", SMALL.candidates.n_popular)):
+            expected, _ = model.stage_.sources()[source].recommend(int(user), n)
+            got = mine.drop_nulls(f"rank_in_{source}").sort(f"rank_in_{source}")["movie_id"]
+            assert got.to_list() == expected.tolist()
 
 
 def test_sample_rows_keeps_every_positive():

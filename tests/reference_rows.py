@@ -1,0 +1,102 @@
+"""The feature rows as reco computed them before the array store: plain Polars joins.
+
+Kept as an independent reference: tests check that :func:`reco.ranking_features.build_rows`
+gives the same values (it must, or trained rankers would read different features).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from reco.candidates import SOURCES, rank_column
+from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
+from reco.ranking_features import (
+    GENRE_COLUMNS, MOVIE_COLUMNS, RECENT_MONTHS, USER_COLUMNS, StageOne,
+)
+
+
+def _prefixed(frame: pl.DataFrame, key: str, columns: tuple[str, ...], prefix: str) -> pl.DataFrame:
+    return frame.select([pl.col(key)] + [pl.col(c).alias(f"{prefix}{c}") for c in columns])
+
+
+def _genre_features(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    """Aggregate the user's preferences over the movie's genres."""
+    genres = stage.movies.select(MOVIE_ID, pl.col(GENRES).alias(GENRE)).explode(GENRE)
+    prefs = stage.tables.user_genres.select(USER_ID, GENRE, "like_rate", "deviation", "share")
+    return (
+        pairs.select(USER_ID, MOVIE_ID)
+        .join(genres.drop_nulls(GENRE), on=MOVIE_ID, how="inner")
+        .join(prefs, on=[USER_ID, GENRE], how="left")
+        .group_by(USER_ID, MOVIE_ID)
+        .agg(
+            pl.col("like_rate").mean().alias("ug_like_rate"),
+            pl.col("deviation").mean().alias("ug_deviation"),
+            pl.col("share").max().alias("ug_share_max"),
+            pl.col("share").sum().alias("ug_share_sum"),
+            pl.col("share").is_not_null().sum().cast(pl.Float64).alias("ug_known"),
+        )
+    )
+
+
+def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    users = pairs[USER_ID].to_numpy()
+    movies = pairs[MOVIE_ID].to_numpy()
+    cf = stage.cf.score_pairs(users, movies)
+    if stage.rating_model is not None and hasattr(stage.rating_model, "predict"):
+        rating = np.asarray(stage.rating_model.predict(users, movies), dtype=np.float32)  # type: ignore[attr-defined]
+    else:
+        rating = np.full(users.shape, np.nan, dtype=np.float32)
+    if stage.content is not None and hasattr(stage.content, "profile_similarity"):
+        content = np.asarray(stage.content.profile_similarity(users, movies), dtype=np.float32)  # type: ignore[attr-defined]
+    else:
+        content = np.full(users.shape, np.nan, dtype=np.float32)
+    columns = {"cf_score": cf, "rating_pred": rating, "content_sim": content}
+    last = pairs.select(USER_ID).join(
+        stage.tables.users.select(USER_ID, "last_timestamp"), on=USER_ID, how="left",
+        maintain_order="left",
+    )["last_timestamp"].fill_null(0).to_numpy()
+    for months in RECENT_MONTHS:
+        columns[f"m_share_{months}m_at_user"] = stage.time_popularity.share(movies, last, months)
+    columns["m_seen_share_at_user"] = stage.time_popularity.seen_share(movies, last)
+    columns["cf_recent_sim"] = stage.recent.similarity(
+        users, movies, stage.cf.item_map_, stage.cf.unit_item_vectors())
+    if stage.content is not None:
+        columns["content_recent_sim"] = stage.recent.similarity(
+            users, movies, stage.content.item_map_, stage.content.unit_item_vectors())
+    else:
+        columns["content_recent_sim"] = np.full(users.shape, np.nan, dtype=np.float32)
+    return pl.DataFrame({name: np.asarray(values) for name, values in columns.items()})
+
+
+def reference_rows(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    """Feature rows for ``pairs`` (``user_id, movie_id`` [+ ``rank_in_<source>`` columns]).
+
+    Row order follows ``pairs``. Missing values stay null (XGBoost reads them as missing).
+    """
+    users = _prefixed(stage.tables.users, USER_ID, USER_COLUMNS, "u_").join(
+        stage.tables.users.select(USER_ID, "last_timestamp"), on=USER_ID
+    )
+    movies = _prefixed(stage.tables.movies, MOVIE_ID, MOVIE_COLUMNS, "m_")
+    # Model scores come in pair order and are attached by position; the joins below
+    # are on unique keys, so duplicate pairs stay one row each.
+    rows = (
+        pl.concat([pairs, _model_scores(pairs, stage)], how="horizontal")
+        .with_row_index("_order")
+        .join(users, on=USER_ID, how="left")
+        .join(movies, on=MOVIE_ID, how="left")
+        .join(_genre_features(pairs.unique([USER_ID, MOVIE_ID]), stage),
+              on=[USER_ID, MOVIE_ID], how="left")
+        .sort("_order")
+    )
+    last_year = pl.from_epoch(pl.col("last_timestamp"), time_unit="s").dt.year()
+    rows = rows.with_columns(
+        (last_year - pl.col(f"m_{YEAR}")).cast(pl.Float64).alias("movie_age"),
+        (pl.col("rating_pred") - pl.col("u_rating_mean")).alias("rating_pred_dev"),
+        pl.col("cf_score").rank("ordinal", descending=True).over(USER_ID)
+        .cast(pl.Float64).alias("cf_score_rank"),
+    )
+    for name in (rank_column(s) for s in SOURCES):
+        if name not in rows.columns:
+            rows = rows.with_columns(pl.lit(None, dtype=pl.Int32).alias(name))
+    return rows
