@@ -84,6 +84,7 @@ class RecoService:
             pl.col("n_ratings").fill_null(0))
         service._genres = sorted({g for gs in catalog[GENRES].to_list() for g in gs})
         service._index_catalog()
+        _ = model.stage_.store  # build the array views now, not on the first request
         log.info("serving %d movies, %d users from %s", catalog.height,
                  len(model.user_map_), artifacts)
         return service

@@ -93,3 +93,23 @@ def test_family_mode_explains_itself_and_search_works(server, browser):
     search.send_keys("the")
     search.submit()
     wait.until(lambda d: "match" in d.find_element(By.ID, "status").text)
+
+
+def test_a_new_person_rates_search_results_and_gets_recommendations(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    wait = WebDriverWait(browser, 20)
+    browser.get(server + "/")
+    assert not browser.find_element(By.ID, "mine-btn").is_enabled()
+    search = browser.find_element(By.ID, "search")
+    search.send_keys("the")
+    search.submit()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .card .rate")) >= 2)
+    selects = browser.find_elements(By.CSS_SELECTOR, "#results .card .rate")
+    Select(selects[0]).select_by_value("5")
+    Select(selects[1]).select_by_value("4")
+    assert browser.find_element(By.ID, "mine-count").text == "2 rated"
+    browser.find_element(By.ID, "mine-btn").click()
+    wait.until(lambda d: "from your 2 ratings" in d.find_element(By.ID, "status").text)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#results .card")) == 10
