@@ -33,6 +33,8 @@ from reco.exceptions import ConfigError, ModelFitError, NotFittedError
 log = logging.getLogger(__name__)
 
 _ABSTAIN, _NOT, _FAMILY = -1, 0, 1
+#: Where weak labels can come from (:func:`weak_labels`).
+LABEL_SOURCES = ("majority", "em")
 
 
 @dataclass(frozen=True)
@@ -205,7 +207,8 @@ class DawidSkeneLabelModel:
         q = self._initial_posterior(votes, onehot)
         previous = -np.inf
         self.converged_ = False
-        for self.n_iter_ in range(1, self.config.max_iter + 1):
+        for iteration in range(1, self.config.max_iter + 1):
+            self.n_iter_ = iteration
             self._m_step(onehot, q, votes.shape[1])
             q, self.log_likelihood_ = self._e_step(onehot)
             if abs(self.log_likelihood_ - previous) <= self.config.tol * votes.shape[0]:
@@ -247,3 +250,22 @@ class DawidSkeneLabelModel:
         if self.collapsed_:
             return majority_vote(votes)
         return self._e_step(self._indicators(votes))[0][:, 1]
+
+
+def weak_labels(votes: np.ndarray, source: str = "majority",
+                label_config: LabelModelConfig | None = None,
+                fit_rows: np.ndarray | None = None) -> np.ndarray:
+    """``P(family)`` per row from LF votes, NaN where no LF votes.
+
+    ``source`` is "majority" (:func:`reco.label_model.majority_vote`) or "em" (a
+    :class:`reco.label_model.DawidSkeneLabelModel` fit on ``fit_rows``, all rows by
+    default). Rows without a vote stay unlabelled in both, so both train the classifier
+    on the same rows.
+    """
+    check_choice("weak_labels", "source", source, LABEL_SOURCES)
+    if source == "majority":
+        return majority_vote(votes)
+    rows = slice(None) if fit_rows is None else fit_rows
+    model = DawidSkeneLabelModel(label_config).fit(votes[rows])
+    proba = model.predict_proba(votes)
+    return np.where((votes != _ABSTAIN).any(axis=1), proba, np.nan)

@@ -20,7 +20,14 @@ import numpy as np
 import polars as pl
 
 from reco.netflix import (
-    DESCRIPTION, DURATION_MINUTES, LISTED_IN, MOVIE_TYPE, NF_TITLE, SEASONS, SHOW_ID, TYPE,
+    DESCRIPTION,
+    DURATION_MINUTES,
+    LISTED_IN,
+    MOVIE_TYPE,
+    NF_TITLE,
+    SEASONS,
+    SHOW_ID,
+    TYPE,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +82,7 @@ ADULT_LIFE_WORDS = ("addiction", "addict", "alcohol", "alcoholic", "drunk", "div
                     "trafficking", "dark secrets", "jihad", "politician", "corruption")
 
 
-def _words(words: tuple[str, ...]) -> str:
+def words_pattern(words: tuple[str, ...]) -> str:
     """Case-insensitive regex matching any of ``words`` as whole words."""
     escaped = "|".join(re.escape(w) for w in words)
     return rf"(?i)\b(?:{escaped})\b"
@@ -86,7 +93,7 @@ def _genre_any(genres: tuple[str, ...]) -> pl.Expr:
 
 
 def _text_has(words: tuple[str, ...]) -> pl.Expr:
-    return pl.col(_TEXT).str.contains(_words(words))
+    return pl.col(_TEXT).str.contains(words_pattern(words))
 
 
 def _fires(condition: pl.Expr, vote: int) -> pl.Expr:

@@ -7,7 +7,10 @@ import pytest
 
 from reco.exceptions import ConfigError, ModelFitError, NotFittedError
 from reco.label_model import (
-    DawidSkeneLabelModel, LabelModelConfig, check_collapse, majority_vote,
+    DawidSkeneLabelModel,
+    LabelModelConfig,
+    check_collapse,
+    majority_vote,
 )
 
 ACCURACIES = (0.9, 0.8, 0.6, 0.85, 0.7)

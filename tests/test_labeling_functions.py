@@ -7,7 +7,14 @@ import polars as pl
 import pytest
 
 from reco.labeling_functions import (
-    ABSTAIN, FAMILY, GENRE, LF_INPUT_COLUMNS, NOT_FAMILY, apply_lfs, default_lfs, lf_input,
+    ABSTAIN,
+    FAMILY,
+    GENRE,
+    LF_INPUT_COLUMNS,
+    NOT_FAMILY,
+    apply_lfs,
+    default_lfs,
+    lf_input,
     lf_summary,
 )
 from reco.netflix import AGE_RATING
