@@ -101,7 +101,8 @@ def _fires(condition: pl.Expr, vote: int) -> pl.Expr:
             .otherwise(pl.lit(ABSTAIN, pl.Int8)))
 
 
-@dataclass(frozen=True)
+# eq=False: comparing two pl.Expr builds an expression, not a bool.
+@dataclass(frozen=True, eq=False)
 class LabelingFunction:
     """One LF: a name, its group and the Polars expression casting its Int8 votes."""
 
