@@ -155,12 +155,18 @@ def apply_thresholds(proba: np.ndarray, thresholds: np.ndarray | float,
     return pred
 
 
+def _middle_of_best(scores: np.ndarray) -> int:
+    tied = np.flatnonzero(scores >= scores.max() - 1e-12)
+    return int(tied[len(tied) // 2])
+
+
 def best_threshold(y_true: np.ndarray, scores: np.ndarray,
                    grid: np.ndarray = DEFAULT_GRID) -> tuple[float, float]:
     """The threshold of ``grid`` that maximises one label's F1, and that F1.
 
-    Ties go to the lowest threshold. A label without any positive gets the highest grid
-    value (it should almost never fire).
+    Ties go to the middle of the tied thresholds (the upper middle for an even count):
+    on separable scores the lowest tied cut hugs the negatives, the middle generalises.
+    A label without any positive gets the highest grid value (it should almost never fire).
     """
     y = np.asarray(y_true).astype(bool)
     s = np.asarray(scores, dtype=np.float64)
@@ -169,7 +175,7 @@ def best_threshold(y_true: np.ndarray, scores: np.ndarray,
     pred = s[:, None] >= np.asarray(grid)[None, :]  # (n, n_grid)
     tp = (pred & y[:, None]).sum(0)
     f1 = _f1(tp, pred.sum(0) - tp, y.sum() - tp)
-    best = int(np.argmax(f1))
+    best = _middle_of_best(f1)
     return float(grid[best]), float(f1[best])
 
 
@@ -185,8 +191,8 @@ def tune_global_threshold(y_true: np.ndarray, proba: np.ndarray,
                           at_least_one: bool = True) -> tuple[float, float]:
     """One threshold for every label maximising micro F1 (after the at-least-one rule).
 
-    Returns the threshold and its micro F1; ties go to the lowest threshold.
+    Returns the threshold and its micro F1; ties go to the middle tied threshold.
     """
-    scores = [f1_micro(y_true, apply_thresholds(proba, g, at_least_one)) for g in grid]
-    best = int(np.argmax(scores))
+    scores = np.array([f1_micro(y_true, apply_thresholds(proba, g, at_least_one)) for g in grid])
+    best = _middle_of_best(scores)
     return float(grid[best]), float(scores[best])

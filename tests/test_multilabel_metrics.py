@@ -81,11 +81,12 @@ def test_at_least_one_rule_takes_the_argmax() -> None:
 
 def test_best_threshold_on_a_constructed_case() -> None:
     # Positives score 0.6-0.9, negatives 0.1-0.4 except one at 0.7: every cut in (0.4, 0.6]
-    # keeps 4 tp and 1 fp (F1 8/9); higher cuts lose positives. Lowest best grid value: 0.41.
+    # keeps 4 tp and 1 fp (F1 8/9); higher cuts lose positives. The 20 tied grid values
+    # 0.41..0.60 give their upper middle, 0.51.
     scores = np.array([0.6, 0.7, 0.8, 0.9, 0.1, 0.2, 0.3, 0.4, 0.7])
     truth = np.array([1, 1, 1, 1, 0, 0, 0, 0, 0])
     threshold, f1 = mm.best_threshold(truth, scores)
-    assert threshold == pytest.approx(0.41)
+    assert threshold == pytest.approx(0.51)
     assert f1 == pytest.approx(8 / 9)
     assert mm.best_threshold(np.zeros(3), np.array([0.1, 0.5, 0.9]))[0] == mm.DEFAULT_GRID[-1]
 
@@ -94,8 +95,9 @@ def test_per_label_and_global_tuning() -> None:
     truth = np.array([[1, 0], [1, 0], [0, 1], [0, 0]])
     proba = np.array([[0.3, 0.1], [0.35, 0.2], [0.1, 0.8], [0.2, 0.7]])
     per_label = mm.tune_per_label_thresholds(truth, proba)
-    # Label 0: any cut in (0.2, 0.3] is perfect; label 1: (0.7, 0.8] is perfect.
-    assert per_label.tolist() == pytest.approx([0.21, 0.71])
+    # Label 0: any cut in (0.2, 0.3] is perfect (0.21..0.30, middle 0.26); label 1:
+    # (0.7, 0.8] (0.71..0.80, middle 0.76).
+    assert per_label.tolist() == pytest.approx([0.26, 0.76])
     threshold, micro = mm.tune_global_threshold(truth, proba)
     # One cut cannot separate both labels: (0.3, 0.35] with the rule gives tp 3, fp 1.
     assert micro == pytest.approx(mm.f1_micro(truth, mm.apply_thresholds(proba, threshold)))
