@@ -6,7 +6,8 @@ STAGE DATA OUT``), so the peak resident set size it reports belongs to that stag
 * ``load``: :func:`reco.pipeline.load_data` on the release;
 * ``features``: reco's lazy Polars tables (:func:`reco.features.build_feature_tables`);
 * ``features_pandas``: the same tables in pandas (:mod:`reco.features_pandas`), timed from
-  pandas frames (the conversion from Polars is timed apart, as ``convert_seconds``);
+  pandas frames (converted from the loaded Polars frames, which are then dropped; the
+  conversion is timed apart, as ``convert_seconds``);
 * ``cf``: the implicit ALS of the full recommender (``HybridConfig().cf``) on all ratings;
 * ``content``: the content model (TF-IDF + truncated SVD, tags included);
 * ``train``: the whole build, :func:`reco.training.train` (what ``scripts/train.py`` runs),
@@ -116,10 +117,12 @@ class Profile:
         self.seconds: dict[str, float] = {}
         self.peak: dict[str, float] = {}
         self.calls: dict[str, int] = {}
+        self.overall = 0.0  # the largest RSS seen at any checkpoint (the resets hide it)
         self._open: list[str] = []
 
     def _checkpoint(self) -> None:
         high = peak_mb()
+        self.overall = max(self.overall, high)
         for name in self._open:
             self.peak[name] = max(self.peak.get(name, 0.0), high)
         reset_peak()
@@ -188,10 +191,19 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
     else:
         inputs = load_data(data_dir)
         extra["load_seconds"] = round(time.perf_counter() - started, 3)
+    if stage == "features_pandas":  # its inputs are pandas frames; the Polars ones go
+        from reco.features_pandas import to_pandas_frames
+
+        tick = time.perf_counter()
+        pandas_inputs = to_pandas_frames(inputs.ratings, inputs.movies)
+        extra["convert_seconds"] = round(time.perf_counter() - tick, 3)
+        inputs = None
     process_peak = peak_mb()
     input_rss = rss_mb()
     exact = reset_peak()
+    cpu = time.process_time()  # every thread of this process: cpu / wall = cores kept busy
     tick = time.perf_counter()
+    profile = Profile()
     if stage == "load":
         extra["ratings"] = load_data(data_dir).n_ratings
     elif stage == "features":
@@ -199,12 +211,9 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
 
         extra["rows"] = build_feature_tables(inputs.ratings, inputs.movies).row_counts()
     elif stage == "features_pandas":
-        from reco.features_pandas import build_feature_tables_pandas, to_pandas_frames
+        from reco.features_pandas import build_feature_tables_pandas
 
-        ratings, movies = to_pandas_frames(inputs.ratings, inputs.movies)
-        extra["convert_seconds"] = round(time.perf_counter() - tick, 3)
-        tick = time.perf_counter()
-        extra["rows"] = build_feature_tables_pandas(ratings, movies).row_counts()
+        extra["rows"] = build_feature_tables_pandas(*pandas_inputs).row_counts()
     elif stage == "cf":
         from reco.hybrid import HybridConfig
         from reco.cf import ALSRecommender
@@ -220,7 +229,6 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
         from reco.evaluation import fast_config
         from reco.training import train
 
-        profile = Profile()
         _instrument_training(profile)
         manifest = train(data_dir, work / "artifacts", config=fast_config() if fast else None)
         extra.update(manifest_timings=manifest["timings_seconds"], parts=profile.summary(),
@@ -228,8 +236,10 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
     else:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
     seconds = time.perf_counter() - tick
-    stage_peak = peak_mb()
-    return {"stage": stage, "seconds": round(seconds, 3), "stage_peak_rss_mb": round(stage_peak, 1),
+    cpu = time.process_time() - cpu
+    stage_peak = max(peak_mb(), profile.overall)
+    return {"stage": stage, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
+            "stage_peak_rss_mb": round(stage_peak, 1),
             "process_peak_rss_mb": round(max(process_peak, stage_peak), 1),
             "input_rss_mb": round(input_rss, 1), "peak_reset": exact, **extra}
 

@@ -58,7 +58,7 @@ class PeerSettings:
     alpha: float = 2.0
     threads: int = 2
     k: int = 10
-    surprise_max_ratings: int = 1_000_000
+    surprise_max_ratings: int = 10_000_000
     reference_max_ratings: int = 200_000
     eval_max_users: int | None = None
     seed: int = 0
@@ -122,14 +122,17 @@ def compare_on(label: str, ratings: pl.DataFrame, settings: PeerSettings,
     methods = _methods(settings, reg, ratings.height)
     runnable = {name: make for name, make in methods.items() if callable(make)}
     fits: dict[str, list[float]] = {name: [] for name in runnable}
+    cpu: dict[str, list[float]] = {name: [] for name in runnable}
     last: dict[str, Recommender] = {}
     for repeat in range(repeats):
         for name, make in runnable.items():
             last.pop(name, None)  # free the previous fit before timing the next one
             model = make()
-            started = time.perf_counter()
+            started, cpu_started = time.perf_counter(), time.process_time()
             model.fit(split.train)
             fits[name].append(round(time.perf_counter() - started, 3))
+            # CPU seconds of all threads / wall seconds: the cores the fit kept busy
+            cpu[name].append(round(time.process_time() - cpu_started, 3))
             log.info("%s, repeat %d/%d: %s fitted in %.2fs", label, repeat + 1, repeats, name,
                      fits[name][-1])
             last[name] = model
@@ -141,7 +144,10 @@ def compare_on(label: str, ratings: pl.DataFrame, settings: PeerSettings,
             continue
         topn = evaluate_topn(last.pop(name), judged, k=settings.k)
         rows.append({"method": name, "fit_seconds": fits[name],
-                     "median_fit_seconds": float(np.median(fits[name])), **topn})
+                     "median_fit_seconds": float(np.median(fits[name])),
+                     "fit_cpu_seconds": cpu[name],
+                     "busy_cores": round(float(np.sum(cpu[name]) / np.sum(fits[name])), 2),
+                     **topn})
     by_name = {r["method"]: r for r in rows if "skipped" not in r}
     entry: dict[str, Any] = {"label": label, "n_ratings": ratings.height,
                              "split": split.summary(), "evaluated_on": judged.kind,
@@ -190,7 +196,10 @@ def render_peers(result: dict[str, Any], command: str) -> str:
              f"{s['factors']} factors, {s['iterations']} iterations, {s['threads']} threads "
              f"for both ALS (Surprise: one thread), {result['repeats']} fit(s) per method, "
              "interleaved; one protocol split per release (`shared/EVALUATION.md`), metrics "
-             "of the last fit. Fit cells: median and, in brackets, each run. How the settings "
+             "of the last fit. Fit seconds: `model.fit(train)` wall time, the same base-class "
+             "preparation (id maps, rating matrix) included for every method; median and, in "
+             "brackets, each run. Busy cores: CPU seconds of all threads / wall seconds of the "
+             "fits. How the settings "
              "map between the libraries: `reco/bench_peers.py` (same objective for both ALS: "
              "implicit's alpha = 1 + reco's alpha, the same lambda for both).", ""]
     k = s["k"]
@@ -199,18 +208,20 @@ def render_peers(result: dict[str, Any], command: str) -> str:
         lines += [f"**{d['label']}** ({d['n_ratings']:,} ratings; train "
                   f"{d['split']['train_ratings']:,}, {d['train_likes']:,} likes; lambda "
                   f"{d['regularization']:.3g}; judged on {d['evaluated_on']})", "",
-                  f"| method | fit seconds | / implicit ALS | NDCG@{s['k']} | Recall@{s['k']} "
-                  f"| HitRate@{s['k']} | users |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  f"| method | fit seconds | / implicit ALS | busy cores | NDCG@{k} | "
+                  f"Recall@{k} | HitRate@{k} | users |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
         peer = next((m for m in d["methods"] if m["method"] == IMPLICIT and "skipped" not in m),
                     None)
         for m in d["methods"]:
             if "skipped" in m:
-                lines.append(f"| {m['method']} | {m['skipped']} | | | | | |")
+                lines.append(f"| {m['method']} | {m['skipped']} | | | | | | |")
                 continue
             ratio = f"{m['median_fit_seconds'] / peer['median_fit_seconds']:.2f}x" if peer else "-"
             lines.append(
                 f"| {m['method']} | {runs_cell(m['median_fit_seconds'], m['fit_seconds'])} | "
-                f"{ratio} | {m[ndcg]:.4f} | {m[recall]:.4f} | {m[hits]:.4f} | "
+                f"{ratio} | {m['busy_cores']:.2f} | {m[ndcg]:.4f} | {m[recall]:.4f} | "
+                f"{m[hits]:.4f} | "
                 f"{m['n_users']:,} |")
         lines.append("")
     lines += ["**Targets**", "", "| target | measured | status |", "| --- | ---: | --- |"]

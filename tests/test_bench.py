@@ -40,6 +40,7 @@ def test_build_end_to_end(tmp_path: Path):
     train = entry["stages"]["train"]["runs"][0]
     assert {"load", "fit", "save"} <= set(train["manifest_timings"])
     assert "ranker: XGBoost fits" in train["parts"]
+    assert train["process_peak_rss_mb"] >= max(p["peak_rss_mb"] for p in train["parts"].values())
     assert entry["pandas_over_polars"] > 0
     assert [t["status"] for t in result["targets"]] == ["not measured"] * 4
     assert plot.stat().st_size > 0
