@@ -300,12 +300,14 @@ def _spawn(stage: str, data_dir: Path, work: Path, fast: bool,
     work.mkdir(parents=True, exist_ok=True)
     out = work / f"{stage}.json"
     out.unlink(missing_ok=True)
-    cmd = [sys.executable, "-m", "reco.bench_build", stage, str(data_dir), str(out),
-           "--work", str(work)] + (["--fast"] if fast else [])
+    cmd = [sys.executable, "-m", "reco.bench_build", stage, str(data_dir.resolve()),
+           str(out.resolve()), "--work", str(work.resolve())] + (["--fast"] if fast else [])
     started = time.perf_counter()
     with open(work / f"{stage}.log", "w") as stderr:
         try:
-            code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=stderr,
+            # cwd = the scratch folder: ``-m`` puts the cwd first on sys.path, and the child
+            # must import the same reco as this process, not a checkout it happens to be in
+            code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=stderr, cwd=work,
                                   timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             code = "timeout"
