@@ -295,6 +295,13 @@ def prepare_release(size: Size, root: Path, reuse: list[Path], seed: int) -> dic
 
 
 # ---------------------------------------------------------------- the parent
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH")) if p)
+    return env
+
+
 def _spawn(stage: str, data_dir: Path, work: Path, fast: bool,
            timeout: float | None) -> dict[str, Any]:
     work.mkdir(parents=True, exist_ok=True)
@@ -305,10 +312,11 @@ def _spawn(stage: str, data_dir: Path, work: Path, fast: bool,
     started = time.perf_counter()
     with open(work / f"{stage}.log", "w") as stderr:
         try:
-            # cwd = the scratch folder: ``-m`` puts the cwd first on sys.path, and the child
-            # must import the same reco as this process, not a checkout it happens to be in
+            # the child must import the same reco as this process, whatever its cwd (``-m``
+            # puts the cwd first on sys.path): run it in the scratch folder, reco's parent
+            # first on PYTHONPATH
             code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=stderr, cwd=work,
-                                  timeout=timeout).returncode
+                                  env=_child_env(), timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             code = "timeout"
     wall = round(time.perf_counter() - started, 3)
@@ -540,12 +548,15 @@ def plot_build(result: dict[str, Any], path: Path) -> None:
         for stage in result["stages"]:
             y = np.array([e["stages"].get(stage, {}).get(f"median_{key}") or np.nan
                           for e in sizes], dtype=float)
-            ax.plot(x, y, marker="o", label=TITLES.get(stage, stage))
+            if np.isfinite(y).any():  # a stage that failed everywhere has no line
+                ax.plot(x, y, marker="o", label=TITLES.get(stage, stage))
         if len(x) > 1:  # a line of slope 1 through the whole build's first point
             first = sizes[0]["stages"].get("train", {}).get(f"median_{key}")
             if first:
                 ax.plot(x, first * x / x[0], "k:", lw=1, label="linear in ratings")
-        ax.set(xscale="log", yscale="log", xlabel="ratings", ylabel=label)
+        ax.set(xlabel="ratings", ylabel=label)
+        if ax.lines:
+            ax.set(xscale="log", yscale="log")
         ax.grid(True, which="both", alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle("reco build cost against data size (fresh process per stage, 2 cores)")
