@@ -70,13 +70,13 @@ class TaggerConfig(ConfigBase):
     """
 
     word_ngram_max: int = 2
-    word_min_df: int = 2
+    word_min_df: int = 1
     char_ngram_min: int = 2
     char_ngram_max: int = 5
     char_min_df: int = 3
     char_weight: float = 1.0
     token_weight: float = 0.7
-    c: float = 10.0
+    c: float = 4.0
     class_weight: str = "balanced"
     n_folds: int = 3
     min_label_count: int = 3

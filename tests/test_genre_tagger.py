@@ -3,6 +3,7 @@ no-pickle round trip, bad input, the MovieLens helper and the real data (subsamp
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from reco.genre_tagger_movielens import (
 )
 from reco.netflix import read_netflix_titles
 from reco.tmdb import read_tmdb_movies
+from scripts import evaluate_text as evaluate_script
+from scripts import train_genre_tagger as train_script
 
 FAST = TaggerConfig(char_ngram_max=0, word_min_df=1, min_label_count=2, c=100.0)
 MARKERS = {"Horror": "ghost", "Comedy": "joke", "Sci-Fi": "spaceship"}
@@ -173,3 +176,33 @@ def test_tmdb_title_and_overview_only(tmdb_file: Path, tmp_path: Path) -> None:
     assert mm.f1_micro(truth, tagger.decide(tagger.predict_proba(texts))) > 0.45
     again = GenreTagger.load(tagger.save(tmp_path / "tmdb"))
     assert again.predict(texts) == tagger.predict(texts)
+
+
+def _write_tmdb(path: Path, n: int = 60) -> Path:
+    texts, labels = _corpus(n)
+    rename = {"Sci-Fi": "Science Fiction", "Comedy": "Comedy", "Horror": "Horror"}
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "overview", "keywords", "genres"])
+        for i, (text, genres) in enumerate(zip(texts, labels)):
+            named = json.dumps([{"id": k, "name": rename[g]} for k, g in enumerate(genres)])
+            writer.writerow([i + 1, f"Title {i}", text, "[]", named])
+    return path
+
+
+def test_scripts_train_and_evaluate_on_a_tiny_file(tmp_path: Path) -> None:
+    data = _write_tmdb(tmp_path / "tmdb.csv")
+    config = json.dumps({"char_ngram_max": 0, "min_label_count": 2, "c": 100.0})
+    assert train_script.main(["--data", str(data), "--source", "tmdb", "--movielens-genres",
+                              "--out", str(tmp_path / "out"), "--config", config]) == 0
+    tagger = GenreTagger.load(tmp_path / "out" / "genre_tagger_movielens.npz")
+    assert tagger.labels_ == ("Comedy", "Horror", "Sci-Fi")  # MovieLens names
+    assert evaluate_script.main(["tagger", "--tmdb", str(data), "--out", str(tmp_path / "ev"),
+                                 "--seeds", "0", "1", "--config", config]) == 0
+    report = json.loads((tmp_path / "ev" / "genre_tagger.json").read_text())
+    assert report["tmdb"]["aggregate"]["modes"]["per_label"]["summary"]["f1_micro"]["mean"] > 0.9
+    assert (tmp_path / "ev" / "genre_f1_tmdb.png").stat().st_size > 0
+    assert "### tmdb" in (tmp_path / "ev" / "genre_tagger.md").read_text()
+    with pytest.raises(SystemExit):
+        train_script.main(["--data", str(data), "--source", "netflix", "--movielens-genres",
+                           "--out", str(tmp_path)])
