@@ -78,7 +78,14 @@ Scorer = Callable[[UserContext, np.ndarray], np.ndarray]  # (context, rows) -> s
 
 def _sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
     """Per source: its item ids, which of them the ranker can score, and a scorer of
-    context rows -> dense scores over its items."""
+    context rows -> dense scores over its items (built once per store)."""
+    cached = store.__dict__.get("_candidate_sources")
+    if cached is None:
+        cached = store.__dict__["_candidate_sources"] = _build_sources(store)
+    return cached
+
+
+def _build_sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
     stage = store.stage
     allowed = stage.cf.item_map_
     out: dict[str, tuple[np.ndarray, np.ndarray, Scorer]] = {}

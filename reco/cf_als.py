@@ -276,21 +276,22 @@ class ALSRecommender(Recommender):
     def _fold_in_vector(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The user equation solved exactly for one new user (explicit: ``[x_u, b_u]``)."""
         cfg = self.config
-        y = self.item_factors_.astype(np.float64)
+        y = self.item_factors_
         values = np.asarray(values, dtype=np.float64)
         if cfg.feedback == "implicit":
             liked = values >= cfg.like_threshold
             if not liked.any():  # nothing liked: the average user, as in fit
                 return self.user_factors_.mean(axis=0).astype(np.float64)
             if getattr(self, "_gram", None) is None:  # Y^T Y, cached for the next user
-                self._gram = y.T @ y
-            f = y[items[liked]]
+                y64 = y.astype(np.float64)
+                self._gram = y64.T @ y64
+            f = y[items[liked]].astype(np.float64)
             w = self._weights(values[liked]).astype(np.float64)
             a = self._gram + f.T @ (w[:, None] * f) + self.regularization_ * np.eye(y.shape[1])
             return np.linalg.solve(a, f.T @ (1.0 + w))
         if len(items) == 0:  # no ratings: the global mean plus item biases
             return np.zeros(y.shape[1] + 1)
-        f = np.hstack([y[items], np.ones((len(items), 1))])
+        f = np.hstack([y[items].astype(np.float64), np.ones((len(items), 1))])
         target = values - self.global_mean_ - self.item_bias_[items]
         a = f.T @ f + self.regularization_ * len(items) * np.eye(f.shape[1])
         return np.linalg.solve(a, f.T @ target)

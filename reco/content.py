@@ -211,17 +211,25 @@ class ContentRecommender(Recommender):
         return self.embeddings_
 
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return self.embeddings_ @ self.fold_in_profile(items, values)
+
+    def fold_in_profile(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The unit profile ``fit`` would build for a user with these ratings (item
+        indices); a movie listed twice counts once, with its last rating."""
         items = np.asarray(items, dtype=np.int64)
         values = np.asarray(values, dtype=np.float32)
-        # a movie listed twice counts once, with its last rating (not the sum)
         last = items.size - 1 - np.unique(items[::-1], return_index=True)[1]
         row = sp.csr_matrix(
             (values[last], (np.zeros(last.size, np.int64), items[last])), shape=(1, self.n_items)
         )
-        return self.embeddings_ @ self._profiles(row)[0]
+        weights = self._profile_weights(row)
+        # gather the rated rows: a sparse @ dense product would upcast every embedding
+        raw = weights.data @ self.embeddings_[weights.indices].astype(np.float64)
+        return _normalize_rows(raw[None, :])[0].astype(np.float32)
 
     def _state(self) -> dict[str, np.ndarray]:
-        return {"embeddings": self.embeddings_}
+        # profiles are saved too: recomputing them at load is a 32M-entry sparse product
+        return {"embeddings": self.embeddings_, "profiles": self.profiles_}
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         embeddings = arrays.get("embeddings")
@@ -231,7 +239,10 @@ class ContentRecommender(Recommender):
                 f"content embeddings of shape {shape} do not match {self.n_items} movies"
             )
         self.embeddings_ = embeddings.astype(np.float32, copy=False)
-        self.profiles_ = self._profiles(self.seen_)
+        profiles = arrays.get("profiles")
+        if profiles is None or profiles.shape != (self.seen_.shape[0], embeddings.shape[1]):
+            profiles = self._profiles(self.seen_)
+        self.profiles_ = profiles.astype(np.float32, copy=False)
 
     # ------------------------------------------------------------ pair scores
     def profile_similarity(

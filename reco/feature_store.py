@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
 from reco.ids import IdMap
@@ -56,7 +55,7 @@ class FeatureStore:
         self.movie_genres = np.zeros((len(self.movies), len(self.genres)), dtype=bool)
         exploded = genre_lists.explode(GENRES).drop_nulls(GENRES)
         rows = self.movies.indices(exploded[MOVIE_ID].to_numpy(), missing="mask")
-        cols = np.array([self.genre_index[g] for g in exploded[GENRES].to_list()], dtype=np.int64)
+        cols = self._genre_codes(exploded[GENRES])
         self.movie_genres[rows[rows >= 0], cols[rows >= 0]] = True
 
         users = tables.users.sort(USER_ID)
@@ -68,7 +67,7 @@ class FeatureStore:
         self.user_prefs = np.full((len(self.users), len(self.genres), 3), np.nan, dtype=np.float32)
         prefs = tables.user_genres
         u = self.users.indices(prefs[USER_ID].to_numpy(), missing="mask")
-        g = np.array([self.genre_index[x] for x in prefs[GENRE].to_list()], dtype=np.int64)
+        g = self._genre_codes(prefs[GENRE])
         for slot, column in enumerate(PREF_COLUMNS):
             self.user_prefs[u[u >= 0], g[u >= 0], slot] = prefs[column].cast(pl.Float64).to_numpy()[u >= 0]
 
@@ -85,6 +84,9 @@ class FeatureStore:
             self.content_rows = self.content.item_map_.indices(self.movies.ids, missing="mask")
             self.content_emb = self.content.embeddings_
             self.content_unit = self.content.unit_item_vectors()
+
+    def _genre_codes(self, names: pl.Series) -> np.ndarray:
+        return names.replace_strict(self.genre_index, return_dtype=pl.Int64).to_numpy()
 
     # ------------------------------------------------------------ known users
     def known_users(self, user_ids: np.ndarray) -> UserContext:
@@ -229,7 +231,4 @@ class FeatureStore:
         if self.content is None:
             return np.full(1, np.nan, np.float32)
         rows = self.content.item_map_.indices(movies, missing="mask")
-        row = sp.csr_matrix((values[rows >= 0], (np.zeros(int((rows >= 0).sum()), np.int64),
-                                                 rows[rows >= 0])),
-                            shape=(1, self.content.n_items))
-        return self.content._profiles(row)[0]
+        return self.content.fold_in_profile(rows[rows >= 0], values[rows >= 0])

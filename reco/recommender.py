@@ -48,14 +48,30 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     if k_eff < n_items:
         # The k-th best value per row; take everything above it, then the lowest-index
         # items equal to it until k are taken (argpartition alone picks ties arbitrarily).
+        if n_rows == 1:  # the serving case: one argpartition, exact unless ties cross k
+            part = np.argpartition(-scores[0], k_eff - 1)[:k_eff]
+            kth = scores[0, part].min()
+            if np.count_nonzero(scores[0] >= kth) == k_eff:
+                return _sorted_top(scores, part[None, :], k, k_eff)
         kth = -np.partition(-scores, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff]
-        above = scores > kth
-        tied = scores == kth
-        room = k_eff - above.sum(axis=1, keepdims=True)
-        chosen = above | (tied & (np.cumsum(tied, axis=1) <= room))
+        chosen = scores >= kth
+        excess = chosen.sum(axis=1) > k_eff
+        if excess.any():  # more ties at the k-th value than room: keep the lowest indices
+            rows = np.flatnonzero(excess)
+            sub = scores[rows]
+            above = sub > kth[rows]
+            tied = sub == kth[rows]
+            room = k_eff - above.sum(axis=1, keepdims=True)
+            chosen[rows] = above | (tied & (np.cumsum(tied, axis=1) <= room))
         part = np.nonzero(chosen)[1].reshape(n_rows, k_eff)
     else:
         part = np.tile(np.arange(n_items), (n_rows, 1))
+    return _sorted_top(scores, part, k, k_eff)
+
+
+def _sorted_top(scores: np.ndarray, part: np.ndarray, k: int,
+                k_eff: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order the chosen columns ``part`` best first (lower index on ties); pad to k."""
     vals = np.take_along_axis(scores, part, axis=1)
     order = np.lexsort((part, -vals), axis=1)
     idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
@@ -270,8 +286,13 @@ class Recommender(ABC):
         return self.item_map_.ids[idx[0][keep]], vals[0][keep]
 
     # ------------------------------------------------------------ persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the fitted model to ``path`` (``.npz``; no pickle)."""
+    def save(self, path: str | Path, with_seen: bool = True) -> Path:
+        """Write the fitted model to ``path`` (``.npz``; no pickle).
+
+        ``with_seen=False`` leaves out the training ratings matrix: when several models
+        share one (same ratings, same id maps), it is stored once and handed to
+        :meth:`load` as ``seen``.
+        """
         self._check_fitted()
         arrays = {f"m_{key}": value for key, value in self._state().items()}
         meta = {"format": MODEL_FORMAT, "class": type(self).__name__,
@@ -280,16 +301,19 @@ class Recommender(ABC):
         if path.suffix != ".npz":  # np.savez would add it; return the real name
             path = path.with_name(path.name + ".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,
-            item_ids=self.item_map_.ids, seen_indptr=self.seen_.indptr,
-            seen_indices=self.seen_.indices, seen_data=self.seen_.data, **arrays,
-        )
+        if with_seen:
+            arrays.update(seen_indptr=self.seen_.indptr, seen_indices=self.seen_.indices,
+                          seen_data=self.seen_.data)
+        np.savez(path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,
+                 item_ids=self.item_map_.ids, **arrays)
         return path
 
     @classmethod
-    def load(cls: type[R], path: str | Path) -> R:
-        """Load a model written by :meth:`save` (checks format and class)."""
+    def load(cls: type[R], path: str | Path, seen: sp.csr_matrix | None = None) -> R:
+        """Load a model written by :meth:`save` (checks format and class).
+
+        ``seen``: the training ratings matrix, for a file saved ``with_seen=False``.
+        """
         path = Path(path)
         if not path.is_file():
             raise ArtifactError(f"{path}: no such model file")
@@ -305,9 +329,16 @@ class Recommender(ABC):
         model.user_map_ = IdMap(arrays.pop("user_ids"), "user")
         model.item_map_ = IdMap(arrays.pop("item_ids"), "movie")
         shape = (len(model.user_map_), len(model.item_map_))
-        model.seen_ = sp.csr_matrix(
-            (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")),
-            shape=shape,
-        )
+        if "seen_indptr" in arrays:
+            seen = sp.csr_matrix(
+                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")),
+                shape=shape,
+            )
+        elif seen is None:
+            raise ArtifactError(f"{path}: saved without its ratings matrix; pass seen=")
+        elif seen.shape != shape:
+            raise ArtifactError(f"{path}: the shared ratings matrix is {seen.shape}, the model "
+                                f"has {shape[0]} users x {shape[1]} movies")
+        model.seen_ = seen
         model._load_state({k[2:]: v for k, v in arrays.items() if k.startswith("m_")})
         return model  # type: ignore[return-value]
