@@ -38,10 +38,31 @@ from reco.split import Split, global_time_split, per_user_split
 from reco.synthetic import SyntheticConfig, default_dataset, generate, write_release
 from reco.tmdb import read_tmdb_movies
 from reco.training import load_model, train
+from reco.fetch import DownloadError, fetch_movielens
+from reco.netflix import read_netflix_titles
+from reco.genre_tagger import GenreTagger, TaggerConfig
+from reco.genre_tagger_movielens import predict_movielens_genres
+from reco.label_model import DawidSkeneLabelModel, LabelModelConfig, majority_vote
+from reco.family import FamilyClassifier, FamilyConfig, family_probabilities, fit_family_flag
+from reco.text_apply import apply_text_models
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "DawidSkeneLabelModel",
+    "DownloadError",
+    "FamilyClassifier",
+    "FamilyConfig",
+    "GenreTagger",
+    "LabelModelConfig",
+    "TaggerConfig",
+    "apply_text_models",
+    "family_probabilities",
+    "fetch_movielens",
+    "fit_family_flag",
+    "majority_vote",
+    "predict_movielens_genres",
+    "read_netflix_titles",
     "ALSConfig",
     "ALSRecommender",
     "ContentConfig",

@@ -33,6 +33,7 @@ from reco.config import ConfigBase, check_range
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
+PREDICTED_MARK = "genres_predicted"
 
 
 @dataclass(frozen=True)
@@ -153,8 +154,11 @@ def movie_features(
     stats = ratings.group_by(MOVIE_ID).agg(
         n_ratings(), rating_mean(), rating_std(), like_rate(config.like_threshold)
     )
+    # movies whose genres a text model predicted keep the mark (reco.text_apply)
+    marked = [PREDICTED_MARK] if PREDICTED_MARK in movies.collect_schema().names() else []
     return (
-        movies.select(MOVIE_ID, YEAR, pl.col(GENRES).list.len().cast(pl.Int32).alias("n_genres"))
+        movies.select(MOVIE_ID, YEAR, pl.col(GENRES).list.len().cast(pl.Int32).alias("n_genres"),
+                      *marked)
         .join(stats, on=MOVIE_ID, how="left")
         .join(recent_counts, on=MOVIE_ID, how="left")
         .join(n_users, how="cross")

@@ -14,6 +14,7 @@ from reco.exceptions import ArtifactError
 from reco.hybrid import HybridConfig, HybridRecommender
 from reco.movielens import LoadConfig
 from reco.pipeline import StepTimer, data_section, features_section, load_data
+from reco.text_apply import apply_text_models
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +28,8 @@ def train(
     config: HybridConfig | None = None,
     load_config: LoadConfig | None = None,
     tmdb_path: str | Path | None = None,
+    genre_tagger: str | Path | None = None,
+    family_model: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit features, CF, content and the ranker on a release; write ``artifacts``.
 
@@ -40,6 +43,9 @@ def train(
         ``catalog.parquet`` (titles, years, genres for serving).
     tmdb_path
         Optional TMDB 5000 movies CSV; linked overviews and keywords enrich content.
+    genre_tagger, family_model
+        Optional saved text models (:mod:`reco.text_apply`): predicted genres for movies
+        listed without any, and a ``family`` probability in the catalog.
 
     Returns
     -------
@@ -55,15 +61,19 @@ def train(
         from reco.tmdb import read_tmdb_movies
 
         tmdb = timer.run("tmdb", lambda: read_tmdb_movies(tmdb_path))
+    text = timer.run("text_models", lambda: apply_text_models(
+        data.movies, tmdb=tmdb, links=data.links, tags=data.tags,
+        genre_tagger=genre_tagger, family_model=family_model))
     model = timer.run(
         "fit",
         lambda: HybridRecommender(config).fit(
-            data.ratings, data.movies, tags=data.tags, links=data.links, tmdb=tmdb
+            data.ratings, text.movies, tags=data.tags, links=data.links, tmdb=tmdb
         ),
     )
     artifacts = Path(artifacts)
     timer.run("save", lambda: model.save(artifacts))
-    data.movies.select(MOVIE_ID, TITLE, YEAR, GENRES).write_parquet(artifacts / CATALOG)
+    text.movies.select(MOVIE_ID, TITLE, YEAR, GENRES).join(
+        text.extra, on=MOVIE_ID, how="left").write_parquet(artifacts / CATALOG)
     manifest = art.new_manifest()
     manifest["data"] = timer.run("fingerprint", lambda: data_section(data))
     manifest["config"] = {"load": load_config.to_dict(), "model": config.to_dict()}
@@ -73,6 +83,7 @@ def train(
     manifest["metrics"] = {"training_windows": model.model_section()["windows"]}
     manifest["timings_seconds"] = dict(timer.seconds)
     manifest["tmdb"] = None if tmdb_path is None else str(tmdb_path)
+    manifest["text_models"] = text.section
     art.write_manifest(artifacts, manifest)
     log.info("trained in %.1fs; artifacts in %s", sum(timer.seconds.values()), artifacts)
     return manifest

@@ -25,6 +25,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="artifact directory to write (default: artifacts/)")
     parser.add_argument("--tmdb", type=Path, default=None,
                         help="optional TMDB 5000 movies CSV to enrich content (via links.csv)")
+    parser.add_argument("--genre-tagger", type=Path, default=None,
+                        help="saved genre tagger (scripts/train_genre_tagger.py --source tmdb "
+                             "--movielens-genres): predicted genres for movies without any")
+    parser.add_argument("--family-model", type=Path, default=None,
+                        help="saved family classifier dir (scripts/train_family_flag.py --out): "
+                             "enables /recommend?family=true")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser.parse_args(argv)
 
@@ -32,7 +38,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    return run(lambda: train(args.data, args.artifacts, tmdb_path=args.tmdb))
+    return run(lambda: train(args.data, args.artifacts, tmdb_path=args.tmdb,
+                             genre_tagger=args.genre_tagger, family_model=args.family_model))
 
 
 if __name__ == "__main__":
