@@ -32,7 +32,7 @@ from sklearn.model_selection import KFold
 from reco import multilabel_metrics as mm
 from reco.config import ConfigBase, check_choice, check_range
 from reco.exceptions import ArtifactError, NotFittedError
-from reco.text_vectorize import TfidfBlock, TfidfParams
+from reco.text_vectorize import BlockFeatures, TfidfParams
 
 log = logging.getLogger(__name__)
 
@@ -111,45 +111,19 @@ def _as_list(values: Sequence[str] | None, n: int, what: str) -> list[str] | Non
     return values
 
 
-class _Features:
-    """The fitted feature map: word, char and token TF-IDF blocks plus dense meta."""
-
-    def __init__(self, blocks: dict[str, TfidfBlock], weights: dict[str, float],
-                 n_meta: int) -> None:
-        self.blocks, self.weights, self.n_meta = blocks, weights, n_meta
-
-    @classmethod
-    def fit(cls, cfg: TaggerConfig, texts: list[str], tokens: list[str] | None,
-            n_meta: int) -> _Features:
-        blocks = {"word": TfidfBlock.fit(texts, TfidfParams(
-            ngram_max=cfg.word_ngram_max, min_df=cfg.word_min_df))}
-        weights = {"word": 1.0}
-        if cfg.char_ngram_max and cfg.char_weight > 0:
-            blocks["char"] = TfidfBlock.fit(texts, TfidfParams(
-                analyzer="char_wb", ngram_min=cfg.char_ngram_min,
-                ngram_max=cfg.char_ngram_max, min_df=cfg.char_min_df))
-            weights["char"] = cfg.char_weight
-        if tokens is not None and cfg.token_weight > 0:
-            # Tokens are pre-built tags ("country=india"): split on whitespace, keep case.
-            blocks["tokens"] = TfidfBlock.fit(tokens, TfidfParams(
-                token_pattern=r"\S+", lowercase=False, min_df=2))
-            weights["tokens"] = cfg.token_weight
-        return cls(blocks, weights, n_meta)
-
-    def transform(self, texts: list[str], tokens: list[str] | None,
-                  meta: np.ndarray | None) -> sp.csr_matrix:
-        parts = []
-        for name, block in self.blocks.items():
-            if name == "tokens" and tokens is None:
-                raise ValueError("this tagger was fitted with tokens; pass tokens=")
-            docs = tokens if name == "tokens" else texts
-            parts.append(block.transform(docs) * self.weights[name])
-        if self.n_meta:
-            if meta is None or meta.shape != (len(texts), self.n_meta):
-                got = None if meta is None else meta.shape
-                raise ValueError(f"meta must have shape ({len(texts)}, {self.n_meta}), got {got}")
-            parts.append(sp.csr_matrix(meta.astype(np.float64)))
-        return sp.hstack(parts, format="csr")
+def _fit_features(cfg: TaggerConfig, texts: list[str], tokens: list[str] | None,
+                  n_meta: int) -> BlockFeatures:
+    specs = {"word": ("text", TfidfParams(ngram_max=cfg.word_ngram_max,
+                                          min_df=cfg.word_min_df), 1.0)}
+    if cfg.char_ngram_max and cfg.char_weight > 0:
+        specs["char"] = ("text", TfidfParams(analyzer="char_wb", ngram_min=cfg.char_ngram_min,
+                                             ngram_max=cfg.char_ngram_max,
+                                             min_df=cfg.char_min_df), cfg.char_weight)
+    if tokens is not None and cfg.token_weight > 0:
+        # Tokens are pre-built tags ("country=india"): split on whitespace, keep case.
+        specs["tokens"] = ("tokens", TfidfParams(token_pattern=r"\S+", lowercase=False,
+                                                 min_df=2), cfg.token_weight)
+    return BlockFeatures.fit(specs, {"text": texts, "tokens": tokens}, n_meta)
 
 
 class GenreTagger:
@@ -246,10 +220,10 @@ class GenreTagger:
         self.group_allowed_ = np.array([y[g == name].any(0) for name in self.group_names_])
 
     def _fit_linear(self, texts: list[str], tokens: list[str] | None, meta: np.ndarray | None,
-                    y: np.ndarray) -> tuple[_Features, np.ndarray, np.ndarray]:
+                    y: np.ndarray) -> tuple[BlockFeatures, np.ndarray, np.ndarray]:
         cfg = self.config
-        features = _Features.fit(cfg, texts, tokens, 0 if meta is None else meta.shape[1])
-        x = features.transform(texts, tokens, meta)
+        features = _fit_features(cfg, texts, tokens, 0 if meta is None else meta.shape[1])
+        x = features.transform({"text": texts, "tokens": tokens}, meta)
         coef = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
         intercept = np.full(y.shape[1], -30.0)  # a genre absent from this fold never fires
         for j in range(y.shape[1]):
@@ -276,7 +250,7 @@ class GenreTagger:
             feats, coef, intercept = self._fit_linear(
                 pick(texts, train), pick(tokens, train),
                 None if meta is None else meta[train], y[train])
-            x = feats.transform(pick(texts, valid), pick(tokens, valid),
+            x = feats.transform({"text": pick(texts, valid), "tokens": pick(tokens, valid)},
                                 None if meta is None else meta[valid])
             oof[valid] = self._proba(x, coef, intercept, pick(groups, valid))
         return oof
@@ -304,7 +278,7 @@ class GenreTagger:
         texts = [str(t) for t in texts]
         tokens_l = _as_list(tokens, len(texts), "tokens")
         meta_a = None if meta is None else np.asarray(meta, dtype=np.float64)
-        x = self.features_.transform(texts, tokens_l, meta_a)
+        x = self.features_.transform({"text": texts, "tokens": tokens_l}, meta_a)
         return self._proba(x, self.coef_, self.intercept_, _as_list(groups, len(texts), "groups"))
 
     def decide(self, proba: np.ndarray, mode: str | None = None) -> np.ndarray:
@@ -335,12 +309,11 @@ class GenreTagger:
                   "label_counts": self.label_counts_,
                   "group_names": np.array(self.group_names_, dtype=str),
                   "group_allowed": self.group_allowed_}
-        for name, block in self.features_.blocks.items():
-            arrays.update(block.to_arrays(f"{name}_"))
+        arrays.update(self.features_.to_arrays())
         np.savez_compressed(npz, **arrays)
         manifest = {"format_version": FORMAT_VERSION, "kind": "genre_tagger",
                     "config": self.config.to_dict(), "labels": list(self.labels_),
-                    "blocks": self.features_.weights, "n_meta": self.features_.n_meta,
+                    "blocks": list(self.features_.blocks), "n_features": self.coef_.shape[1],
                     "n_train": self.n_train_, "arrays": npz.name}
         npz.with_suffix(".json").write_text(json.dumps(manifest, indent=2) + "\n")
         return npz
@@ -361,8 +334,10 @@ class GenreTagger:
         tagger.labels_ = tuple(arrays["labels"].tolist())
         if list(tagger.labels_) != manifest["labels"]:
             raise ArtifactError(f"{npz}: labels differ from the manifest's")
-        blocks = {name: TfidfBlock.from_arrays(arrays, f"{name}_") for name in manifest["blocks"]}
-        tagger.features_ = _Features(blocks, manifest["blocks"], manifest["n_meta"])
+        tagger.features_ = BlockFeatures.from_arrays(arrays)
+        if tagger.features_.n_features != arrays["coef"].shape[1]:
+            raise ArtifactError(f"{npz}: {tagger.features_.n_features} features but "
+                                f"coefficients for {arrays['coef'].shape[1]}")
         tagger.coef_, tagger.intercept_ = arrays["coef"], arrays["intercept"]
         tagger.thresholds_ = arrays["thresholds"]
         tagger.global_threshold_ = float(arrays["global_threshold"])

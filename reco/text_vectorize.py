@@ -13,6 +13,9 @@ Reusable by any text model::
     arrays = block.to_arrays("char_")            # str terms, float idf, JSON params
     np.savez_compressed(path, **arrays)
     again = TfidfBlock.from_arrays(np.load(path, allow_pickle=False), "char_")
+
+:class:`BlockFeatures` puts several blocks (word, char, tag tokens...) and dense columns
+side by side and saves them the same way.
 """
 
 from __future__ import annotations
@@ -164,3 +167,72 @@ class TfidfBlock:
             raise ArtifactError(f"TF-IDF block {prefix!r}: missing array(s) {missing}")
         params = TfidfParams.from_dict(json.loads(str(arrays[keys[2]])))
         return cls(arrays[keys[0]].tolist(), arrays[keys[1]], params)
+
+
+class BlockFeatures:
+    """Named TF-IDF blocks side by side, each scaled by a weight, then dense columns.
+
+    Each block reads one *source* (e.g. ``"text"`` or ``"tokens"``): the documents passed
+    under that name. Blocks are l2-normalised per row before their weight is applied, so
+    the weights set each block's share of the row norm.
+
+    Parameters
+    ----------
+    blocks
+        ``name -> (source, block, weight)``, in column order.
+    n_dense
+        Number of dense columns appended after the blocks (0: none).
+    """
+
+    def __init__(self, blocks: Mapping[str, tuple[str, TfidfBlock, float]],
+                 n_dense: int = 0) -> None:
+        self.blocks = dict(blocks)
+        self.n_dense = int(n_dense)
+
+    @classmethod
+    def fit(cls, specs: Mapping[str, tuple[str, TfidfParams, float]],
+            docs: Mapping[str, Sequence[str]], n_dense: int = 0) -> BlockFeatures:
+        """Fit one block per ``name -> (source, params, weight)`` on ``docs[source]``."""
+        return cls({name: (source, TfidfBlock.fit(docs[source], params), weight)
+                    for name, (source, params, weight) in specs.items()}, n_dense)
+
+    @property
+    def n_features(self) -> int:
+        """Number of columns."""
+        return sum(b.n_features for _, b, _ in self.blocks.values()) + self.n_dense
+
+    def transform(self, docs: Mapping[str, Sequence[str]],
+                  dense: np.ndarray | None = None) -> sp.csr_matrix:
+        """The feature matrix; ``docs`` must hold every block's source."""
+        parts = []
+        for name, (source, block, weight) in self.blocks.items():
+            if docs.get(source) is None:
+                raise ValueError(f"block {name!r} needs documents for {source!r}")
+            parts.append(block.transform(docs[source]) * weight)
+        if self.n_dense:
+            n = parts[0].shape[0] if parts else (0 if dense is None else len(dense))
+            if dense is None or np.shape(dense) != (n, self.n_dense):
+                got = None if dense is None else np.shape(dense)
+                raise ValueError(f"dense must have shape ({n}, {self.n_dense}), got {got}")
+            parts.append(sp.csr_matrix(np.asarray(dense, dtype=np.float64)))
+        return sp.hstack(parts, format="csr")
+
+    def to_arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
+        """Every block's arrays plus ``{prefix}layout`` (JSON: names, sources, weights)."""
+        arrays: dict[str, np.ndarray] = {}
+        layout = {"blocks": [[n, s, w] for n, (s, _, w) in self.blocks.items()],
+                  "n_dense": self.n_dense}
+        for name, (_, block, _) in self.blocks.items():
+            arrays.update(block.to_arrays(f"{prefix}{name}_"))
+        arrays[f"{prefix}layout"] = np.array(json.dumps(layout))
+        return arrays
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray], prefix: str = "") -> BlockFeatures:
+        """Rebuild what :meth:`to_arrays` wrote."""
+        if f"{prefix}layout" not in arrays:
+            raise ArtifactError(f"feature blocks {prefix!r}: missing array '{prefix}layout'")
+        layout = json.loads(str(arrays[f"{prefix}layout"]))
+        blocks = {name: (source, TfidfBlock.from_arrays(arrays, f"{prefix}{name}_"), weight)
+                  for name, source, weight in layout["blocks"]}
+        return cls(blocks, layout["n_dense"])
