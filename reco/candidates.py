@@ -102,6 +102,48 @@ def _build_sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarra
     return out
 
 
+def _popular_order(store: FeatureStore) -> tuple[np.ndarray, np.ndarray]:
+    """Popularity's item ids and their allowed indices, best first (computed once)."""
+    cached = store.__dict__.get("_popular_order")
+    if cached is None:
+        ids, allowed, scorer = _sources(store)["popular"]
+        scores = np.where(allowed, store.stage.popular.scores_, -np.inf)[None, :]
+        idx, _ = top_k(scores, int(np.isfinite(scores).sum()))
+        cached = store.__dict__["_popular_order"] = (ids, idx[0][idx[0] >= 0])
+    return cached
+
+
+def _first_unseen(context: UserContext, item_ids: np.ndarray, order: np.ndarray,
+                  n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's first ``n`` movies of a fixed ``order`` (indices into ``item_ids``)
+    that they have not rated: the same as a top-n over a score shared by every user,
+    without scoring every movie for every user."""
+    rank_of = np.full(item_ids.size, -1, dtype=np.int64)
+    rank_of[order] = np.arange(order.size)
+    pos = np.minimum(np.searchsorted(item_ids, context.seen_movies), item_ids.size - 1)
+    ranks = np.where(item_ids[pos] == context.seen_movies, rank_of[pos], -1)
+    owner = np.repeat(np.arange(len(context)), np.diff(context.seen_indptr))
+    keep = ranks >= 0
+    ranks, owner = ranks[keep], owner[keep]
+    users, movies = [], []
+    for start in range(0, len(context), 2048):
+        stop = min(start + 2048, len(context))
+        mine = (owner >= start) & (owner < stop)
+        # a user can skip at most all of their rated movies before finding n others
+        width = min(order.size, n + int(np.bincount(owner[mine] - start).max(initial=0)))
+        seen = np.zeros((stop - start, width), dtype=bool)
+        near = mine & (ranks < width)
+        seen[owner[near] - start, ranks[near]] = True
+        free = ~seen
+        take = free & (np.cumsum(free, axis=1) <= n)
+        r, c = np.nonzero(take)
+        users.append(r + start)
+        movies.append(item_ids[order[c]])
+    if not users:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(users), np.concatenate(movies)
+
+
 def _top_unseen(context: UserContext, item_ids: np.ndarray, allowed: np.ndarray,
                 scorer: Scorer, n: int) -> tuple[np.ndarray, np.ndarray]:
     """Context rows and movie ids of each user's top ``n`` allowed, unrated movies
@@ -110,9 +152,12 @@ def _top_unseen(context: UserContext, item_ids: np.ndarray, allowed: np.ndarray,
     block = max(1, min(2048, MAX_BLOCK_CELLS // max(item_ids.size, 1)))
     for start in range(0, len(context), block):
         rows = np.arange(start, min(start + block, len(context)))
-        scores = np.array(scorer(context, rows), dtype=np.float32)
-        scores[np.isnan(scores)] = -np.inf
-        scores[:, ~allowed] = -np.inf
+        scores = np.asarray(scorer(context, rows), dtype=np.float32)  # a fresh product
+        bad = np.isnan(scores[:, 0])  # a user with no vector: NaN across the row
+        if bad.any():
+            scores[bad] = -np.inf
+        if not allowed.all():
+            scores[:, ~allowed] = -np.inf
         lo, hi = context.seen_indptr[rows[0]], context.seen_indptr[rows[-1] + 1]
         owner = np.repeat(np.arange(rows.size), np.diff(context.seen_indptr[rows[0]:rows[-1] + 2]))
         pos = np.searchsorted(item_ids, context.seen_movies[lo:hi])
@@ -137,7 +182,11 @@ def generate_candidates(context: UserContext, store: FeatureStore,
         n = config.count(source)
         if n == 0:
             continue
-        rows, movies = _top_unseen(context, item_ids, allowed, scorer, n)
+        if source == "popular":
+            item_ids, order = _popular_order(store)
+            rows, movies = _first_unseen(context, item_ids, order, n)
+        else:
+            rows, movies = _top_unseen(context, item_ids, allowed, scorer, n)
         starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
         rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size])) + 1
         found.append((source, rows, movies, rank.astype(np.float64)))

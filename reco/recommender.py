@@ -53,7 +53,7 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             kth = scores[0, part].min()
             if np.count_nonzero(scores[0] >= kth) == k_eff:
                 return _sorted_top(scores, part[None, :], k, k_eff)
-        kth = -np.partition(-scores, k_eff - 1, axis=1)[:, k_eff - 1 : k_eff]
+        kth = np.partition(scores, n_items - k_eff, axis=1)[:, n_items - k_eff : n_items - k_eff + 1]
         chosen = scores >= kth
         excess = chosen.sum(axis=1) > k_eff
         if excess.any():  # more ties at the k-th value than room: keep the lowest indices
