@@ -133,8 +133,8 @@ def markdown(name: str, agg: dict, runs: list[dict]) -> str:
     rows = sorted(zip(per["per_label"], glob["per_label"]), key=lambda r: -r[0]["support"])
     out += [f"| {p['label']} | {p['support']:.0f} | {_pm(p)} | {_pm(g)} |" for p, g in rows]
     out += ["", "F1 by genre frequency (share of training titles), per-genre thresholds:", "",
-            "| frequency | genres | mean F1 |", "| --- | ---: | ---: |"]
-    out += [f"| {b['low']:.0%}-{b['high']:.0%} | {b['n_labels']:.0f} | {_pm(b)} |"
+            "| frequency | genres (mean per split) | mean F1 |", "| --- | ---: | ---: |"]
+    out += [f"| {b['low']:.0%}-{b['high']:.0%} | {b['n_labels']:.3g} | {_pm(b)} |"
             for b in per["buckets"]]
     out += ["", "Most confused pairs (A predicted, B true, A not true, B missed; mean count "
             "per split, per-genre thresholds):", "", "| predicted A | true B | count |",
