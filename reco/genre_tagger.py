@@ -187,7 +187,8 @@ class GenreTagger:
         if meta_a is not None and (meta_a.ndim != 2 or meta_a.shape[0] != n):
             raise ValueError(f"meta must have shape ({n}, k), got {meta_a.shape}")
         names = sorted({str(g) for row in labels for g in row})
-        y_all = np.array([[g in set(row) for g in names] for row in labels], dtype=bool)
+        sets = [set(map(str, row)) for row in labels]
+        y_all = np.array([[g in row for g in names] for row in sets], dtype=bool)
         counts = y_all.sum(0) if names else np.zeros(0, dtype=int)
         keep = counts >= cfg.min_label_count
         if not keep.any():
@@ -203,7 +204,8 @@ class GenreTagger:
         self._fit_groups(groups_l, y)
         oof = self._out_of_fold(texts, tokens_l, meta_a, groups_l, y)
         self.thresholds_ = mm.tune_per_label_thresholds(y, oof)
-        self.global_threshold_, micro = mm.tune_global_threshold(y, oof, at_least_one=cfg.at_least_one)
+        self.global_threshold_, micro = mm.tune_global_threshold(
+            y, oof, at_least_one=cfg.at_least_one)
         self.features_, self.coef_, self.intercept_ = self._fit_linear(texts, tokens_l, meta_a, y)
         log.info("genre tagger: %d titles, %d genres, %d features, global threshold %.2f "
                  "(out-of-fold micro F1 %.3f), %.1f s", n, len(self.labels_),
@@ -252,6 +254,7 @@ class GenreTagger:
                 None if meta is None else meta[train], y[train])
             x = feats.transform({"text": pick(texts, valid), "tokens": pick(tokens, valid)},
                                 None if meta is None else meta[valid])
+            # The group mask comes from the whole training set: it only shapes thresholds.
             oof[valid] = self._proba(x, coef, intercept, pick(groups, valid))
         return oof
 

@@ -8,6 +8,7 @@ positive scores 0, so figures compare directly with ``sklearn.metrics.f1_score``
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -134,7 +135,7 @@ def f1_by_frequency_bucket(
     if share.shape != f1.shape:
         raise ValueError(f"label_share has shape {share.shape}, expected {f1.shape}")
     out = []
-    for i, (low, high) in enumerate(zip(edges[:-1], edges[1:])):
+    for i, (low, high) in enumerate(pairwise(edges)):
         last = i == len(edges) - 2
         inside = (share >= low) & ((share <= high) if last else (share < high))
         if inside.any():

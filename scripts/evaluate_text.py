@@ -1,7 +1,9 @@
 """Evaluate the text models on seeded 80/20 splits: JSON + Markdown + PNG.
 
-    python scripts/evaluate_text.py tagger --netflix ../shared/data/netflix-titles/netflix_titles.csv \\
-        --tmdb ../shared/data/tmdb-5000/tmdb_5000_movies.csv --out artifacts/text-eval --seeds 0 1 2
+    python scripts/evaluate_text.py tagger \\
+        --netflix ../shared/data/netflix-titles/netflix_titles.csv \\
+        --tmdb ../shared/data/tmdb-5000/tmdb_5000_movies.csv \\
+        --movielens ../shared/data/ml-latest-small --out artifacts/text-eval --seeds 0 1 2
 
 ``tagger``: the multi-label genre tagger (thresholds tuned on the training part only, by
 out-of-fold probabilities; the 20% test part is touched once, for the figures). Writes
@@ -74,8 +76,11 @@ def aggregate(runs: list[dict]) -> dict:
     """Mean, sample std, min and max over seeds of every headline and per-label figure."""
     labels = runs[0]["labels"]
     agg: dict = {"labels": labels, "seeds": [r["seed"] for r in runs], "modes": {}}
-    stat = lambda v: {"mean": float(np.mean(v)), "std": float(np.std(v, ddof=1)) if len(v) > 1  # noqa: E731
-                      else 0.0, "min": float(np.min(v)), "max": float(np.max(v))}
+    def stat(v: list[float]) -> dict[str, float]:
+        std = float(np.std(v, ddof=1)) if len(v) > 1 else 0.0
+        return {"mean": float(np.mean(v)), "std": std, "min": float(np.min(v)),
+                "max": float(np.max(v))}
+
     for mode in THRESHOLD_MODES:
         modes = [r["modes"][mode] for r in runs if r["labels"] == labels]
         pairs: dict[tuple[str, str], int] = {}
@@ -88,13 +93,16 @@ def aggregate(runs: list[dict]) -> dict:
                 buckets.setdefault((b["low"], b["high"]), []).append(b)
         agg["modes"][mode] = {
             "summary": {k: stat([m["summary"][k] for m in modes]) for k in HEADLINE},
-            "per_label": [{"label": g, "support": float(np.mean([m["support"][j] for m in modes])),
+            "per_label": [{"label": g,
+                           "support": float(np.mean([m["support"][j] for m in modes])),
                            **stat([m["per_label_f1"][j] for m in modes])}
                           for j, g in enumerate(labels)],
             "confused": [(a, b, c / len(modes)) for (a, b), c in
                          sorted(pairs.items(), key=lambda x: (-x[1], x[0]))[:10]],
-            "buckets": [{"low": lo, "high": hi, "n_labels": float(np.mean([b["n_labels"] for b in bs])),
-                         **stat([b["f1_mean"] for b in bs])} for (lo, hi), bs in sorted(buckets.items())]}
+            "buckets": [{"low": lo, "high": hi,
+                         "n_labels": float(np.mean([b["n_labels"] for b in bs])),
+                         **stat([b["f1_mean"] for b in bs])}
+                        for (lo, hi), bs in sorted(buckets.items())]}
     return agg
 
 
@@ -122,23 +130,25 @@ def markdown(name: str, agg: dict, runs: list[dict]) -> str:
     """The report section of one dataset."""
     per, glob = agg["modes"]["per_label"], agg["modes"]["global"]
     n_train, n_test = runs[0]["n_train"], runs[0]["n_test"]
-    out = [f"### {name}", "", f"{n_train} training / {n_test} test titles per split, "
-           f"{len(agg['labels'])} genres, seeds {agg['seeds']} (mean ± sample std; "
-           f"min-max in the JSON); fit time {np.mean([r['fit_seconds'] for r in runs]):.0f} s "
-           "per split.", "", *_target_lines(name, agg), "",
+    fit_s = np.mean([r["fit_seconds"] for r in runs])
+    intro = (f"{n_train} training / {n_test} test titles per split, {len(agg['labels'])} "
+             f"genres, seeds {agg['seeds']} (mean ± sample std; min-max in the JSON); fit "
+             f"time {fit_s:.0f} s per split.")
+    out = [f"### {name}", "", intro, "", *_target_lines(name, agg), "",
            "| metric | per-genre thresholds | global threshold |", "| --- | ---: | ---: |"]
     out += [f"| {k} | {_pm(per['summary'][k])} | {_pm(glob['summary'][k])} |" for k in HEADLINE]
     out += ["", "Per-genre F1 (test support = mean count per split):", "",
-            "| genre | support | F1 per-genre thr. | F1 global thr. |", "| --- | ---: | ---: | ---: |"]
+            "| genre | support | F1 per-genre thr. | F1 global thr. |",
+            "| --- | ---: | ---: | ---: |"]
     rows = sorted(zip(per["per_label"], glob["per_label"]), key=lambda r: -r[0]["support"])
     out += [f"| {p['label']} | {p['support']:.0f} | {_pm(p)} | {_pm(g)} |" for p, g in rows]
     out += ["", "F1 by genre frequency (share of training titles), per-genre thresholds:", "",
             "| frequency | genres (mean per split) | mean F1 |", "| --- | ---: | ---: |"]
     out += [f"| {b['low']:.0%}-{b['high']:.0%} | {b['n_labels']:.3g} | {_pm(b)} |"
             for b in per["buckets"]]
-    out += ["", "Most confused pairs (A predicted, B true, A not true, B missed; mean count "
-            "per split, per-genre thresholds):", "", "| predicted A | true B | count |",
-            "| --- | --- | ---: |"]
+    confused = ("Most confused pairs (A predicted, B true, A not true, B missed; mean count "
+                "per split, per-genre thresholds):")
+    out += ["", confused, "", "| predicted A | true B | count |", "| --- | --- | ---: |"]
     out += [f"| {a} | {b} | {c:.1f} |" for a, b, c in per["confused"]]
     return "\n".join(out) + "\n"
 
@@ -174,7 +184,10 @@ def movielens_check(tmdb_path: Path, ml_dir: Path, config: TaggerConfig) -> dict
     tagger trained on all of TMDB 5000 with MovieLens labels."""
     import polars as pl
 
-    from reco.genre_tagger_movielens import predict_movielens_genres, to_movielens_genres
+    from reco.genre_tagger_movielens import (
+        predict_movielens_genres,
+        to_movielens_genres,
+    )
     from reco.movielens import load_movielens
 
     tmdb = read_tmdb_movies(tmdb_path)
@@ -185,7 +198,8 @@ def movielens_check(tmdb_path: Path, ml_dir: Path, config: TaggerConfig) -> dict
                                      **inputs.subset(keep).kwargs())
     data = load_movielens(ml_dir)
     linked = data.links.join(tmdb.select("tmdb_id"), on="tmdb_id")["movie_id"].implode()
-    held = data.movies.filter(~pl.col("movie_id").is_in(linked) & (pl.col("genres").list.len() > 0))
+    held = data.movies.filter(~pl.col("movie_id").is_in(linked)
+                              & (pl.col("genres").list.len() > 0))
     hidden = held.with_columns(pl.lit([], dtype=pl.List(pl.String)).alias("genres"))
     truth = np.array([[g in row for g in tagger.labels_] for row in held["genres"].to_list()])
     out = {"n_movies": held.height, "n_with_tags": int(held["movie_id"].is_in(
@@ -195,24 +209,27 @@ def movielens_check(tmdb_path: Path, ml_dir: Path, config: TaggerConfig) -> dict
         rows = pred["predicted_genres"].to_list()
         out[name] = mm.summary(truth, np.array([[g in r for g in tagger.labels_] for r in rows]))
     top2 = np.argsort(-truth.sum(0))[:2]  # constant guess: the two most frequent genres
+    constant = np.zeros_like(truth)
+    constant[:, top2] = True
     out["constant_top2"] = {"genres": [tagger.labels_[j] for j in top2],
-                            **mm.summary(truth, np.isin(np.arange(truth.shape[1]), top2)[None, :]
-                                         .repeat(len(truth), 0))}
+                            **mm.summary(truth, constant)}
     return out
 
 
 def movielens_markdown(check: dict) -> str:
-    lines = ["### MovieLens fallback (title + tags)", "",
-             f"{check['n_movies']} ml-latest-small movies not in TMDB 5000 "
-             f"({check['n_with_tags']} with tags), genres hidden, {len(check['labels'])} genres:",
+    intro = (f"{check['n_movies']} ml-latest-small movies not in TMDB 5000 "
+             f"({check['n_with_tags']} with tags), genres hidden, "
+             f"{len(check['labels'])} genres:")
+    lines = ["### MovieLens fallback (title + tags)", "", intro,
              "", "| input | F1 macro | F1 micro | F1 samples | Jaccard | exact match |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     names = {"title": "title only", "title_tags": "title + tags",
              "constant_top2": "constant " + " + ".join(check["constant_top2"]["genres"])}
     for key, name in names.items():
         s = check[key]
-        lines.append(f"| {name} | {s['f1_macro']:.3f} | {s['f1_micro']:.3f} | "
-                     f"{s['f1_samples']:.3f} | {s['jaccard_samples']:.3f} | {s['exact_match']:.3f} |")
+        cells = [s[k] for k in ("f1_macro", "f1_micro", "f1_samples", "jaccard_samples",
+                                "exact_match")]
+        lines.append(f"| {name} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
 
