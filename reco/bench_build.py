@@ -118,6 +118,7 @@ class Profile:
         self.peak: dict[str, float] = {}
         self.calls: dict[str, int] = {}
         self.overall = 0.0  # the largest RSS seen at any checkpoint (the resets hide it)
+        self.top_level = 0.0  # seconds inside parts that no other part holds
         self._open: list[str] = []
 
     def _checkpoint(self) -> None:
@@ -135,7 +136,10 @@ class Profile:
         try:
             yield
         finally:
-            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
+            elapsed = time.perf_counter() - started
+            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+            if self._open == [name]:
+                self.top_level += elapsed
             self.calls[name] = self.calls.get(name, 0) + 1
             self._checkpoint()
             self._open.remove(name)
@@ -175,6 +179,8 @@ def _instrument_training(profile: Profile) -> None:
     profile.wrap(RecentItems, "from_ratings", "recent items")
     profile.wrap(hybrid, "per_user_split", "label window split")
     profile.wrap(hybrid, "generate_candidates", "ranker: candidates")
+    profile.wrap(hybrid, "cf_score_rank", "ranker: CF rank of candidates")
+    profile.wrap(hybrid, "pair_features", "ranker: feature rows")
     profile.wrap(hybrid, "build_rows", "ranker: feature rows")
     profile.wrap(hybrid, "fit_booster", "ranker: XGBoost fits")
 
@@ -232,6 +238,7 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
         _instrument_training(profile)
         manifest = train(data_dir, work / "artifacts", config=fast_config() if fast else None)
         extra.update(manifest_timings=manifest["timings_seconds"], parts=profile.summary(),
+                     outside_parts_seconds=round(time.perf_counter() - tick - profile.top_level, 3),
                      windows=manifest["model"]["windows"])
     else:
         raise ValueError(f"unknown stage {stage!r}; expected one of {STAGES}")
@@ -241,7 +248,10 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
     return {"stage": stage, "seconds": round(seconds, 3), "cpu_seconds": round(cpu, 3),
             "stage_peak_rss_mb": round(stage_peak, 1),
             "process_peak_rss_mb": round(max(process_peak, stage_peak), 1),
-            "input_rss_mb": round(input_rss, 1), "peak_reset": exact, **extra}
+            "input_rss_mb": round(input_rss, 1), "peak_reset": exact,
+            # how busy the machine was (other jobs share it): the 1-minute load average
+            "load_average": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+            **extra}
 
 
 def _stage_main(argv: list[str]) -> int:
@@ -378,9 +388,13 @@ def run_build(sizes: list[Size], stages: list[str], repeats: int, root: Path,
                 runs[stage].append(run)
         entry["stages"] = {s: summarise(r) for s, r in runs.items() if r}
         entry["skipped"] = skipped
-        med = {s: v["median_seconds"] for s, v in entry["stages"].items()}
-        if med.get("features") and med.get("features_pandas"):
-            entry["pandas_over_polars"] = round(med["features_pandas"] / med["features"], 2)
+        # pandas / Polars within each repeat (the two ran back to back), then the median
+        pairs = zip(runs.get("features", []), runs.get("features_pandas", []))
+        ratios = [round(b["seconds"] / a["seconds"], 3) for a, b in pairs
+                  if "error" not in a and "error" not in b and a["seconds"] > 0]
+        if ratios:
+            entry["pandas_over_polars_runs"] = ratios
+            entry["pandas_over_polars"] = round(float(np.median(ratios)), 2)
         result["sizes"].append(entry)
     ratings = [e["n_ratings"] for e in result["sizes"]]
     result["growth_exponent"] = {
@@ -500,9 +514,18 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
         lines.append("")
     ratios = [e for e in sizes if "pandas_over_polars" in e]
     if ratios:
-        lines += ["**Polars vs pandas, same tables, same data, same run** (pandas seconds / "
-                  "Polars seconds, medians): " + ", ".join(
-                      f"{e['label']} {e['pandas_over_polars']:.1f}x" for e in ratios), ""]
+        lines += ["**Polars vs pandas, same tables, same data** (pandas seconds / Polars "
+                  "seconds within each repeat, the two processes back to back; median and "
+                  "runs): " + ", ".join(
+                      f"{e['label']} " + runs_cell(e["pandas_over_polars"],
+                                                   e["pandas_over_polars_runs"], "{:.2f}") + "x"
+                      for e in ratios), ""]
+    loads = [r["load_average"] for e in sizes for v in e["stages"].values() for r in v["runs"]
+             if r.get("load_average") is not None]
+    if loads:
+        lines += [f"**Machine load** (1-minute load average at the end of each stage run, "
+                  f"2 cores shared with other jobs): {min(loads):.1f} to {max(loads):.1f}, "
+                  f"median {np.median(loads):.1f}.", ""]
     growth = result.get("growth_exponent", {})
     shown = {s: g for s, g in growth.items() if g.get("seconds") is not None}
     if shown:
@@ -523,6 +546,9 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
         for name, part in sorted(run["parts"].items(), key=lambda kv: -kv[1]["seconds"]):
             lines.append(f"| {name} | {part['calls']} | {part['seconds']:.1f} | "
                          f"{part['peak_rss_mb']:,.0f} |")
+        if "outside_parts_seconds" in run:
+            lines.append(f"| outside these parts (load, the rest of fit, save) | | "
+                         f"{run['outside_parts_seconds']:.1f} | |")
         lines.append("")
     lines += ["**Targets**", "", "| target | measured (median) | status |", "| --- | ---: | --- |"]
     for t in build_targets(result):
@@ -550,10 +576,11 @@ def plot_build(result: dict[str, Any], path: Path) -> None:
                           for e in sizes], dtype=float)
             if np.isfinite(y).any():  # a stage that failed everywhere has no line
                 ax.plot(x, y, marker="o", label=TITLES.get(stage, stage))
-        if len(x) > 1:  # a line of slope 1 through the whole build's first point
-            first = sizes[0]["stages"].get("train", {}).get(f"median_{key}")
-            if first:
-                ax.plot(x, first * x / x[0], "k:", lw=1, label="linear in ratings")
+        if len(x) > 1:  # slope 1 through the whole build's largest point: linear growth
+            last = sizes[-1]["stages"].get("train", {}).get(f"median_{key}")
+            if last:
+                ax.plot(x, last * x / x[-1], "k:", lw=1,
+                        label="linear in ratings (through the largest whole build)")
         ax.set(xlabel="ratings", ylabel=label)
         if ax.lines:
             ax.set(xscale="log", yscale="log")

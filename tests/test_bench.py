@@ -41,7 +41,8 @@ def test_build_end_to_end(tmp_path: Path):
     assert {"load", "fit", "save"} <= set(train["manifest_timings"])
     assert "ranker: XGBoost fits" in train["parts"]
     assert train["process_peak_rss_mb"] >= max(p["peak_rss_mb"] for p in train["parts"].values())
-    assert entry["pandas_over_polars"] > 0
+    assert entry["pandas_over_polars"] > 0 and len(entry["pandas_over_polars_runs"]) == 1
+    assert train["outside_parts_seconds"] >= 0 and train["load_average"] is not None
     assert [t["status"] for t in result["targets"]] == ["not measured"] * 4
     assert plot.stat().st_size > 0
     text = doc.read_text()
