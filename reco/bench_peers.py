@@ -92,8 +92,8 @@ def _methods(settings: PeerSettings, reg: float,
     if not surprise_available():
         methods[SURPRISE] = "scikit-surprise is not installed (pip install -e '.[peers]')"
     elif n_ratings > s.surprise_max_ratings:
-        methods[SURPRISE] = (f"not run: {n_ratings:,} ratings > surprise_max_ratings "
-                             f"{s.surprise_max_ratings:,} (one-threaded SGD; minutes per fit)")
+        methods[SURPRISE] = (f"not run: {n_ratings:,} ratings > --surprise-max-ratings "
+                             f"{s.surprise_max_ratings:,}")
     else:
         methods[SURPRISE] = lambda: SurpriseSVDPeer(SurpriseSVDConfig(
             n_factors=s.factors, n_epochs=s.iterations, random_state=s.seed))
