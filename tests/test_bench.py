@@ -91,7 +91,7 @@ def test_surprise_is_capped(tmp_path: Path):
     entry = compare_on("tiny", ratings, PeerSettings(factors=4, iterations=2,
                                                      surprise_max_ratings=1000), repeats=1)
     skipped = {m["method"]: m["skipped"] for m in entry["methods"] if "skipped" in m}
-    assert "surprise_max_ratings" in skipped["Surprise SVD"]
+    assert "--surprise-max-ratings 1,000" in skipped["Surprise SVD"]
 
 
 def test_doc_section_is_replaced_and_notes_kept(tmp_path: Path):
