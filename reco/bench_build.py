@@ -450,7 +450,8 @@ def update_doc_section(path: Path, title: str, body: str) -> None:
     end = len(text) if end < 0 else end + 1
     old = text[start:end]
     kept = old.split(GENERATED_END, 1)[1].lstrip("\n") if GENERATED_END in old else ""
-    path.write_text(text[:start] + new + (kept if kept else "\n") + text[end:])
+    rest = text[end:]
+    path.write_text(text[:start] + new + (kept or ("\n" if rest else "")) + rest)
 
 
 def runs_cell(median: float | None, values: list[float], fmt: str = "{:.3g}") -> str:
