@@ -34,6 +34,7 @@ from reco.config import ConfigBase, check_choice
 from reco.content import ContentConfig, ContentRecommender
 from reco.context_features import RecentItems, TimePopularity
 from reco.exceptions import ArtifactError
+from reco.npz import load_npz, save_npz
 from reco.features import FeatureConfig, build_feature_tables
 from reco.popularity import PopularityConfig, PopularityRecommender
 from reco.ranker import (
@@ -96,8 +97,7 @@ def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
 def _load_context(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise ArtifactError(f"{path}: missing")
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {key: npz[key] for key in npz.files}
+    arrays = load_npz(path)
     return {"time_popularity": TimePopularity.from_state(arrays),
             "recent": RecentItems.from_state(arrays)}
 
@@ -280,7 +280,7 @@ class HybridRecommender(Recommender):
         for name in ("users", "movies", "user_genres"):
             getattr(stage.tables, name).write_parquet(features / f"{name}.parquet")
         stage.movies.write_parquet(path / "stage_movies.parquet")
-        np.savez(path / "context.npz", **stage.time_popularity.state(), **stage.recent.state())
+        save_npz(path / "context.npz", **stage.time_popularity.state(), **stage.recent.state())
         return path
 
     def model_section(self) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from reco.columns import MOVIE_ID, USER_ID
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError
 from reco.ids import IdMap, rating_matrix
+from reco.npz import load_npz, save_npz
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound="Recommender")
@@ -298,13 +299,13 @@ class Recommender(ABC):
         meta = {"format": MODEL_FORMAT, "class": type(self).__name__,
                 "config": self.config.to_dict()}
         path = Path(path)
-        if path.suffix != ".npz":  # np.savez would add it; return the real name
+        if path.suffix != ".npz":  # keep the .npz suffix (np.load and tools expect it)
             path = path.with_name(path.name + ".npz")
         path.parent.mkdir(parents=True, exist_ok=True)
         if with_seen:
             arrays.update(seen_indptr=self.seen_.indptr, seen_indices=self.seen_.indices,
                           seen_data=self.seen_.data)
-        np.savez(path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,
+        save_npz(path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,
                  item_ids=self.item_map_.ids, **arrays)
         return path
 
@@ -317,8 +318,7 @@ class Recommender(ABC):
         path = Path(path)
         if not path.is_file():
             raise ArtifactError(f"{path}: no such model file")
-        with np.load(path, allow_pickle=False) as npz:
-            arrays = {key: npz[key] for key in npz.files}
+        arrays = load_npz(path)  # read-only views of the file, shared by processes
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
             raise ArtifactError(f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
