@@ -288,15 +288,28 @@ class RecoService:
                 "model_version": self.manifest.get("created_at")}
 
     # ------------------------------------------------------------ similar
-    def _similar_index(self) -> tuple[np.ndarray, list[tuple[Any, np.ndarray]], np.ndarray]:
-        """The movies similar titles come from (content's, else CF's), each space's row of
-        them, and their catalog positions; built on first use."""
+    def _similar_index(self) -> tuple[np.ndarray, list[tuple[Any, np.ndarray, np.ndarray]],
+                                      np.ndarray]:
+        """The movies similar titles come from (content's, else CF's), their catalog
+        positions, and per space (content, CF): its unit vectors aligned to those movies
+        (zero rows where the space lacks a movie) and which rows it has. Built at load, so
+        a request is one matrix-vector product per space."""
         cached = self.__dict__.get("_similar_cache")
         if cached is None:
             stage = self.model.stage_
             models = [m for m in (stage.content, stage.cf) if m is not None]
             ids = models[0].item_map_.ids
-            spaces = [(m, m.item_map_.indices(ids, missing="mask")) for m in models]
+            spaces = []
+            for model in models:
+                rows = model.item_map_.indices(ids, missing="mask")
+                unit = model.unit_item_vectors()
+                known = rows >= 0
+                if known.all() and np.array_equal(rows, np.arange(ids.size)):
+                    aligned = unit
+                else:
+                    aligned = np.zeros((ids.size, unit.shape[1]), dtype=unit.dtype)
+                    aligned[known] = unit[rows[known]]
+                spaces.append((model, aligned, known))
             cached = self.__dict__["_similar_cache"] = (ids, spaces, self._positions(ids))
         return cached
 
@@ -308,14 +321,11 @@ class RecoService:
         ids, spaces, positions = self._similar_index()
         total = np.zeros(ids.size, dtype=np.float32)
         parts = np.zeros(ids.size, dtype=np.int8)
-        for model, rows in spaces:
+        for model, aligned, known in spaces:
             if movie_id not in model.item_map_:
                 continue
-            unit = model.unit_item_vectors()
-            sims = unit @ unit[model.item_map_.index(movie_id)]
-            known = rows >= 0
-            total[known] += sims[rows[known]]
-            parts[known] += 1
+            total += aligned @ model.unit_item_vectors()[model.item_map_.index(movie_id)]
+            parts += known
         if not parts.any():
             raise UnknownIdError(f"movie {movie_id} has neither text nor ratings to compare")
         scores = np.where(parts > 0, total / np.maximum(parts, 1), -np.inf)
