@@ -42,9 +42,13 @@ class LoadResult:
 
 
 def run_load(host: str, port: int, paths: list[str], kind: str, concurrency: int,
-             timeout: float = 30.0) -> LoadResult:
-    """GET every path once, spread over ``concurrency`` threads; bounded by ``len(paths)``."""
+             timeout: float = 30.0, bodies: list[bytes] | None = None) -> LoadResult:
+    """Request every path once, spread over ``concurrency`` threads; bounded by
+    ``len(paths)``. GET, or POST of ``bodies[i]`` (JSON) to ``paths[i]`` when given."""
     check_loopback(host)
+    if bodies is not None and len(bodies) != len(paths):
+        raise ValueError(f"{len(bodies)} bodies for {len(paths)} paths")
+    json_headers = {"Content-Type": "application/json"}
     latencies = np.zeros(len(paths))
     errors = [0] * concurrency
 
@@ -53,7 +57,10 @@ def run_load(host: str, port: int, paths: list[str], kind: str, concurrency: int
         for i in range(slot, len(paths), concurrency):
             started = time.perf_counter()
             try:
-                conn.request("GET", paths[i])
+                if bodies is None:
+                    conn.request("GET", paths[i])
+                else:
+                    conn.request("POST", paths[i], body=bodies[i], headers=json_headers)
                 response = conn.getresponse()
                 response.read()
                 if response.status >= 400:

@@ -7,9 +7,10 @@
         --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
 
 serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback, waits until it answers,
-warms it up, then sends a bounded number of GET /recommend/<user> and /similar/<movie>
-requests from this process and reports p50/p99 latency and requests/s per endpoint; also
-the server start time (process start to first answer of /health).
+warms it up, then sends a bounded number of GET /recommend/<user>, GET /similar/<movie> and
+POST /recommend (20 ratings of a person the model never saw, folded in) requests from this
+process and reports p50/p99 latency and requests/s per endpoint; also the server start
+time (process start to first answer of /health).
 
 build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
 content, the whole build) against data size, each stage in a fresh process
@@ -65,6 +66,21 @@ def _start(artifacts: Path, port: int, workers: int) -> tuple[subprocess.Popen, 
             time.sleep(0.05)
 
 
+ENDPOINTS = ("/recommend", "/similar", "POST /recommend")
+NEW_PERSON_RATINGS = 20  # ratings sent per POST /recommend: a person who rated a few titles
+
+
+def _new_people(rng: np.random.Generator, movies: np.ndarray, n: int) -> list[bytes]:
+    """``n`` JSON bodies, each the ratings of a person the model never saw."""
+    bodies = []
+    for _ in range(n):
+        picked = rng.choice(movies, NEW_PERSON_RATINGS, replace=False)
+        stars = rng.integers(1, 11, NEW_PERSON_RATINGS) / 2
+        bodies.append(json.dumps({"ratings": [
+            {"movie_id": int(m), "rating": float(r)} for m, r in zip(picked, stars)]}).encode())
+    return bodies
+
+
 def serve(args: argparse.Namespace) -> dict:
     users = pl.read_parquet(args.artifacts / "features" / "users.parquet")["user_id"].to_numpy()
     movies = pl.read_parquet(args.artifacts / "catalog.parquet")["movie_id"].to_numpy()
@@ -79,14 +95,17 @@ def serve(args: argparse.Namespace) -> dict:
             rec = [f"/recommend/{u}?k=10" for u in rng.choice(users, args.requests)]
             sim = [f"/similar/{m}?k=10" for m in rng.choice(movies, args.requests)]
             results = [run_load("127.0.0.1", port, rec, "/recommend", args.concurrency),
-                       run_load("127.0.0.1", port, sim, "/similar", args.concurrency)]
+                       run_load("127.0.0.1", port, sim, "/similar", args.concurrency),
+                       run_load("127.0.0.1", port, ["/recommend?k=10"] * args.requests,
+                                "POST /recommend", args.concurrency,
+                                bodies=_new_people(rng, movies, args.requests))]
             runs.append({"start_seconds": round(start_seconds, 3),
                          "endpoints": [r.summary() for r in results]})
         finally:
             process.terminate()
             process.wait(timeout=30)
     medians = {"start_seconds": float(np.median([r["start_seconds"] for r in runs]))}
-    for i, name in enumerate(("/recommend", "/similar")):
+    for i, name in enumerate(ENDPOINTS):
         for key in ("p50_ms", "p99_ms", "requests_per_s"):
             medians[f"{name} {key}"] = float(np.median([r["endpoints"][i][key] for r in runs]))
     return {"artifacts": str(args.artifacts), "workers": args.workers,

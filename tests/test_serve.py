@@ -52,3 +52,17 @@ def test_serve_refuses_missing_or_untrained_artifacts(tmp_path):
     assert serve.main(["--artifacts", str(tmp_path / "none")]) == 2
     (tmp_path / "manifest.json").write_text(json.dumps({"format_version": 1}))
     assert serve.main(["--artifacts", str(tmp_path)]) == 2
+
+
+def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):  # noqa: F811
+    pytest.importorskip("gunicorn")
+    from scripts import benchmark
+
+    out = tmp_path / "serve.json"
+    assert benchmark.main(["serve", "--artifacts", str(trained), "--requests", "12",
+                           "--repeats", "1", "--out", str(out)]) == 0
+    report = json.loads(out.read_text())
+    endpoints = report["runs"][0]["endpoints"]
+    assert [e["endpoint"] for e in endpoints] == ["/recommend", "/similar", "POST /recommend"]
+    assert all(e["requests"] == 12 and e["errors"] == 0 for e in endpoints)
+    assert report["medians"]["POST /recommend p50_ms"] > 0
