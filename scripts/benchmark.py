@@ -1,16 +1,16 @@
 """Benchmarks for docs/BENCHMARKS.md (medians of repeated runs; never timed tests).
 
-    python scripts/benchmark.py serve --artifacts /tmp/art_small --requests 2000 --repeats 3
+    python scripts/benchmark.py serve --artifacts /tmp/art_small --requests 1000 --repeats 5 \
+        --concurrency 2 --doc docs/BENCHMARKS.md --name ml-latest-small
     python scripts/benchmark.py build --sizes 100k 1m 10m 32m --out /tmp/bench/build.json \\
         --plot docs/img/bench_build.png --doc docs/BENCHMARKS.md
     python scripts/benchmark.py peers --data ../shared/data/ml-latest-small --sizes 1m 10m 32m \\
         --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
 
-serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback, waits until it answers,
-warms it up, then sends a bounded number of GET /recommend/<user>, GET /similar/<movie> and
-POST /recommend (20 ratings of a person the model never saw, folded in) requests from this
-process and reports p50/p99 latency and requests/s per endpoint; also the server start
-time (process start to first answer of /health).
+serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback and loads it from this
+process: p50/p99 latency and requests/s of GET /recommend/<user>, GET /similar/<movie> and
+POST /recommend (a person the model never saw), and the server start time
+(:mod:`reco.bench_serve`); ``--doc`` writes them with the targets into a section.
 
 build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
 content, the whole build) against data size, each stage in a fresh process
@@ -24,93 +24,27 @@ import argparse
 import json
 import os
 import shlex
-import socket
-import subprocess
 import sys
-import time
-import urllib.request
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-import polars as pl  # noqa: E402
-
 from reco.cli import setup_logging  # noqa: E402
-from reco.loadtest import run_load  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def serve(args: argparse.Namespace, command: str) -> dict:
+    from reco import bench_build as bb
+    from reco import bench_serve as bs
 
-
-def _start(artifacts: Path, port: int, workers: int) -> tuple[subprocess.Popen, float]:
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(artifacts),
-         "--port", str(port), "--workers", str(workers)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    while True:
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=5):
-                return process, time.perf_counter() - started
-        except OSError:
-            if process.poll() is not None or time.perf_counter() - started > 300:
-                process.kill()
-                raise RuntimeError("the server did not start") from None
-            time.sleep(0.05)
-
-
-ENDPOINTS = ("/recommend", "/similar", "POST /recommend")
-NEW_PERSON_RATINGS = 20  # ratings sent per POST /recommend: a person who rated a few titles
-
-
-def _new_people(rng: np.random.Generator, movies: np.ndarray, n: int) -> list[bytes]:
-    """``n`` JSON bodies, each the ratings of a person the model never saw."""
-    bodies = []
-    for _ in range(n):
-        picked = rng.choice(movies, NEW_PERSON_RATINGS, replace=False)
-        stars = rng.integers(1, 11, NEW_PERSON_RATINGS) / 2
-        bodies.append(json.dumps({"ratings": [
-            {"movie_id": int(m), "rating": float(r)} for m, r in zip(picked, stars)]}).encode())
-    return bodies
-
-
-def serve(args: argparse.Namespace) -> dict:
-    users = pl.read_parquet(args.artifacts / "features" / "users.parquet")["user_id"].to_numpy()
-    movies = pl.read_parquet(args.artifacts / "catalog.parquet")["movie_id"].to_numpy()
-    rng = np.random.default_rng(0)
-    runs = []
-    for repeat in range(args.repeats):
-        port = _free_port()
-        process, start_seconds = _start(args.artifacts, port, args.workers)
-        try:
-            warm = [f"/recommend/{u}?k=10" for u in rng.choice(users, 50)]
-            run_load("127.0.0.1", port, warm, "warm-up", args.concurrency)
-            rec = [f"/recommend/{u}?k=10" for u in rng.choice(users, args.requests)]
-            sim = [f"/similar/{m}?k=10" for m in rng.choice(movies, args.requests)]
-            results = [run_load("127.0.0.1", port, rec, "/recommend", args.concurrency),
-                       run_load("127.0.0.1", port, sim, "/similar", args.concurrency),
-                       run_load("127.0.0.1", port, ["/recommend?k=10"] * args.requests,
-                                "POST /recommend", args.concurrency,
-                                bodies=_new_people(rng, movies, args.requests))]
-            runs.append({"start_seconds": round(start_seconds, 3),
-                         "endpoints": [r.summary() for r in results]})
-        finally:
-            process.terminate()
-            process.wait(timeout=30)
-    medians = {"start_seconds": float(np.median([r["start_seconds"] for r in runs]))}
-    for i, name in enumerate(ENDPOINTS):
-        for key in ("p50_ms", "p99_ms", "requests_per_s"):
-            medians[f"{name} {key}"] = float(np.median([r["endpoints"][i][key] for r in runs]))
-    return {"artifacts": str(args.artifacts), "workers": args.workers,
-            "concurrency": args.concurrency, "requests_per_endpoint": args.requests,
-            "repeats": args.repeats, "medians": medians, "runs": runs}
+    result = bs.run_serve(args.artifacts, args.requests, args.concurrency, args.workers,
+                          args.repeats)
+    result.update(command=command, provenance=bb.provenance(), targets=bs.serve_targets(result))
+    if args.doc is not None:
+        name = args.name or str(args.artifacts)
+        bb.update_doc_section(args.doc, f"Serving: {name} (issue: serving)",
+                              bs.render_serve(result, command, name))
+    return result
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
@@ -206,11 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="latency and throughput of a gunicorn-served artifact dir")
     s.add_argument("--artifacts", type=Path, required=True)
-    s.add_argument("--requests", type=int, default=2000, help="per endpoint and repeat")
-    s.add_argument("--concurrency", type=int, default=4, help="client threads")
+    s.add_argument("--requests", type=int, default=1000, help="per endpoint and repeat")
+    s.add_argument("--concurrency", type=int, default=2, help="client threads")
     s.add_argument("--workers", type=int, default=2, help="gunicorn workers")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    s.add_argument("--doc", type=Path, default=None,
+                   help="update this Markdown file's 'Serving: NAME' section")
+    s.add_argument("--name", default=None,
+                   help="what the artifacts were trained on, for the doc (default: the path)")
     _add_build(sub)
     _add_peers(sub)
     for name in ("build", "peers"):
@@ -219,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     command = shlex.join(["python", "scripts/benchmark.py", *argv])
     if args.command == "serve":
-        result = serve(args)
+        result = serve(args, command)
     elif args.command == "build":
         result = build(args, command)
     else:

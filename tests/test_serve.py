@@ -58,11 +58,17 @@ def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):  # noqa: F8
     pytest.importorskip("gunicorn")
     from scripts import benchmark
 
-    out = tmp_path / "serve.json"
+    out, doc = tmp_path / "serve.json", tmp_path / "BENCH.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\nkept\n")
     assert benchmark.main(["serve", "--artifacts", str(trained), "--requests", "12",
-                           "--repeats", "1", "--out", str(out)]) == 0
+                           "--repeats", "1", "--out", str(out), "--doc", str(doc),
+                           "--name", "tiny"]) == 0
     report = json.loads(out.read_text())
     endpoints = report["runs"][0]["endpoints"]
     assert [e["endpoint"] for e in endpoints] == ["/recommend", "/similar", "POST /recommend"]
     assert all(e["requests"] == 12 and e["errors"] == 0 for e in endpoints)
     assert report["medians"]["POST /recommend p50_ms"] > 0
+    assert {t["status"] for t in report["targets"]} <= {"met", "missed"}
+    text = doc.read_text()
+    assert "## Other\n\nkept" in text and "## Serving: tiny (issue: serving)" in text
+    assert "| `POST /recommend` p50, ms |" in text and "Errors: 0." in text
