@@ -25,18 +25,17 @@ import argparse
 import json
 import logging
 import os
-import resource
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+
+from reco.bench_profile import Profile, instrument_training, peak_mb, reset_peak, rss_mb
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +44,6 @@ STAGES = ("load", "features", "features_pandas", "cf", "content", "train")
 PRESETS = {"100k": (100_000, 943, 1_682), "1m": (1_000_000, 6_040, 3_706),
            "10m": (10_000_000, 69_878, 10_677), "32m": (32_000_000, 200_948, 87_585)}
 MARKER = "bench_shape.json"
-MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -68,121 +66,6 @@ class Size:
             raise ValueError(f"size {spec!r}: expected one of {sorted(PRESETS)} or "
                              "RATINGS:USERS:MOVIES") from None
         return cls(f"{ratings:,}", ratings, users, movies)
-
-
-# ---------------------------------------------------------------- memory
-def _status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return None
-
-
-def rss_mb() -> float:
-    """Current resident set size in MB (0 where ``/proc`` is absent)."""
-    return (_status_kb("VmRSS") or 0) / 1024
-
-
-def reset_peak() -> bool:
-    """Reset this process's peak RSS (Linux >= 4.0); False where that is not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")
-        return True
-    except OSError:
-        return False
-
-
-def peak_mb() -> float:
-    """Peak RSS in MB since the process started or since the last :func:`reset_peak`."""
-    hwm = _status_kb("VmHWM")
-    if hwm is None:  # ru_maxrss is in kB on Linux, bytes on macOS
-        scale = 1 if sys.platform == "darwin" else 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * scale / MB
-    return hwm / 1024
-
-
-class Profile:
-    """Seconds and peak RSS of named parts of a run, nested parts included in their parents.
-
-    Each enter/exit reads the high-water mark since the last reset, credits it to every
-    open part and resets it, so a part's peak is the largest RSS seen while it was open.
-    """
-
-    def __init__(self) -> None:
-        self.seconds: dict[str, float] = {}
-        self.peak: dict[str, float] = {}
-        self.calls: dict[str, int] = {}
-        self.overall = 0.0  # the largest RSS seen at any checkpoint (the resets hide it)
-        self.top_level = 0.0  # seconds inside parts that no other part holds
-        self._open: list[str] = []
-
-    def _checkpoint(self) -> None:
-        high = peak_mb()
-        self.overall = max(self.overall, high)
-        for name in self._open:
-            self.peak[name] = max(self.peak.get(name, 0.0), high)
-        reset_peak()
-
-    @contextmanager
-    def part(self, name: str) -> Iterator[None]:
-        self._checkpoint()
-        self._open.append(name)
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            elapsed = time.perf_counter() - started
-            self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
-            if self._open == [name]:
-                self.top_level += elapsed
-            self.calls[name] = self.calls.get(name, 0) + 1
-            self._checkpoint()
-            self._open.remove(name)
-
-    def wrap(self, owner: Any, attr: str, name: str | Callable[..., str]) -> None:
-        """Time every call of ``owner.attr`` (a function or a method) as part ``name``."""
-        original = getattr(owner, attr, None)
-        if original is None:  # the training code moved on: that part is simply not shown
-            log.warning("cannot time %s.%s: not found", getattr(owner, "__name__", owner), attr)
-            return
-        is_static = isinstance(owner.__dict__.get(attr) if isinstance(owner, type) else None,
-                               (classmethod, staticmethod))
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            with self.part(name(*args) if callable(name) else name):
-                return original(*args, **kwargs)
-
-        setattr(owner, attr, staticmethod(timed) if is_static else timed)
-
-    def summary(self) -> dict[str, dict[str, float]]:
-        return {name: {"seconds": round(sec, 3), "peak_rss_mb": round(self.peak.get(name, 0), 1),
-                       "calls": self.calls[name]} for name, sec in self.seconds.items()}
-
-
-def _instrument_training(profile: Profile) -> None:
-    """Time the parts of :meth:`HybridRecommender.fit` (this process only; no core edits)."""
-    from reco import hybrid
-    from reco.context_features import RecentItems, TimePopularity
-
-    profile.wrap(hybrid.HybridRecommender, "_stage_one", "stage one (both windows)")
-    profile.wrap(hybrid.ALSRecommender, "fit", lambda model, *a: f"ALS {model.config.feedback}")
-    profile.wrap(hybrid.SVDRecommender, "fit", "SVD rating model")
-    profile.wrap(hybrid.ContentRecommender, "fit", "content")
-    profile.wrap(hybrid.PopularityRecommender, "fit", "popularity")
-    profile.wrap(hybrid, "build_feature_tables", "features")
-    profile.wrap(TimePopularity, "from_ratings", "time popularity")
-    profile.wrap(RecentItems, "from_ratings", "recent items")
-    profile.wrap(hybrid, "per_user_split", "label window split")
-    profile.wrap(hybrid, "generate_candidates", "ranker: candidates")
-    profile.wrap(hybrid, "cf_score_rank", "ranker: CF rank of candidates")
-    profile.wrap(hybrid, "pair_features", "ranker: feature rows")
-    profile.wrap(hybrid, "build_rows", "ranker: feature rows")
-    profile.wrap(hybrid, "fit_booster", "ranker: XGBoost fits")
 
 
 # ---------------------------------------------------------------- one stage (child side)
@@ -235,7 +118,7 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
         from reco.evaluation import fast_config
         from reco.training import train
 
-        _instrument_training(profile)
+        instrument_training(profile)
         manifest = train(data_dir, work / "artifacts", config=fast_config() if fast else None)
         extra.update(manifest_timings=manifest["timings_seconds"], parts=profile.summary(),
                      outside_parts_seconds=round(time.perf_counter() - tick - profile.top_level, 3),
@@ -402,196 +285,6 @@ def run_build(sizes: list[Size], stages: list[str], repeats: int, root: Path,
                                                for e in result["sizes"]])
                 for key in ("seconds", "stage_peak_rss_mb")} for stage in stages}
     return result
-
-
-# ---------------------------------------------------------------- reporting
-BUILD_TITLE = "Build (issue: scale)"
-GENERATED_END = "<!-- end of generated figures: notes below this line are kept on re-runs -->"
-TITLES = {"load": "load (read + validate)", "features": "features, Polars (reco)",
-          "features_pandas": "features, pandas (peer)", "cf": "CF: implicit ALS",
-          "content": "content", "train": "whole build (train)"}
-
-
-def provenance() -> dict[str, Any]:
-    """Where and with what the figures were measured (code path, libraries, machine)."""
-    import platform
-    from importlib import metadata
-
-    from reco.artifacts import library_versions
-
-    libraries = library_versions()
-    for name in ("implicit", "scikit-surprise", "threadpoolctl"):
-        try:
-            libraries[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            libraries[name] = None
-    return {"reco_path": str(Path(__file__).resolve().parent), "python": platform.python_version(),
-            "libraries": libraries, "cpus": os.cpu_count(),
-            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-            if hasattr(os, "sysconf") else None,
-            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
-            "started": time.strftime("%Y-%m-%d %H:%M:%S")}
-
-
-def update_doc_section(path: Path, title: str, body: str) -> None:
-    """Replace section ``## title`` of a Markdown file by ``body`` (or append it).
-
-    Text between :data:`GENERATED_END` and the next ``## `` heading is kept, so notes
-    written by hand under the figures survive a re-run.
-    """
-    text = path.read_text() if path.is_file() else ""
-    heading = f"## {title}\n"
-    start = text.find(heading)
-    new = f"{heading}\n{body.strip()}\n\n{GENERATED_END}\n"
-    if start < 0:
-        path.write_text(text.rstrip("\n") + "\n\n" + new)
-        return
-    end = text.find("\n## ", start + len(heading))
-    end = len(text) if end < 0 else end + 1
-    old = text[start:end]
-    kept = old.split(GENERATED_END, 1)[1].lstrip("\n") if GENERATED_END in old else ""
-    rest = text[end:]
-    path.write_text(text[:start] + new + (kept or ("\n" if rest else "")) + rest)
-
-
-def runs_cell(median: float | None, values: list[float], fmt: str = "{:.3g}") -> str:
-    """``median (run, run, run)``; a dash when nothing was measured."""
-    if median is None:
-        return "-"
-    inner = ", ".join(fmt.format(v) for v in values)
-    return fmt.format(median) + (f" ({inner})" if len(values) > 1 else "")
-
-
-def _target(name: str, measured: float | None, limit: float, unit: str,
-            higher_is_better: bool = False) -> dict[str, Any]:
-    if measured is None:
-        return {"target": name, "measured": None, "status": "not measured"}
-    met = measured >= limit if higher_is_better else measured <= limit
-    by = abs(measured / limit - 1) * 100
-    status = "met" if met else "missed"
-    return {"target": name, "measured": f"{measured:.3g} {unit}", "status": status,
-            "margin": f"{by:.0f}% {'better' if met else 'worse'} than {limit:g} {unit}"}
-
-
-def build_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's figures, measured at the sizes that ran (``10m``, ``32m``)."""
-    by_label = {e["label"]: e for e in result["sizes"]}
-    big, ten = by_label.get("32m", {}).get("stages", {}), by_label.get("10m", {})
-    train = big.get("train", {})
-    peak = train.get("median_process_peak_rss_mb")
-    return [
-        _target("whole build on 32M ratings: wall <= 10 min", train.get("median_wall_seconds"),
-                600, "s"),
-        _target("whole build on 32M ratings: peak RSS <= 8 GiB",
-                None if peak is None else peak / 1024, 8, "GiB"),
-        _target("features alone on 32M ratings <= 60 s",
-                big.get("features", {}).get("median_seconds"), 60, "s"),
-        _target("Polars features >= 5x faster than pandas at 10M ratings",
-                ten.get("pandas_over_polars"), 5, "x", higher_is_better=True),
-    ]
-
-
-def render_build(result: dict[str, Any], command: str, image: str | None) -> str:
-    """The ``## Build`` section of docs/BENCHMARKS.md from a :func:`run_build` result."""
-    sizes = result["sizes"]
-    head = "| stage | " + " | ".join(f"{e['label']} ({e['n_ratings']:,} ratings)"
-                                     for e in sizes) + " |"
-    rule = "| --- |" + " ---: |" * len(sizes)
-    lines = [f"Command: `{command}`", "",
-             f"Synthetic ml-shaped csv releases (users/movies per size: "
-             + ", ".join(f"{e['label']} {e['n_users']:,}/{e['n_movies']:,}" for e in sizes)
-             + f"; seed {result['seed']}). Each stage runs in a fresh process, "
-             f"{result['repeats']} repeat(s) (whole build: {result['train_repeats']}); "
-             "cells are the median and, in brackets, each run. Seconds are the stage's own "
-             "(inputs already loaded; the whole build includes its load).", ""]
-    for key, what, fmt in (("seconds", "Seconds", "{:.3g}"),
-                           ("stage_peak_rss_mb", "Peak RSS (MB) while the stage ran, inputs "
-                            "in memory included", "{:.0f}")):
-        lines += [f"**{what}**", "", head, rule]
-        for stage in result["stages"]:
-            cells = [runs_cell(e["stages"].get(stage, {}).get(f"median_{key}"),
-                               e["stages"].get(stage, {}).get(key, []), fmt) for e in sizes]
-            lines.append(f"| {TITLES.get(stage, stage)} | " + " | ".join(cells) + " |")
-        lines.append("")
-    ratios = [e for e in sizes if "pandas_over_polars" in e]
-    if ratios:
-        lines += ["**Polars vs pandas, same tables, same data** (pandas seconds / Polars "
-                  "seconds within each repeat, the two processes back to back; median and "
-                  "runs): " + ", ".join(
-                      f"{e['label']} " + runs_cell(e["pandas_over_polars"],
-                                                   e["pandas_over_polars_runs"], "{:.2f}") + "x"
-                      for e in ratios), ""]
-    loads = [r["load_average"] for e in sizes for v in e["stages"].values() for r in v["runs"]
-             if r.get("load_average") is not None]
-    if loads:
-        lines += [f"**Machine load** (1-minute load average at the end of each stage run, "
-                  f"2 cores shared with other jobs): {min(loads):.1f} to {max(loads):.1f}, "
-                  f"median {np.median(loads):.1f}.", ""]
-    growth = result.get("growth_exponent", {})
-    shown = {s: g for s, g in growth.items() if g.get("seconds") is not None}
-    if shown:
-        lines += ["**Growth** (slope of log cost against log ratings over the sizes of 1M "
-                  "ratings and more; 1 is linear): " + "; ".join(
-                      f"{TITLES.get(s, s)}: time {g['seconds']}, memory {g['stage_peak_rss_mb']}"
-                      for s, g in shown.items()), ""]
-    largest = sizes[-1]["stages"].get("train", {}).get("runs", []) if sizes else []
-    ok = [r for r in largest if "parts" in r]
-    if ok:
-        run = ok[0]
-        lines += [f"**Whole build at {sizes[-1]['label']}, by part** (first run: "
-                  f"{run['wall_seconds']:.0f} s wall, process peak "
-                  f"{run['process_peak_rss_mb']:,.0f} MB; parts nest, stage one holds "
-                  "ALS, content, features...; manifest steps: "
-                  + ", ".join(f"{k} {v:.1f} s" for k, v in run["manifest_timings"].items())
-                  + ")", "", "| part | calls | seconds | peak RSS (MB) |", "| --- | ---: | ---: | ---: |"]
-        for name, part in sorted(run["parts"].items(), key=lambda kv: -kv[1]["seconds"]):
-            lines.append(f"| {name} | {part['calls']} | {part['seconds']:.1f} | "
-                         f"{part['peak_rss_mb']:,.0f} |")
-        if "outside_parts_seconds" in run:
-            lines.append(f"| outside these parts (load, the rest of fit, save) | | "
-                         f"{run['outside_parts_seconds']:.1f} | |")
-        lines.append("")
-    lines += ["**Targets**", "", "| target | measured (median) | status |", "| --- | ---: | --- |"]
-    for t in build_targets(result):
-        lines.append(f"| {t['target']} | {t['measured'] or '-'} | {t['status']}"
-                     + (f": {t['margin']}" if "margin" in t else "") + " |")
-    if image:
-        lines += ["", f"![time and peak memory per stage against ratings]({image})"]
-    return "\n".join(lines)
-
-
-def plot_build(result: dict[str, Any], path: Path) -> None:
-    """Time and peak RSS per stage against ratings, log-log, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    sizes = result["sizes"]
-    x = np.array([e["n_ratings"] for e in sizes], dtype=float)
-    fig, axes = plt.subplots(1, 2, figsize=(12, 4.8))
-    for ax, key, label in ((axes[0], "seconds", "seconds (median)"),
-                           (axes[1], "stage_peak_rss_mb", "peak RSS, MB (median)")):
-        for stage in result["stages"]:
-            y = np.array([e["stages"].get(stage, {}).get(f"median_{key}") or np.nan
-                          for e in sizes], dtype=float)
-            if np.isfinite(y).any():  # a stage that failed everywhere has no line
-                ax.plot(x, y, marker="o", label=TITLES.get(stage, stage))
-        if len(x) > 1:  # slope 1 through the whole build's largest point: linear growth
-            last = sizes[-1]["stages"].get("train", {}).get(f"median_{key}")
-            if last:
-                ax.plot(x, last * x / x[-1], "k:", lw=1,
-                        label="linear in ratings (through the largest whole build)")
-        ax.set(xlabel="ratings", ylabel=label)
-        if ax.lines:
-            ax.set(xscale="log", yscale="log")
-        ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=8)
-    fig.suptitle("reco build cost against data size (fresh process per stage, 2 cores)")
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reco.bench_build import _target, runs_cell
+from reco.bench_report import runs_cell, target_row
 from reco.columns import RATING, USER_ID
 from reco.recommender import Recommender
 from reco.split import LIKE_THRESHOLD, Split, per_user_split
@@ -180,7 +180,7 @@ def peer_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     for d in result["datasets"]:
         if "reco_over_implicit_fit" not in d:
             continue
-        targets.append(_target(f"{d['label']}: reco ALS fit <= 1.5x implicit's",
+        targets.append(target_row(f"{d['label']}: reco ALS fit <= 1.5x implicit's",
                                d["reco_over_implicit_fit"], 1.5, "x"))
         diff = d["reco_minus_implicit_ndcg"]
         targets.append({"target": f"{d['label']}: reco NDCG@10 >= implicit's",

@@ -14,7 +14,7 @@ POST /recommend (a person the model never saw), and the server start time
 
 build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
 content, the whole build) against data size, each stage in a fresh process
-(:mod:`reco.bench_build`). peers: reco's ALS against implicit's ALS and Surprise's SVD,
+(:mod:`reco.bench_build`, reported by :mod:`reco.bench_report`). peers: reco's ALS against implicit's ALS and Surprise's SVD,
 fit time and NDCG@10 on one protocol split per release (:mod:`reco.bench_peers`).
 """
 
@@ -34,15 +34,15 @@ from reco.cli import setup_logging  # noqa: E402
 
 
 def serve(args: argparse.Namespace, command: str) -> dict:
-    from reco import bench_build as bb
+    from reco import bench_report as br
     from reco import bench_serve as bs
 
     result = bs.run_serve(args.artifacts, args.requests, args.concurrency, args.workers,
                           args.repeats)
-    result.update(command=command, provenance=bb.provenance(), targets=bs.serve_targets(result))
+    result.update(command=command, provenance=br.provenance(), targets=bs.serve_targets(result))
     if args.doc is not None:
         name = args.name or str(args.artifacts)
-        bb.update_doc_section(args.doc, f"Serving: {name} (issue: serving)",
+        br.update_doc_section(args.doc, f"Serving: {name} (issue: serving)",
                               bs.render_serve(result, command, name))
     return result
 
@@ -105,32 +105,33 @@ def _releases(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 def build(args: argparse.Namespace, command: str) -> dict:
     from reco import bench_build as bb
+    from reco import bench_report as br
 
     result = bb.run_build([bb.Size.parse(s) for s in args.sizes], args.stages, args.repeats,
                           args.data_root, args.reuse, args.seed, args.train_repeats,
                           args.pandas_max_ratings, args.fast, args.timeout)
-    result.update(command=command, provenance=bb.provenance(), targets=bb.build_targets(result))
+    result.update(command=command, provenance=br.provenance(), targets=br.build_targets(result))
     if args.plot is not None:
-        bb.plot_build(result, args.plot)
+        br.plot_build(result, args.plot)
     if args.doc is not None:
         image = None if args.plot is None else os.path.relpath(args.plot.resolve(),
                                                                args.doc.resolve().parent)
-        bb.update_doc_section(args.doc, bb.BUILD_TITLE, bb.render_build(result, command, image))
+        br.update_doc_section(args.doc, br.BUILD_TITLE, br.render_build(result, command, image))
     return result
 
 
 def peers(args: argparse.Namespace, command: str) -> dict:
-    from reco import bench_build as bb
     from reco import bench_peers as bp
+    from reco import bench_report as br
 
     settings = bp.PeerSettings(factors=args.factors, iterations=args.iterations,
                                threads=args.threads,
                                surprise_max_ratings=args.surprise_max_ratings,
                                eval_max_users=args.eval_max_users)
     result = bp.run_peers(_releases(args), settings, args.repeats)
-    result.update(command=command, provenance=bb.provenance(), targets=bp.peer_targets(result))
+    result.update(command=command, provenance=br.provenance(), targets=bp.peer_targets(result))
     if args.doc is not None:
-        bb.update_doc_section(args.doc, bp.PEERS_TITLE, bp.render_peers(result, command))
+        br.update_doc_section(args.doc, bp.PEERS_TITLE, bp.render_peers(result, command))
     return result
 
 

@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reco.bench_build import (
-    GENERATED_END, Profile, Size, growth_exponent, prepare_release, release_shape, run_stage,
-    update_doc_section,
-)
+from reco.bench_build import Size, growth_exponent, prepare_release, release_shape, run_stage
+from reco.bench_profile import Profile
+from reco.bench_report import GENERATED_END, update_doc_section
 from scripts import benchmark
 
 TINY = "5000:100:300"
