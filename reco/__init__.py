@@ -43,7 +43,8 @@ from reco.netflix import read_netflix_titles
 from reco.genre_tagger import GenreTagger, TaggerConfig
 from reco.genre_tagger_movielens import predict_movielens_genres
 from reco.label_model import DawidSkeneLabelModel, LabelModelConfig, majority_vote
-from reco.family import FamilyClassifier, FamilyConfig, family_probabilities, fit_family_flag
+from reco.family import FamilyClassifier, FamilyConfig, fit_family_flag
+from reco.family_movielens import family_probabilities
 from reco.text_apply import apply_text_models
 
 __version__ = "0.1.0"

@@ -84,7 +84,8 @@ def apply_text_models(movies: pl.DataFrame, *, tmdb: pl.DataFrame | None = None,
         log.info("genre tagger: %d of %d untagged movies got predicted genres",
                  section["genre_tagger"]["filled"], predicted.height)
     if family_model is not None:
-        from reco.family import FamilyClassifier, family_probabilities
+        from reco.family import FamilyClassifier
+        from reco.family_movielens import family_probabilities
 
         scores = family_probabilities(FamilyClassifier.load(family_model), movies, tmdb, links, tags)
         extra = extra.join(scores, on=MOVIE_ID, how="left")

@@ -11,13 +11,7 @@ import polars as pl
 import pytest
 
 from reco.exceptions import ArtifactError, ConfigError, ModelFitError, NotFittedError
-from reco.family import (
-    FamilyClassifier,
-    FamilyConfig,
-    family_probabilities,
-    fit_family_flag,
-    movielens_titles,
-)
+from reco.family import FamilyClassifier, FamilyConfig, fit_family_flag
 from reco.family_eval import (
     FamilyEvalConfig,
     binary_metrics,
@@ -26,6 +20,7 @@ from reco.family_eval import (
     split_parts,
     write_report,
 )
+from reco.family_movielens import family_probabilities, movielens_titles
 from reco.netflix import NETFLIX_COLUMNS, read_netflix_titles
 from reco.text_augment import augment_texts
 from scripts import evaluate_text
