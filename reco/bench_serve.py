@@ -150,7 +150,7 @@ def render_serve(result: dict[str, Any], command: str, name: str) -> str:
     loads = [r.get("load_average") for r in runs if r.get("load_average") is not None]
     lines += ["", f"Errors: {errors}. 1-minute load average after each repeat: "
               + (", ".join(f"{v:.2f}" for v in loads) or "not recorded")
-              + " (2 cores; the client itself keeps about one busy).", "",
+              + " (2 cores, shared by the workers and the client).", "",
               "**Targets** (the serving issue states them for 32M ratings)", "",
               "| target | measured (median) | status |", "| --- | ---: | --- |"]
     for row in serve_targets(result):
