@@ -3,7 +3,9 @@
 The public API is re-exported here; see README.md and docs/ for the guided tour.
 """
 
+import importlib
 import os
+from typing import Any
 
 # OpenMP threads (XGBoost, scikit-learn) spin while they wait by default. When another
 # process holds a core, that spinning slows fits down several times over. Measured with
@@ -13,39 +15,82 @@ import os
 # for a dedicated machine). Only effective when reco is imported before OpenMP loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from reco.batch import read_user_ids, recommend_for_users
-from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
-from reco.content import ContentConfig, ContentRecommender
-from reco.dataset import DataReport, MovieLensData, RatingScale
-from reco.exceptions import (
-    ArtifactError,
-    ConfigError,
-    DatasetNotFoundError,
-    DataFormatError,
-    ModelFitError,
-    NotFittedError,
-    RecoError,
-    UnknownIdError,
-)
-from reco.features import FeatureConfig, FeatureTables, build_feature_tables
-from reco.hybrid import HybridConfig, HybridRecommender
-from reco.ids import IdMap
-from reco.popularity import PopularityConfig, PopularityRecommender
-from reco.recommender import Recommender
-from reco.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
-from reco.pipeline import build_features
-from reco.split import Split, global_time_split, per_user_split
-from reco.synthetic import SyntheticConfig, default_dataset, generate, write_release
-from reco.tmdb import read_tmdb_movies
-from reco.training import load_model, train
-from reco.fetch import DownloadError, fetch_movielens
-from reco.netflix import read_netflix_titles
-from reco.genre_tagger import GenreTagger, TaggerConfig
-from reco.genre_tagger_movielens import predict_movielens_genres
-from reco.label_model import DawidSkeneLabelModel, LabelModelConfig, majority_vote
-from reco.family import FamilyClassifier, FamilyConfig, fit_family_flag
-from reco.family_movielens import family_probabilities
-from reco.text_apply import apply_text_models
+# Public names and the module each lives in, imported on first use (PEP 562): a command
+# that only reads data or builds features does not pay for scikit-learn, XGBoost and
+# the text models (`scripts/build_features.py` on ml-latest-small: 1.5 s -> 0.5 s).
+_EXPORTS: dict[str, str] = {
+    "read_user_ids": "reco.batch",
+    "recommend_for_users": "reco.batch",
+    "ALSConfig": "reco.cf",
+    "ALSRecommender": "reco.cf",
+    "SVDConfig": "reco.cf",
+    "SVDRecommender": "reco.cf",
+    "ContentConfig": "reco.content",
+    "ContentRecommender": "reco.content",
+    "DataReport": "reco.dataset",
+    "MovieLensData": "reco.dataset",
+    "RatingScale": "reco.dataset",
+    "ArtifactError": "reco.exceptions",
+    "ConfigError": "reco.exceptions",
+    "DatasetNotFoundError": "reco.exceptions",
+    "DataFormatError": "reco.exceptions",
+    "ModelFitError": "reco.exceptions",
+    "NotFittedError": "reco.exceptions",
+    "RecoError": "reco.exceptions",
+    "UnknownIdError": "reco.exceptions",
+    "FeatureConfig": "reco.features",
+    "FeatureTables": "reco.features",
+    "build_feature_tables": "reco.features",
+    "HybridConfig": "reco.hybrid",
+    "HybridRecommender": "reco.hybrid",
+    "IdMap": "reco.ids",
+    "PopularityConfig": "reco.popularity",
+    "PopularityRecommender": "reco.popularity",
+    "Recommender": "reco.recommender",
+    "LoadConfig": "reco.movielens",
+    "detect_layout": "reco.movielens",
+    "load_movielens": "reco.movielens",
+    "scan_ratings": "reco.movielens",
+    "build_features": "reco.pipeline",
+    "Split": "reco.split",
+    "global_time_split": "reco.split",
+    "per_user_split": "reco.split",
+    "SyntheticConfig": "reco.synthetic",
+    "default_dataset": "reco.synthetic",
+    "generate": "reco.synthetic",
+    "write_release": "reco.synthetic",
+    "read_tmdb_movies": "reco.tmdb",
+    "load_model": "reco.training",
+    "train": "reco.training",
+    "DownloadError": "reco.fetch",
+    "fetch_movielens": "reco.fetch",
+    "read_netflix_titles": "reco.netflix",
+    "GenreTagger": "reco.genre_tagger",
+    "TaggerConfig": "reco.genre_tagger",
+    "predict_movielens_genres": "reco.genre_tagger_movielens",
+    "DawidSkeneLabelModel": "reco.label_model",
+    "LabelModelConfig": "reco.label_model",
+    "majority_vote": "reco.label_model",
+    "FamilyClassifier": "reco.family",
+    "FamilyConfig": "reco.family",
+    "fit_family_flag": "reco.family",
+    "family_probabilities": "reco.family_movielens",
+    "apply_text_models": "reco.text_apply",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'reco' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
 
 __version__ = "0.1.0"
 

@@ -9,6 +9,7 @@ edge, excludes seen items, cuts the top k, and saves to ``.npz`` without pickle.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 from abc import ABC, abstractmethod
@@ -32,6 +33,9 @@ MAX_BLOCK_CELLS = 1 << 25
 #: Attributes derived from the learned arrays on first use; dropped by a refit.
 CACHES = ("_unit_vectors", "_us")
 REGISTRY: dict[str, type[Recommender]] = {}
+#: Where reco's own saved models live: imported by :meth:`Recommender.load` when a file
+#: names a class not registered yet (subclasses register when their module is imported).
+MODEL_MODULES = ("reco.popularity", "reco.cf", "reco.content")
 
 
 def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -322,6 +326,9 @@ class Recommender(ABC):
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
             raise ArtifactError(f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
+        if meta.get("class") not in REGISTRY:
+            for module in MODEL_MODULES:
+                importlib.import_module(module)
         klass = REGISTRY.get(meta.get("class", ""))
         if klass is None or not issubclass(klass, cls):
             raise ArtifactError(f"{path}: holds a {meta.get('class')!r}, not a {cls.__name__}")
