@@ -40,7 +40,8 @@ function card(movie, extra, rateable = false) {
   title.textContent = movie.title;
   const meta = document.createElement("div");
   meta.className = "meta";
-  meta.textContent = [movie.year, (movie.genres || []).join(", ")].filter(Boolean).join(" · ");
+  const genres = (movie.genres || []).join(", ") + (movie.genres_predicted ? " (predicted)" : "");
+  meta.textContent = [movie.year, genres].filter(Boolean).join(" · ");
   node.append(title, meta);
   if (extra) {
     const reason = document.createElement("div");
