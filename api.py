@@ -105,7 +105,8 @@ def _filters(service: RecoService) -> Filters:
     family = _bool_arg("family", False)
     if family and not service.has_family_flag:
         raise ApiError(400, "family=true is not available: these artifacts carry no "
-                            "family-friendly flag (the text models add it)", "family_unavailable")
+                            "family-friendly flag (train with scripts/train.py --family-model "
+                            "DIR; README, 'Text models')", "family_unavailable")
     year_min = _int_arg("year_min", None, 1800, 2100)
     year_max = _int_arg("year_max", None, 1800, 2100)
     if year_min is not None and year_max is not None and year_min > year_max:
