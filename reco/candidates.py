@@ -77,8 +77,9 @@ Scorer = Callable[[UserContext, np.ndarray], np.ndarray]  # (context, rows) -> s
 
 
 def _sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
-    """Per source: its item ids, which of them the ranker can score, and a scorer of
-    context rows -> dense scores over its items (built once per store)."""
+    """Per source: its item ids, the indices of those the ranker cannot score (not in
+    CF's item map), and a scorer of context rows -> dense scores over its items (built
+    once per store)."""
     cached = store.__dict__.get("_candidate_sources")
     if cached is None:
         cached = store.__dict__["_candidate_sources"] = _build_sources(store)
@@ -88,38 +89,45 @@ def _sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Sco
 def _build_sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
     stage = store.stage
     allowed = stage.cf.item_map_
+
+    def blocked(ids: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(allowed.indices(ids, missing="mask") < 0)
+
     out: dict[str, tuple[np.ndarray, np.ndarray, Scorer]] = {}
     cf_ids = stage.cf.item_map_.ids
-    out["cf"] = (cf_ids, np.ones(cf_ids.size, bool), lambda ctx, rows: ctx.cf[rows] @ store.cf_items.T)
+    out["cf"] = (cf_ids, np.empty(0, np.int64), lambda ctx, rows: ctx.cf[rows] @ store.cf_items.T)
     if store.content is not None:
         ids = store.content.item_map_.ids
-        out["content"] = (ids, allowed.indices(ids, missing="mask") >= 0,
+        out["content"] = (ids, blocked(ids),
                           lambda ctx, rows: ctx.content[rows] @ store.content_emb.T)
     popular = stage.popular
     ids = popular.item_map_.ids
-    out["popular"] = (ids, allowed.indices(ids, missing="mask") >= 0,
+    out["popular"] = (ids, blocked(ids),
                       lambda ctx, rows: np.broadcast_to(popular.scores_, (rows.size, ids.size)))
     return out
 
 
-def _popular_order(store: FeatureStore) -> tuple[np.ndarray, np.ndarray]:
-    """Popularity's item ids and their allowed indices, best first (computed once)."""
+def _popular_order(store: FeatureStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Popularity's item ids, their allowed indices best first, and each item's rank in
+    that order (-1: not allowed); computed once per store."""
     cached = store.__dict__.get("_popular_order")
     if cached is None:
-        ids, allowed, scorer = _sources(store)["popular"]
-        scores = np.where(allowed, store.stage.popular.scores_, -np.inf)[None, :]
+        ids, blocked, scorer = _sources(store)["popular"]
+        scores = np.array(store.stage.popular.scores_, dtype=np.float64)[None, :]
+        scores[:, blocked] = -np.inf
         idx, _ = top_k(scores, int(np.isfinite(scores).sum()))
-        cached = store.__dict__["_popular_order"] = (ids, idx[0][idx[0] >= 0])
+        order = idx[0][idx[0] >= 0]
+        rank_of = np.full(ids.size, -1, dtype=np.int64)
+        rank_of[order] = np.arange(order.size)
+        cached = store.__dict__["_popular_order"] = (ids, order, rank_of)
     return cached
 
 
 def _first_unseen(context: UserContext, item_ids: np.ndarray, order: np.ndarray,
-                  n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each user's first ``n`` movies of a fixed ``order`` (indices into ``item_ids``)
-    that they have not rated: the same as a top-n over a score shared by every user,
-    without scoring every movie for every user."""
-    rank_of = np.full(item_ids.size, -1, dtype=np.int64)
-    rank_of[order] = np.arange(order.size)
+                  n: int, rank_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's first ``n`` movies of a fixed ``order`` (indices into ``item_ids``;
+    ``rank_of`` its inverse, -1 off the order) that they have not rated: the same as a
+    top-n over a score shared by every user, without scoring every movie for every user."""
     pos = np.minimum(np.searchsorted(item_ids, context.seen_movies), item_ids.size - 1)
     ranks = np.where(item_ids[pos] == context.seen_movies, rank_of[pos], -1)
     owner = np.repeat(np.arange(len(context)), np.diff(context.seen_indptr))
@@ -144,10 +152,10 @@ def _first_unseen(context: UserContext, item_ids: np.ndarray, order: np.ndarray,
     return np.concatenate(users), np.concatenate(movies)
 
 
-def _top_unseen(context: UserContext, item_ids: np.ndarray, allowed: np.ndarray,
+def _top_unseen(context: UserContext, item_ids: np.ndarray, blocked: np.ndarray,
                 scorer: Scorer, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Context rows and movie ids of each user's top ``n`` allowed, unrated movies
-    (best first within a user)."""
+    """Context rows and movie ids of each user's top ``n`` unrated movies, ``blocked``
+    (indices into ``item_ids``) left out (best first within a user)."""
     users, movies = [], []
     block = max(1, min(2048, MAX_BLOCK_CELLS // max(item_ids.size, 1)))
     for start in range(0, len(context), block):
@@ -156,8 +164,8 @@ def _top_unseen(context: UserContext, item_ids: np.ndarray, allowed: np.ndarray,
         bad = np.isnan(scores[:, 0])  # a user with no vector: NaN across the row
         if bad.any():
             scores[bad] = -np.inf
-        if not allowed.all():
-            scores[:, ~allowed] = -np.inf
+        if blocked.size:
+            scores[:, blocked] = -np.inf
         lo, hi = context.seen_indptr[rows[0]], context.seen_indptr[rows[-1] + 1]
         owner = np.repeat(np.arange(rows.size), np.diff(context.seen_indptr[rows[0]:rows[-1] + 2]))
         pos = np.searchsorted(item_ids, context.seen_movies[lo:hi])
@@ -178,15 +186,15 @@ def generate_candidates(context: UserContext, store: FeatureStore,
                         config: CandidateConfig) -> Candidates:
     """Union of the sources' top-n unrated movies for each user of ``context``."""
     found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
-    for source, (item_ids, allowed, scorer) in _sources(store).items():
+    for source, (item_ids, blocked, scorer) in _sources(store).items():
         n = config.count(source)
         if n == 0:
             continue
         if source == "popular":
-            item_ids, order = _popular_order(store)
-            rows, movies = _first_unseen(context, item_ids, order, n)
+            item_ids, order, rank_of = _popular_order(store)
+            rows, movies = _first_unseen(context, item_ids, order, n, rank_of)
         else:
-            rows, movies = _top_unseen(context, item_ids, allowed, scorer, n)
+            rows, movies = _top_unseen(context, item_ids, blocked, scorer, n)
         starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
         rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size])) + 1
         found.append((source, rows, movies, rank.astype(np.float64)))

@@ -237,19 +237,25 @@ class RecoService:
     def _ranked(self, context: UserContext, k: int, exclude_seen: bool,
                 filters: Filters) -> list[tuple[int, float, str]]:
         model = self.model
-        eligible = self._eligible(filters)
         seen, seen_ratings = context.seen(0)
-        if exclude_seen:
-            rated = model.item_map_.indices(seen, missing="mask")
-            eligible[rated[rated >= 0]] = False
+        rated = model.item_map_.indices(seen, missing="mask")
+        rated = rated[rated >= 0] if exclude_seen else rated[:0]
         candidates, ranked = model.rank_context(context)
-        scores = np.full(len(model.item_map_), -np.inf, dtype=np.float32)
-        scores[model.item_map_.indices(candidates.movie_ids)] = ranked
-        scores[~eligible] = -np.inf
-        short = k - int(np.isfinite(scores).sum())
-        if short > 0:
-            self._top_up(context, scores, eligible, short)
-        idx, vals = top_k(scores[None, :], k)
+        cand = model.item_map_.indices(candidates.movie_ids)
+        order = np.argsort(cand, kind="stable")  # item order: top_k breaks ties the same way
+        cand, ranked = cand[order], np.asarray(ranked, dtype=np.float32)[order]
+        ok = self._eligible(filters, model.item_map_.ids[cand], self._item_pos[cand])
+        ok &= ~np.isin(cand, rated)
+        if int(ok.sum()) >= k:  # the usual case: the top k among the ranked candidates
+            idx, vals = top_k(ranked[ok][None, :], k)
+            idx = np.where(idx >= 0, cand[ok][np.maximum(idx, 0)], -1)
+        else:  # too few eligible candidates: top up with the best eligible others
+            eligible = self._eligible(filters)
+            eligible[rated] = False
+            scores = np.full(len(model.item_map_), -np.inf, dtype=np.float32)
+            scores[cand[ok]] = ranked[ok]
+            self._top_up(context, scores, eligible, k - int(ok.sum()))
+            idx, vals = top_k(scores[None, :], k)
         picked = [int(i) for i in idx[0] if i >= 0]
         liked = model.item_map_.indices(seen[seen_ratings >= LIKED], missing="mask")
         reasons = self._reasons(liked[liked >= 0], picked)
