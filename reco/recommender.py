@@ -33,8 +33,7 @@ MAX_BLOCK_CELLS = 1 << 25
 #: Attributes derived from the learned arrays on first use; dropped by a refit.
 CACHES = ("_unit_vectors", "_us")
 REGISTRY: dict[str, type[Recommender]] = {}
-#: Where reco's own saved models live: imported by :meth:`Recommender.load` when a file
-#: names a class not registered yet (subclasses register when their module is imported).
+#: reco's model modules, imported by :meth:`Recommender.load` for a class not registered yet
 MODEL_MODULES = ("reco.popularity", "reco.cf", "reco.content")
 
 
