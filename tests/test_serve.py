@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -12,21 +11,16 @@ from pathlib import Path
 
 import pytest
 
+from reco.bench_serve import free_port
 from scripts import serve
 from tests.test_api import trained  # noqa: F401  (module-scoped artifacts fixture)
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_gunicorn_serves_the_api(trained):  # noqa: F811
     pytest.importorskip("gunicorn")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
