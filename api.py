@@ -18,13 +18,13 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from reco.artifacts import read_manifest
+from reco.artifacts.manifest import read_manifest
 from reco.exceptions import ArtifactError, UnknownIdError
-from reco.openapi import openapi_spec
-from reco.service import Filters, RecoService
+from reco.serving.openapi import openapi_spec
+from reco.serving.service import Filters, RecoService
 
 log = logging.getLogger(__name__)
-WEB = Path(__file__).resolve().parent / "reco" / "web"
+WEB = Path(__file__).resolve().parent / "reco" / "serving" / "web"
 bp = Blueprint("reco", __name__)
 
 

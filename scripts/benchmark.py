@@ -10,12 +10,12 @@
 serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback and loads it from this
 process: p50/p99 latency and requests/s of GET /recommend/<user>, GET /similar/<movie> and
 POST /recommend (a person the model never saw), and the server start time
-(:mod:`reco.bench_serve`); ``--doc`` writes them with the targets into a section.
+(:mod:`scripts.bench.serve`); ``--doc`` writes them with the targets into a section.
 
 build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
 content, the whole build) against data size, each stage in a fresh process
-(:mod:`reco.bench_build`, reported by :mod:`reco.bench_report`). peers: reco's ALS against implicit's ALS and Surprise's SVD,
-fit time and NDCG@10 on one protocol split per release (:mod:`reco.bench_peers`).
+(:mod:`scripts.bench.build`, reported by :mod:`scripts.bench.report`). peers: reco's ALS against implicit's ALS and Surprise's SVD,
+fit time and NDCG@10 on one protocol split per release (:mod:`scripts.bench.peers`).
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from reco.cli import setup_logging  # noqa: E402
 
 
 def serve(args: argparse.Namespace, command: str) -> dict:
-    from reco import bench_report as br
-    from reco import bench_serve as bs
+    from scripts.bench import report as br
+    from scripts.bench import serve as bs
 
     result = bs.run_serve(args.artifacts, args.requests, args.concurrency, args.workers,
                           args.repeats)
@@ -48,7 +48,7 @@ def serve(args: argparse.Namespace, command: str) -> dict:
 
 
 def _add_build(sub: argparse._SubParsersAction) -> None:
-    from reco.bench_build import STAGES
+    from scripts.bench.build import STAGES
 
     b = sub.add_parser("build", help="time and peak RSS per build stage against data size")
     b.add_argument("--sizes", nargs="+", default=["100k", "1m", "10m", "32m"],
@@ -65,7 +65,7 @@ def _add_build(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_peers(sub: argparse._SubParsersAction) -> None:
-    from reco.bench_peers import PeerSettings
+    from scripts.bench.peers import PeerSettings
 
     d = PeerSettings()
     p = sub.add_parser("peers", help="reco ALS vs implicit ALS vs Surprise SVD")
@@ -93,7 +93,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _releases(args: argparse.Namespace) -> list[tuple[str, Path]]:
-    from reco.bench_build import Size, prepare_release
+    from scripts.bench.build import Size, prepare_release
 
     found = [(folder.name, folder) for folder in args.data]
     for spec in args.sizes:
@@ -104,8 +104,8 @@ def _releases(args: argparse.Namespace) -> list[tuple[str, Path]]:
 
 
 def build(args: argparse.Namespace, command: str) -> dict:
-    from reco import bench_build as bb
-    from reco import bench_report as br
+    from scripts.bench import build as bb
+    from scripts.bench import report as br
 
     result = bb.run_build([bb.Size.parse(s) for s in args.sizes], args.stages, args.repeats,
                           args.data_root, args.reuse, args.seed, args.train_repeats,
@@ -121,8 +121,8 @@ def build(args: argparse.Namespace, command: str) -> dict:
 
 
 def peers(args: argparse.Namespace, command: str) -> dict:
-    from reco import bench_peers as bp
-    from reco import bench_report as br
+    from scripts.bench import peers as bp
+    from scripts.bench import report as br
 
     settings = bp.PeerSettings(factors=args.factors, iterations=args.iterations,
                                threads=args.threads,

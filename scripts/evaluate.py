@@ -35,14 +35,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _evaluate(args: argparse.Namespace, command: str) -> None:
-    from reco.evaluation import fast_config, run_evaluation
-    from reco.pipeline import load_data
-    from reco.report import write_report
+    from reco.evaluation.protocol import fast_config, run_evaluation
+    from reco.pipelines.features import load_data
+    from reco.evaluation.report import write_report
 
     data = load_data(args.data)
     tmdb = None
     if args.tmdb is not None:
-        from reco.tmdb import read_tmdb_movies
+        from reco.data.tmdb import read_tmdb_movies
 
         tmdb = read_tmdb_movies(args.tmdb)
     extra = {"config": fast_config(), "ease_grid": (100.0, 300.0)} if args.fast else {}

@@ -14,7 +14,7 @@ out-of-fold probabilities; the 20% test part is touched once, for the figures). 
         --netflix ../shared/data/netflix-titles/netflix_titles.csv --out artifacts/family-eval
 
 ``family``: the family-friendly flag against the age-rating gold it never trains on, one
-train / dev / test split per seed (:func:`reco.family_eval.evaluate_family`). Writes each
+train / dev / test split per seed (:func:`reco.evaluation.family.evaluate_family`). Writes each
 seed's ``family_eval.{json,md}`` into ``--out/seed-N`` and ``family_seeds.{json,md}``: test
 ROC-AUC, on titles no labeling function covers, and without the genre-label functions.
 """
@@ -35,15 +35,15 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
 
 from sklearn.model_selection import train_test_split  # noqa: E402
 
-from reco import multilabel_metrics as mm  # noqa: E402
+from reco.text import multilabel as mm  # noqa: E402
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.family_eval import (  # noqa: E402
+from reco.evaluation.family import (  # noqa: E402
     STRETCH_AUC, TARGET_AUC, FamilyEvalConfig, evaluate_family, write_report,
 )
-from reco.genre_tagger import THRESHOLD_MODES, GenreTagger, TaggerConfig  # noqa: E402
-from reco.genre_tagger_movielens import netflix_inputs, tmdb_inputs  # noqa: E402
-from reco.netflix import read_netflix_titles  # noqa: E402
-from reco.tmdb import read_tmdb_movies  # noqa: E402
+from reco.text.genre_tagger import THRESHOLD_MODES, GenreTagger, TaggerConfig  # noqa: E402
+from reco.text.tagger_inputs import netflix_inputs, tmdb_inputs  # noqa: E402
+from reco.data.netflix import read_netflix_titles  # noqa: E402
+from reco.data.tmdb import read_tmdb_movies  # noqa: E402
 
 log = logging.getLogger("reco.evaluate_text")
 
@@ -195,11 +195,11 @@ def movielens_check(tmdb_path: Path, ml_dir: Path, config: TaggerConfig) -> dict
     tagger trained on all of TMDB 5000 with MovieLens labels."""
     import polars as pl
 
-    from reco.genre_tagger_movielens import (
+    from reco.text.tagger_inputs import (
         predict_movielens_genres,
         to_movielens_genres,
     )
-    from reco.movielens import load_movielens
+    from reco.data.movielens import load_movielens
 
     tmdb = read_tmdb_movies(tmdb_path)
     inputs, labels = tmdb_inputs(tmdb)

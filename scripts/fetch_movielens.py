@@ -17,7 +17,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.fetch import BASE_URL_ENV, RELEASES, fetch_movielens  # noqa: E402
+from reco.data.fetch import BASE_URL_ENV, RELEASES, fetch_movielens  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

@@ -19,7 +19,7 @@ except ImportError:  # run from a checkout without installing the package
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from reco.exceptions import RecoError
-from reco.synthetic import DEFAULT_CONFIG, LAYOUTS, SyntheticConfig, make_release
+from reco.data.synthetic import DEFAULT_CONFIG, LAYOUTS, SyntheticConfig, make_release
 
 logger = logging.getLogger("make_synthetic")
 

@@ -16,9 +16,9 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.batch import read_user_ids, recommend_for_users  # noqa: E402
+from reco.pipelines.batch import read_user_ids, recommend_for_users  # noqa: E402
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.training import load_model  # noqa: E402
+from reco.pipelines.train import load_model  # noqa: E402
 
 log = logging.getLogger("recommend")
 

@@ -21,7 +21,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.artifacts import read_manifest  # noqa: E402
+from reco.artifacts.manifest import read_manifest  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 

@@ -22,14 +22,14 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.genre_tagger import GenreTagger, TaggerConfig  # noqa: E402
-from reco.genre_tagger_movielens import (  # noqa: E402
+from reco.text.genre_tagger import GenreTagger, TaggerConfig  # noqa: E402
+from reco.text.tagger_inputs import (  # noqa: E402
     netflix_inputs,
     tmdb_inputs,
     to_movielens_genres,
 )
-from reco.netflix import read_netflix_titles  # noqa: E402
-from reco.tmdb import read_tmdb_movies  # noqa: E402
+from reco.data.netflix import read_netflix_titles  # noqa: E402
+from reco.data.tmdb import read_tmdb_movies  # noqa: E402
 
 log = logging.getLogger("reco.train_genre_tagger")
 

@@ -11,11 +11,11 @@ from collections.abc import Callable
 
 import polars as pl
 
-from reco.cf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
+from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
 from reco.columns import RATINGS_SCHEMA
-from reco.content import ContentConfig, ContentRecommender
-from reco.popularity import PopularityRecommender
-from reco.recommender import Recommender
+from reco.models.content import ContentConfig, ContentRecommender
+from reco.models.popularity import PopularityRecommender
+from reco.models.base import Recommender
 
 
 class ContentFromRatings(ContentRecommender):

@@ -1,6 +1,6 @@
 """The feature rows as reco computed them before the array store: plain Polars joins.
 
-Kept as an independent reference: tests check that :func:`reco.ranking_features.build_rows`
+Kept as an independent reference: tests check that :func:`reco.ranking.pair_features.build_rows`
 gives the same values (it must, or trained rankers would read different features).
 """
 
@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from reco.candidates import SOURCES, rank_column
+from reco.ranking.candidates import SOURCES, rank_column
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
-from reco.ranking_features import (
+from reco.ranking.pair_features import (
     GENRE_COLUMNS, MOVIE_COLUMNS, RECENT_MONTHS, USER_COLUMNS, StageOne,
 )
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import create_app
-from reco import training
-from reco.synthetic import SyntheticConfig, make_release
+from reco.pipelines import train as training
+from reco.data.synthetic import SyntheticConfig, make_release
 from scripts import build_features
-from tests.test_hybrid import SMALL
+from tests.ranking.test_hybrid import SMALL
 
 
 @pytest.fixture(scope="module")

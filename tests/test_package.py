@@ -33,7 +33,7 @@ def test_every_public_name_resolves():
 def test_building_features_does_not_import_the_models():
     loaded = _run("""
         import sys
-        import reco.pipeline
+        import reco.pipelines.features
         print(sorted(m for m in ("sklearn", "xgboost", "scipy.sparse") if m in sys.modules))
     """)
     assert loaded == "[]"
@@ -42,11 +42,11 @@ def test_building_features_does_not_import_the_models():
 def test_a_saved_model_loads_through_the_base_class_alone(tmp_path: Path):
     path = tmp_path / "als.npz"
     _run(f"""
-        from reco.cf import ALSConfig, ALSRecommender
-        from reco.synthetic import default_dataset
+        from reco.models.mf import ALSConfig, ALSRecommender
+        from reco.data.synthetic import default_dataset
         ALSRecommender(ALSConfig(factors=4, iterations=1)).fit(default_dataset().ratings).save({str(path)!r})
     """)
     assert _run(f"""
-        from reco.recommender import Recommender
+        from reco.models.base import Recommender
         print(type(Recommender.load({str(path)!r})).__name__)
     """) == "ALSRecommender"

@@ -1,0 +1,157 @@
+"""reco against its peers on one split, in one run (``shared/EVALUATION.md``, reco-eval v1).
+
+:func:`run_evaluation` fits every method on the same training part, measures top-N
+ranking, rating prediction and like/dislike classification on the same test part, and
+returns one report (JSON-ready). :mod:`reco.evaluation.report` renders it as Markdown and PNG.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from reco.columns import MOVIE_ID, RATING, USER_ID
+from reco.models.mf import ALSRecommender, SVDRecommender
+from reco.models.content import ContentRecommender
+from reco.data.dataset import MovieLensData
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
+from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
+from reco.evaluation.peers import EASE_LAMBDA_GRID, EASERecommender, peer_factories, tune_ease_lambda
+from reco.ranking.booster import importance
+from reco.models.base import Recommender
+from reco.data.split import LIKE_THRESHOLD, PROTOCOL, Split, global_time_split, per_user_split
+
+log = logging.getLogger(__name__)
+MIN_USERS_FOR_GLOBAL_SPLIT = 1_000
+
+
+@dataclass(frozen=True)
+class Method:
+    """One line of the comparison: a name, a kind and how to build and fit it."""
+
+    name: str
+    kind: str  # "peer" or "reco"
+    fit: Callable[[Split], Recommender]
+    predicts_ratings: bool = False  # RMSE/MAE are reported only for rating predictors
+
+
+def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfig,
+             include_hybrid: bool, ease_grid: tuple[float, ...]) -> list[Method]:
+    def fit_ease(split: Split) -> Recommender:
+        lam, table = tune_ease_lambda(split.train, grid=ease_grid)
+        log.info("EASE lambda tuned on an inner split of train: %s (%s)", lam, table)
+        return EASERecommender.with_lambda(lam).fit(split.train)
+
+    methods = [Method("EASE (lambda tuned on train)", "peer", fit_ease)]
+    for name, factory in peer_factories(available_only=True).items():
+        if "EASE" not in name:
+            methods.append(Method(name, "peer", lambda s, f=factory: f().fit(s.train),
+                                  predicts_ratings=name.startswith("Surprise")))
+    methods += [
+        Method("reco CF (implicit ALS)", "reco",
+               lambda s: ALSRecommender(config.cf).fit(s.train)),
+        Method("reco SVD (truncated, k 16)", "reco", lambda s: SVDRecommender().fit(s.train)),
+        Method("reco rating model: explicit ALS (default; predicts ratings, not a ranker)",
+               "reco", lambda s: ALSRecommender(config.rating_als).fit(s.train), True),
+        Method("reco rating model: centred SVD (option; predicts ratings, not a ranker)",
+               "reco", lambda s: SVDRecommender(config.rating_svd).fit(s.train), True),
+        Method("reco content", "reco", lambda s: ContentRecommender(config.content).fit(
+            s.train, data.movies, tags=data.tags, links=data.links, tmdb=tmdb)),
+    ]
+    if include_hybrid:
+        methods.append(Method("reco full (two-stage + XGBoost)", "reco",
+                              lambda s: HybridRecommender(config).fit(
+                                  s.train, data.movies, tags=data.tags, links=data.links,
+                                  tmdb=tmdb)))
+    return methods
+
+
+def _rating_rows(model: Recommender, test: pl.DataFrame) -> dict[str, float] | None:
+    predict = getattr(model, "predict", None)
+    if predict is None:
+        return None
+    try:
+        pred = np.asarray(predict(test[USER_ID].to_numpy(), test[MOVIE_ID].to_numpy()))
+    except (NotImplementedError, ValueError, TypeError):
+        return None
+    return rating_metrics(test[RATING].to_numpy(), pred)
+
+
+def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
+                     k: int = 10) -> tuple[list[dict[str, Any]], dict[str, Recommender]]:
+    rows, fitted = [], {}
+    for method in methods:
+        log.info("fitting %s ...", method.name)
+        started = time.perf_counter()
+        model = method.fit(split)
+        fit_seconds = time.perf_counter() - started
+        topn = evaluate_topn(model, split, k=k, like_threshold=LIKE_THRESHOLD)
+        row: dict[str, Any] = {"method": method.name, "kind": method.kind,
+                               "fit_seconds": round(fit_seconds, 3), **topn}
+        rating = _rating_rows(model, split.test) if method.predicts_ratings else None
+        if rating is not None:
+            row.update(rating)
+        rows.append(row)
+        fitted[method.name] = model
+        log.info("%s: NDCG@%d %.4f (fit %.1fs)", method.name, k, topn[f"ndcg@{k}"], fit_seconds)
+    return rows, fitted
+
+
+def fast_config() -> HybridConfig:
+    """A cheaper configuration for smoke runs (``scripts/evaluate.py --fast``)."""
+    from reco.ranking.candidates import CandidateConfig
+    from reco.models.mf import ALSConfig, SVDConfig
+    from reco.models.content import ContentConfig
+    from reco.ranking.booster import RankerConfig
+
+    return HybridConfig(
+        cf=ALSConfig(factors=16, iterations=5), rating_model="svd", rating_svd=SVDConfig(factors=8, center="both"),
+        content=ContentConfig(dimensions=16),
+        candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
+        ranker=RankerConfig(n_estimators=40, learning_rate=0.2),
+    )
+
+
+def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
+                   config: HybridConfig | None = None, k: int = 10,
+                   include_hybrid: bool = True,
+                   ease_grid: tuple[float, ...] = EASE_LAMBDA_GRID) -> dict[str, Any]:
+    """The whole comparison on ``data``; see the module docstring."""
+    from reco.evaluation.like_classifiers import classification_comparison
+
+    config = config or HybridConfig()
+    split = per_user_split(data.ratings)
+    report: dict[str, Any] = {"protocol": PROTOCOL, "data": data.summary(),
+                              "split": split.summary(), "k": k, "config": config.to_dict(),
+                              "ease_grid": list(ease_grid)}
+    rows, fitted = evaluate_methods(data, split, _methods(data, tmdb, config, include_hybrid, ease_grid), k)
+    report["topn"] = rows
+    hybrid = fitted.get("reco full (two-stage + XGBoost)")
+    if isinstance(hybrid, HybridRecommender):
+        test = split.test
+        p_like = hybrid.predict_like(test[USER_ID].to_numpy(), test[MOVIE_ID].to_numpy())
+        report["reco_like_model"] = classification_metrics(
+            (test[RATING].to_numpy() >= LIKE_THRESHOLD).astype(int), p_like)
+        report["importance"] = {"ranker": importance(hybrid.ranker_),
+                                "like_model": importance(hybrid.like_model_)}
+        report["windows"] = hybrid.window_
+        context = {"movies": data.movies, "tags": data.tags, "links": data.links, "tmdb": tmdb}
+        report["classification"] = classification_comparison(split, hybrid, context)
+    ranked_users = split.summary()["ranked_users"]
+    strict = global_time_split(data.ratings)
+    strict_users = strict.summary()["ranked_users"]
+    if int(strict_users) >= MIN_USERS_FOR_GLOBAL_SPLIT:
+        strict_rows, _ = evaluate_methods(data, strict, _methods(data, tmdb, config, include_hybrid, ease_grid), k)
+        report["global_time_split"] = {"split": strict.summary(), "topn": strict_rows}
+    else:
+        report["global_time_split"] = {
+            "skipped": f"ranks {strict_users} users (< {MIN_USERS_FOR_GLOBAL_SPLIT}); "
+                       f"the per-user split ranks {ranked_users}",
+        }
+    return report

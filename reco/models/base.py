@@ -1,0 +1,350 @@
+"""The small base class every reco recommender shares.
+
+A subclass implements ``_fit`` (learn from a users x items CSR of ratings), ``_score_users``
+(dense scores of every item for a batch of users) and ``_state`` / ``_load_state`` (its
+learned arrays); it may implement ``_item_vectors`` (for :meth:`similar_items`) and
+``_fold_in`` (scores for a user the model has never seen). The base class maps ids at the
+edge, excludes seen items, cuts the top k, and saves to ``.npz`` without pickle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import Any, ClassVar, TypeVar
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from reco.columns import MOVIE_ID, USER_ID
+from reco.config import ConfigBase
+from reco.exceptions import ArtifactError, NotFittedError
+from reco.ids import IdMap, rating_matrix
+from reco.npz import load_npz, save_npz
+
+log = logging.getLogger(__name__)
+R = TypeVar("R", bound="Recommender")
+MODEL_FORMAT = 1
+MAX_BLOCK_CELLS = 1 << 25
+#: Attributes derived from the learned arrays on first use; dropped by a refit.
+CACHES = ("_unit_vectors", "_us")
+REGISTRY: dict[str, type[Recommender]] = {}
+#: reco's model modules, imported by :meth:`Recommender.load` for a class not registered yet
+MODEL_MODULES = ("reco.models.popularity", "reco.models.mf", "reco.models.content")
+
+
+def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and values of the ``k`` best scores per row, best first.
+
+    Ties break on the lower index, also at the k-th place, so results are deterministic.
+    ``-inf`` marks excluded items; rows with fewer than ``k`` finite scores are padded
+    with index -1, score -inf.
+    """
+    scores = np.atleast_2d(scores)
+    n_rows, n_items = scores.shape
+    k_eff = min(k, n_items)
+    if k_eff <= 0:
+        return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), -np.inf, np.float32)
+    if k_eff < n_items:
+        # The k-th best value per row; take everything above it, then the lowest-index
+        # items equal to it until k are taken (argpartition alone picks ties arbitrarily).
+        if n_rows == 1:  # the serving case: one argpartition, exact unless ties cross k
+            part = np.argpartition(-scores[0], k_eff - 1)[:k_eff]
+            kth = scores[0, part].min()
+            if np.count_nonzero(scores[0] >= kth) == k_eff:
+                return _sorted_top(scores, part[None, :], k, k_eff)
+        kth = np.partition(scores, n_items - k_eff, axis=1)[:, n_items - k_eff : n_items - k_eff + 1]
+        chosen = scores >= kth
+        excess = chosen.sum(axis=1) > k_eff
+        if excess.any():  # more ties at the k-th value than room: keep the lowest indices
+            rows = np.flatnonzero(excess)
+            sub = scores[rows]
+            above = sub > kth[rows]
+            tied = sub == kth[rows]
+            room = k_eff - above.sum(axis=1, keepdims=True)
+            chosen[rows] = above | (tied & (np.cumsum(tied, axis=1) <= room))
+        part = np.nonzero(chosen)[1].reshape(n_rows, k_eff)
+    else:
+        part = np.tile(np.arange(n_items), (n_rows, 1))
+    return _sorted_top(scores, part, k, k_eff)
+
+
+def _sorted_top(scores: np.ndarray, part: np.ndarray, k: int,
+                k_eff: int) -> tuple[np.ndarray, np.ndarray]:
+    """Order the chosen columns ``part`` best first (lower index on ties); pad to k."""
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.lexsort((part, -vals), axis=1)
+    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
+    idx[~np.isfinite(vals)] = -1
+    vals[~np.isfinite(vals)] = -np.inf
+    if k_eff < k:
+        pad = k - k_eff
+        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
+        vals = np.pad(vals, ((0, 0), (0, pad)), constant_values=-np.inf)
+    return idx, vals
+
+
+def _check_k(k: int) -> None:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+
+
+class Recommender(ABC):
+    """Base of every recommender: ``fit``, ``score``, ``recommend``, ``similar_items``.
+
+    Learned state ends in ``_``: ``user_map_`` and ``item_map_`` (:class:`~reco.ids.IdMap`)
+    and ``seen_``, the users x items CSR of training ratings.
+    """
+
+    name: ClassVar[str] = "recommender"
+    config_class: ClassVar[type[ConfigBase]]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        REGISTRY[cls.__name__] = cls
+
+    def __init__(self, config: ConfigBase | None = None) -> None:
+        if config is not None and not isinstance(config, self.config_class):
+            raise TypeError(
+                f"{type(self).__name__} takes a {self.config_class.__name__}, "
+                f"got {type(config).__name__}"
+            )
+        self.config = config if config is not None else self.config_class()
+
+    # ------------------------------------------------------------ to implement
+    @abstractmethod
+    def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
+        """Learn from the users x items CSR of ratings (``self.seen_``)."""
+
+    @abstractmethod
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        """Dense float scores, shape (len(users), n_items), higher is better."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]:
+        """The learned arrays (saved to npz)."""
+
+    @abstractmethod
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_state`` returned."""
+
+    def _item_vectors(self) -> np.ndarray:
+        """Item vectors whose cosine similarity defines :meth:`similar_items`."""
+        raise NotImplementedError(f"{type(self).__name__} has no item similarity")
+
+    def unit_item_vectors(self) -> np.ndarray:
+        """``_item_vectors`` scaled to unit length, computed once per fit (serving hot path)."""
+        cached = self.__dict__.get("_unit_vectors")
+        if cached is None:
+            vectors = np.asarray(self._item_vectors(), dtype=np.float32)
+            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+            cached = vectors / np.maximum(norms, 1e-12)
+            self.__dict__["_unit_vectors"] = cached
+        return cached
+
+    def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Scores of every item for a new user who rated ``items`` with ``values``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot fold in new users")
+
+    def _item_ids(self, ratings: pl.DataFrame, movies: pl.DataFrame | None) -> np.ndarray:
+        """The item universe: movies rated in training (content models widen it)."""
+        return ratings[MOVIE_ID].unique().to_numpy()
+
+    # ------------------------------------------------------------ public API
+    def fit(self: R, ratings: pl.DataFrame, movies: pl.DataFrame | None = None,
+            **context: Any) -> R:
+        """Fit on canonical ratings (``user_id, movie_id, rating, timestamp``)."""
+        if ratings.is_empty():
+            raise ValueError("cannot fit on an empty ratings frame")
+        for cache in CACHES:  # a refit invalidates derived arrays
+            self.__dict__.pop(cache, None)
+        self.user_map_ = IdMap.from_values(ratings[USER_ID].to_numpy(), "user")
+        self.item_map_ = IdMap.from_values(self._item_ids(ratings, movies), "movie")
+        self.seen_ = rating_matrix(ratings, self.user_map_, self.item_map_)
+        self._fit(self.seen_, movies=movies, **context)
+        return self
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "item_map_"):
+            raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
+
+    @property
+    def n_items(self) -> int:
+        self._check_fitted()
+        return len(self.item_map_)
+
+    def score(self, user_id: int, movie_ids: np.ndarray | list[int]) -> np.ndarray:
+        """Scores of ``movie_ids`` for a known user (:class:`UnknownIdError` otherwise)."""
+        self._check_fitted()
+        user = self.user_map_.index(user_id)
+        items = self.item_map_.indices(movie_ids)
+        return self._score_users(np.array([user]))[0, items].astype(np.float32)
+
+    def score_pairs(
+        self, user_ids: np.ndarray, movie_ids: np.ndarray, batch_size: int = 1024
+    ) -> np.ndarray:
+        """Scores of many (user, movie) pairs at once; NaN where either id is unknown.
+
+        Users are scored in batches (one dense row per distinct user), so this costs
+        one ``_score_users`` pass per batch, not one call per pair.
+        """
+        self._check_fitted()
+        users = self.user_map_.indices(np.asarray(user_ids), missing="mask")
+        items = self.item_map_.indices(np.asarray(movie_ids), missing="mask")
+        out = np.full(users.shape, np.nan, dtype=np.float32)
+        ok = (users >= 0) & (items >= 0)
+        if not ok.any():
+            return out
+        distinct, inverse = np.unique(users[ok], return_inverse=True)
+        rows_ok = np.flatnonzero(ok)
+        order = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[order], np.arange(0, distinct.size + 1, batch_size))
+        bounds = np.append(bounds, order.size) if bounds[-1] != order.size else bounds
+        for b in range(len(bounds) - 1):
+            sel = order[bounds[b] : bounds[b + 1]]
+            if sel.size == 0:
+                continue
+            first = b * batch_size
+            block = np.asarray(self._score_users(distinct[first : first + batch_size]))
+            out[rows_ok[sel]] = block[inverse[sel] - first, items[ok][sel]]
+        return out
+
+    def recommend(
+        self, user_id: int, k: int = 10, exclude_seen: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best movie ids for ``user_id`` and their scores, best first."""
+        ids, scores = self.recommend_batch(np.array([user_id]), k, exclude_seen)
+        keep = ids[0] >= 0
+        return ids[0][keep], scores[0][keep]
+
+    def recommend_batch(
+        self, user_ids: np.ndarray | list[int], k: int = 10, exclude_seen: bool = True,
+        batch_size: int = 2048,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` movie ids and scores for many known users: arrays (n, k), padded
+        with id -1 and score -inf when fewer than ``k`` movies are left."""
+        self._check_fitted()
+        _check_k(k)
+        users = self.user_map_.indices(user_ids)
+        out_ids = np.full((len(users), k), -1, dtype=np.int64)
+        out_scores = np.full((len(users), k), -np.inf, dtype=np.float32)
+        # Bound the dense block (about 128 MB of float32) whatever the catalogue size.
+        batch_size = max(1, min(batch_size, MAX_BLOCK_CELLS // max(self.n_items, 1)))
+        for start in range(0, len(users), batch_size):
+            chunk = users[start : start + batch_size]
+            scores = np.asarray(self._score_users(chunk), dtype=np.float32).copy()
+            if exclude_seen:
+                self._mask_seen(scores, chunk)
+            idx, vals = top_k(scores, k)
+            ext = np.where(idx >= 0, self.item_map_.ids[np.maximum(idx, 0)], -1)
+            out_ids[start : start + len(chunk)] = ext
+            out_scores[start : start + len(chunk)] = vals
+        return out_ids, out_scores
+
+    def _mask_seen(self, scores: np.ndarray, users: np.ndarray) -> None:
+        rows = self.seen_[users]
+        scores[np.repeat(np.arange(len(users)), np.diff(rows.indptr)), rows.indices] = -np.inf
+
+    def similar_items(self, movie_id: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` movies most similar to ``movie_id`` (itself excluded), by cosine."""
+        self._check_fitted()
+        _check_k(k)
+        item = self.item_map_.index(movie_id)
+        vectors = self._item_vectors()
+        norms = np.linalg.norm(vectors, axis=1)
+        if norms[item] == 0:  # nothing to compare (a movie with no text, no ratings)
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        norms[norms == 0] = 1.0
+        sims = (vectors @ vectors[item]) / (norms * norms[item])
+        sims[item] = -np.inf
+        idx, vals = top_k(sims[None, :], k)
+        keep = idx[0] >= 0
+        return self.item_map_.ids[idx[0][keep]], vals[0][keep]
+
+    def recommend_new_user(
+        self, movie_ids: list[int] | np.ndarray, ratings: list[float] | np.ndarray, k: int = 10
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top ``k`` for someone the model never saw, from a handful of ratings (fold-in).
+
+        Unknown movie ids among the ratings are ignored; rated movies are excluded.
+        """
+        self._check_fitted()
+        _check_k(k)
+        items = self.item_map_.indices(movie_ids, missing="mask")
+        values = np.asarray(ratings, dtype=np.float32)
+        if items.shape != values.shape:
+            raise ValueError(f"{items.size} movie ids but {values.size} ratings")
+        # A movie rated twice keeps its last rating.
+        last = items.size - 1 - np.unique(items[::-1], return_index=True)[1]
+        items, values = items[np.sort(last)], values[np.sort(last)]
+        known = items >= 0
+        scores = np.asarray(self._fold_in(items[known], values[known]), dtype=np.float32).copy()
+        scores[items[known]] = -np.inf
+        idx, vals = top_k(scores[None, :], k)
+        keep = idx[0] >= 0
+        return self.item_map_.ids[idx[0][keep]], vals[0][keep]
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | Path, with_seen: bool = True) -> Path:
+        """Write the fitted model to ``path`` (``.npz``; no pickle).
+
+        ``with_seen=False`` leaves out the training ratings matrix: when several models
+        share one (same ratings, same id maps), it is stored once and handed to
+        :meth:`load` as ``seen``.
+        """
+        self._check_fitted()
+        arrays = {f"m_{key}": value for key, value in self._state().items()}
+        meta = {"format": MODEL_FORMAT, "class": type(self).__name__,
+                "config": self.config.to_dict()}
+        path = Path(path)
+        if path.suffix != ".npz":  # keep the .npz suffix (np.load and tools expect it)
+            path = path.with_name(path.name + ".npz")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if with_seen:
+            arrays.update(seen_indptr=self.seen_.indptr, seen_indices=self.seen_.indices,
+                          seen_data=self.seen_.data)
+        save_npz(path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,
+                 item_ids=self.item_map_.ids, **arrays)
+        return path
+
+    @classmethod
+    def load(cls: type[R], path: str | Path, seen: sp.csr_matrix | None = None) -> R:
+        """Load a model written by :meth:`save` (checks format and class).
+
+        ``seen``: the training ratings matrix, for a file saved ``with_seen=False``.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ArtifactError(f"{path}: no such model file")
+        arrays = load_npz(path)  # read-only views of the file, shared by processes
+        meta = json.loads(str(arrays.pop("meta")))
+        if meta.get("format") != MODEL_FORMAT:
+            raise ArtifactError(f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
+        if meta.get("class") not in REGISTRY:
+            for module in MODEL_MODULES:
+                importlib.import_module(module)
+        klass = REGISTRY.get(meta.get("class", ""))
+        if klass is None or not issubclass(klass, cls):
+            raise ArtifactError(f"{path}: holds a {meta.get('class')!r}, not a {cls.__name__}")
+        model = klass(klass.config_class.from_dict(meta["config"]))
+        model.user_map_ = IdMap(arrays.pop("user_ids"), "user")
+        model.item_map_ = IdMap(arrays.pop("item_ids"), "movie")
+        shape = (len(model.user_map_), len(model.item_map_))
+        if "seen_indptr" in arrays:
+            seen = sp.csr_matrix(
+                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")),
+                shape=shape,
+            )
+        elif seen is None:
+            raise ArtifactError(f"{path}: saved without its ratings matrix; pass seen=")
+        elif seen.shape != shape:
+            raise ArtifactError(f"{path}: the shared ratings matrix is {seen.shape}, the model "
+                                f"has {shape[0]} users x {shape[1]} movies")
+        model.seen_ = seen
+        model._load_state({k[2:]: v for k, v in arrays.items() if k.startswith("m_")})
+        return model  # type: ignore[return-value]

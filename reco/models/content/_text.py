@@ -1,0 +1,137 @@
+"""Movie text for the content model: one text column and one TF-IDF block per field.
+
+Each movie is described by up to five text fields, each turned into its own TF-IDF block
+(so a long overview cannot drown a one-word title)::
+
+    title     words of the title without the "(1995)" year
+    genres    one token per MovieLens genre ("genre_sci_fi")
+    tags      the users' tags of the movie, lowercased, all users pooled
+    overview  the TMDB overview, where links.csv maps the movie to a TMDB id in ``tmdb``
+    keywords  the TMDB keywords, likewise
+
+Every block's rows are L2-normalised and scaled by ``sqrt(weight)``, then the blocks are
+stacked side by side, so the inner product of two movies is the weighted sum of their
+per-field cosines, ``sum_f w_f cos_f(i, j)``; :mod:`reco.models.content._model` reduces that matrix
+with a truncated SVD.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from reco.columns import GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID
+from reco.exceptions import ModelFitError
+from reco.data.tmdb import KEYWORDS, OVERVIEW
+
+if TYPE_CHECKING:  # reco.models.content._model imports this module
+    from reco.models.content._model import ContentConfig
+
+log = logging.getLogger(__name__)
+
+FIELDS = ("title", "genres", "tags", "overview", "keywords")
+_YEAR_SUFFIX = r"\s*\(\d{4}(?:\s*[-–]\s*\d{0,4})?\)\s*$"
+
+
+# ---------------------------------------------------------------- text per movie
+def movie_texts(
+    movies: pl.DataFrame,
+    tags: pl.DataFrame | None = None,
+    links: pl.DataFrame | None = None,
+    tmdb: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """One row per movie (sorted by id): ``movie_id`` and one text column per field.
+
+    Parameters
+    ----------
+    movies
+        ``movie_id, title, genres`` (genres a list of strings).
+    tags
+        ``movie_id, tag``; optional.
+    links, tmdb
+        ``movie_id, tmdb_id`` and :func:`reco.data.tmdb.read_tmdb_movies`'s frame; the
+        overview and keywords are used only when both are given.
+    """
+    _require_columns("movies", movies, (MOVIE_ID, TITLE, GENRES))
+    if tags is not None:
+        _require_columns("tags", tags, (MOVIE_ID, TAG))
+    if links is not None:
+        _require_columns("links", links, (MOVIE_ID, TMDB_ID))
+    if tmdb is not None:
+        _require_columns("tmdb", tmdb, (TMDB_ID, OVERVIEW, KEYWORDS))
+        if links is None:
+            log.warning("content: a TMDB table without links cannot be joined; it is unused")
+    genre_token = pl.lit("genre_") + (
+        pl.element().str.to_lowercase().str.replace_all(r"[^a-z0-9]+", "_").str.strip_chars("_")
+    )
+    out = movies.lazy().unique(MOVIE_ID, keep="first", maintain_order=True).select(
+        pl.col(MOVIE_ID),
+        pl.col(TITLE).fill_null("").str.replace(_YEAR_SUFFIX, "").alias("title"),
+        pl.col(GENRES).list.eval(genre_token).list.join(" ").fill_null("").alias("genres"),
+    )
+    if tags is not None and tags.height:
+        per_movie = tags.lazy().group_by(MOVIE_ID).agg(
+            pl.col(TAG).drop_nulls().str.to_lowercase().sort().str.join(" ").alias("tags")
+        )
+        out = out.join(per_movie, on=MOVIE_ID, how="left")
+    else:
+        out = out.with_columns(pl.lit(None, dtype=pl.String).alias("tags"))
+    if links is not None and tmdb is not None:
+        text = tmdb.lazy().unique(TMDB_ID, keep="first").select(
+            pl.col(TMDB_ID),
+            pl.col(OVERVIEW).alias("overview"),
+            pl.col(KEYWORDS).list.join(" ").alias("keywords"),
+        )
+        linked = links.lazy().select(MOVIE_ID, TMDB_ID).drop_nulls().unique(MOVIE_ID)
+        out = out.join(linked.join(text, on=TMDB_ID).drop(TMDB_ID), on=MOVIE_ID, how="left")
+    else:
+        out = out.with_columns(
+            pl.lit(None, dtype=pl.String).alias("overview"),
+            pl.lit(None, dtype=pl.String).alias("keywords"),
+        )
+    return out.select(MOVIE_ID, *(pl.col(f).fill_null("") for f in FIELDS)).sort(
+        MOVIE_ID
+    ).collect()
+
+
+def _require_columns(name: str, frame: pl.DataFrame, columns: tuple[str, ...]) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{name} frame lacks column(s) {missing}; has {frame.columns}")
+
+
+def _vectorizer(field: str, config: ContentConfig) -> TfidfVectorizer:
+    if field == "genres":  # closed vocabulary of ready-made tokens
+        return TfidfVectorizer(token_pattern=r"\S+", lowercase=False, sublinear_tf=True,
+                               dtype=np.float32)
+    return TfidfVectorizer(
+        sublinear_tf=True, min_df=config.min_df, max_features=config.max_features,
+        stop_words="english", strip_accents="unicode", dtype=np.float32,
+    )
+
+
+def tfidf_blocks(texts: pl.DataFrame, config: ContentConfig) -> sp.csr_matrix:
+    """The weighted, side-by-side TF-IDF blocks of every field (movies x words)."""
+    blocks = []
+    for field, weight in config.weights().items():
+        if weight <= 0:
+            continue
+        docs = texts[field].to_list()
+        try:
+            block = _vectorizer(field, config).fit_transform(docs)
+        except ValueError:  # no word survives (empty field, or min_df too high)
+            log.info("content: field %r has no usable words; skipped", field)
+            continue
+        log.info("content: field %r: %d words, %d movies with text", field, block.shape[1],
+                 int((block.getnnz(axis=1) > 0).sum()))
+        # rows of a TfidfVectorizer block are unit (or zero): scaling by sqrt(w) makes
+        # the stacked inner product sum_f w_f cos_f
+        blocks.append(block * np.float32(np.sqrt(weight)))
+    if not blocks:
+        raise ModelFitError("no text to learn from: every field is empty or pruned by min_df")
+    return sp.hstack(blocks, format="csr", dtype=np.float32)

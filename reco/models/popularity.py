@@ -1,0 +1,57 @@
+"""Most-popular recommender: the protocol's simplest peer and reco's cold-start fallback."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from reco.config import ConfigBase, check_range
+from reco.models.base import Recommender
+
+
+@dataclass(frozen=True)
+class PopularityConfig(ConfigBase):
+    """Rank movies by their number of likes (ratings >= ``like_threshold``)."""
+
+    like_threshold: float = 3.5
+
+    def __post_init__(self) -> None:
+        check_range("PopularityConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
+
+
+class PopularityRecommender(Recommender):
+    """Scores every movie by its count of likes in training, the same for every user.
+
+    Ties (equal like counts) go to the movie with more ratings, then the lower id.
+    """
+
+    name = "popularity"
+    config_class = PopularityConfig
+    config: PopularityConfig
+
+    def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
+        likes = np.asarray((matrix >= self.config.like_threshold).sum(axis=0)).ravel()
+        counts = np.diff(matrix.tocsc().indptr)
+        # counts < number of users, so this keeps likes first and breaks ties by count
+        self.scores_ = (likes * (matrix.shape[0] + 1.0) + counts).astype(np.float64)
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.scores_, (len(users), self.scores_.size))
+
+    def most_popular(self, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` most liked movies and their scores: the cold-start list."""
+        self._check_fitted()
+        order = np.lexsort((np.arange(self.scores_.size), -self.scores_))[:k]
+        return self.item_map_.ids[order], self.scores_[order].astype(np.float32)
+
+    def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
+        return self.scores_.copy()
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"scores": self.scores_}
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.scores_ = arrays["scores"]

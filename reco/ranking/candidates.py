@@ -1,0 +1,213 @@
+"""Stage one of the two-stage recommender: candidate movies per user from several sources.
+
+The sources are the stage's CF model, content model and popularity; a user's candidates
+are the union of each source's top-n movies the user has not rated, among the movies the
+ranker can score (those the CF model knows). The rank a movie had in each source is kept
+as a feature. Users come as a :class:`~reco.ranking.user_state.UserContext`, so a person the
+model never saw (folded in from a few ratings) gets candidates the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from reco.columns import MOVIE_ID, USER_ID
+from reco.config import ConfigBase, check_range
+from reco.models.base import MAX_BLOCK_CELLS, top_k
+from reco.ranking.user_state import UserContext
+
+if TYPE_CHECKING:
+    from reco.ranking.stage_arrays import FeatureStore
+
+log = logging.getLogger(__name__)
+
+SOURCES = ("cf", "content", "popular")
+
+
+@dataclass(frozen=True)
+class CandidateConfig(ConfigBase):
+    """How many candidates each source proposes per user."""
+
+    n_cf: int = 150
+    n_content: int = 40
+    n_popular: int = 40
+
+    def __post_init__(self) -> None:
+        for name in ("n_cf", "n_content", "n_popular"):
+            check_range("CandidateConfig", name, getattr(self, name), 0, 5000)
+
+    def count(self, source: str) -> int:
+        return int(getattr(self, f"n_{source}"))
+
+
+def rank_column(source: str) -> str:
+    return f"rank_in_{source}"
+
+
+@dataclass
+class Candidates:
+    """Candidate pairs: context row, movie id, and each source's rank (NaN: not proposed),
+    sorted by row then movie id."""
+
+    rows: np.ndarray
+    movie_ids: np.ndarray
+    ranks: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def frame(self, context: UserContext) -> pl.DataFrame:
+        """``user_id, movie_id, rank_in_<source>...`` (ranks as nullable Int32)."""
+        columns = {USER_ID: context.ids[self.rows].astype(np.int32),
+                   MOVIE_ID: self.movie_ids.astype(np.int32)}
+        frame = pl.DataFrame(columns)
+        return frame.with_columns(
+            pl.Series(rank_column(s), self.ranks[s]).fill_nan(None).cast(pl.Int32)
+            for s in SOURCES
+        )
+
+
+Scorer = Callable[[UserContext, np.ndarray], np.ndarray]  # (context, rows) -> scores
+
+
+def _sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
+    """Per source: its item ids, the indices of those the ranker cannot score (not in
+    CF's item map), and a scorer of context rows -> dense scores over its items (built
+    once per store)."""
+    cached = store.__dict__.get("_candidate_sources")
+    if cached is None:
+        cached = store.__dict__["_candidate_sources"] = _build_sources(store)
+    return cached
+
+
+def _build_sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
+    stage = store.stage
+    allowed = stage.cf.item_map_
+
+    def blocked(ids: np.ndarray) -> np.ndarray:
+        return np.flatnonzero(allowed.indices(ids, missing="mask") < 0)
+
+    out: dict[str, tuple[np.ndarray, np.ndarray, Scorer]] = {}
+    cf_ids = stage.cf.item_map_.ids
+    out["cf"] = (cf_ids, np.empty(0, np.int64), lambda ctx, rows: ctx.cf[rows] @ store.cf_items.T)
+    if store.content is not None:
+        ids = store.content.item_map_.ids
+        out["content"] = (ids, blocked(ids),
+                          lambda ctx, rows: ctx.content[rows] @ store.content_emb.T)
+    popular = stage.popular
+    ids = popular.item_map_.ids
+    out["popular"] = (ids, blocked(ids),
+                      lambda ctx, rows: np.broadcast_to(popular.scores_, (rows.size, ids.size)))
+    return out
+
+
+def _popular_order(store: FeatureStore) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Popularity's item ids, their allowed indices best first, and each item's rank in
+    that order (-1: not allowed); computed once per store."""
+    cached = store.__dict__.get("_popular_order")
+    if cached is None:
+        ids, blocked, scorer = _sources(store)["popular"]
+        scores = np.array(store.stage.popular.scores_, dtype=np.float64)[None, :]
+        scores[:, blocked] = -np.inf
+        idx, _ = top_k(scores, int(np.isfinite(scores).sum()))
+        order = idx[0][idx[0] >= 0]
+        rank_of = np.full(ids.size, -1, dtype=np.int64)
+        rank_of[order] = np.arange(order.size)
+        cached = store.__dict__["_popular_order"] = (ids, order, rank_of)
+    return cached
+
+
+def _first_unseen(context: UserContext, item_ids: np.ndarray, order: np.ndarray,
+                  n: int, rank_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's first ``n`` movies of a fixed ``order`` (indices into ``item_ids``;
+    ``rank_of`` its inverse, -1 off the order) that they have not rated: the same as a
+    top-n over a score shared by every user, without scoring every movie for every user."""
+    pos = np.minimum(np.searchsorted(item_ids, context.seen_movies), item_ids.size - 1)
+    ranks = np.where(item_ids[pos] == context.seen_movies, rank_of[pos], -1)
+    owner = np.repeat(np.arange(len(context)), np.diff(context.seen_indptr))
+    keep = ranks >= 0
+    ranks, owner = ranks[keep], owner[keep]
+    users, movies = [], []
+    for start in range(0, len(context), 2048):
+        stop = min(start + 2048, len(context))
+        mine = (owner >= start) & (owner < stop)
+        # a user can skip at most all of their rated movies before finding n others
+        width = min(order.size, n + int(np.bincount(owner[mine] - start).max(initial=0)))
+        seen = np.zeros((stop - start, width), dtype=bool)
+        near = mine & (ranks < width)
+        seen[owner[near] - start, ranks[near]] = True
+        free = ~seen
+        take = free & (np.cumsum(free, axis=1) <= n)
+        r, c = np.nonzero(take)
+        users.append(r + start)
+        movies.append(item_ids[order[c]])
+    if not users:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(users), np.concatenate(movies)
+
+
+def _top_unseen(context: UserContext, item_ids: np.ndarray, blocked: np.ndarray,
+                scorer: Scorer, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Context rows and movie ids of each user's top ``n`` unrated movies, ``blocked``
+    (indices into ``item_ids``) left out (best first within a user)."""
+    users, movies = [], []
+    block = max(1, min(2048, MAX_BLOCK_CELLS // max(item_ids.size, 1)))
+    for start in range(0, len(context), block):
+        rows = np.arange(start, min(start + block, len(context)))
+        scores = np.asarray(scorer(context, rows), dtype=np.float32)  # a fresh product
+        bad = np.isnan(scores[:, 0])  # a user with no vector: NaN across the row
+        if bad.any():
+            scores[bad] = -np.inf
+        if blocked.size:
+            scores[:, blocked] = -np.inf
+        lo, hi = context.seen_indptr[rows[0]], context.seen_indptr[rows[-1] + 1]
+        owner = np.repeat(np.arange(rows.size), np.diff(context.seen_indptr[rows[0]:rows[-1] + 2]))
+        pos = np.searchsorted(item_ids, context.seen_movies[lo:hi])
+        pos = np.minimum(pos, item_ids.size - 1)
+        hit = item_ids[pos] == context.seen_movies[lo:hi]
+        scores[owner[hit], pos[hit]] = -np.inf
+        idx, _ = top_k(scores, n)
+        users.append(np.repeat(rows, n))
+        movies.append(np.where(idx >= 0, item_ids[np.maximum(idx, 0)], -1).ravel())
+    if not users:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    users_all, movies_all = np.concatenate(users), np.concatenate(movies)
+    keep = movies_all >= 0
+    return users_all[keep], movies_all[keep]
+
+
+def generate_candidates(context: UserContext, store: FeatureStore,
+                        config: CandidateConfig) -> Candidates:
+    """Union of the sources' top-n unrated movies for each user of ``context``."""
+    found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
+    for source, (item_ids, blocked, scorer) in _sources(store).items():
+        n = config.count(source)
+        if n == 0:
+            continue
+        if source == "popular":
+            item_ids, order, rank_of = _popular_order(store)
+            rows, movies = _first_unseen(context, item_ids, order, n, rank_of)
+        else:
+            rows, movies = _top_unseen(context, item_ids, blocked, scorer, n)
+        starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
+        rank = np.arange(rows.size) - np.repeat(starts, np.diff(np.r_[starts, rows.size])) + 1
+        found.append((source, rows, movies, rank.astype(np.float64)))
+    if not found:
+        raise ValueError("no candidate source: give at least one source with n > 0")
+    rows = np.concatenate([f[1] for f in found])
+    movies = np.concatenate([f[2] for f in found])
+    span = int(movies.max()) + 1 if movies.size else 1
+    keys, inverse = np.unique(rows * span + movies, return_inverse=True)
+    ranks = {s: np.full(keys.size, np.nan) for s in SOURCES}
+    offset = 0
+    for source, part_rows, _, rank in found:
+        ranks[source][inverse[offset:offset + part_rows.size]] = rank
+        offset += part_rows.size
+    log.debug("%d candidates for %d users", keys.size, len(context))
+    return Candidates(keys // span, keys % span, ranks)

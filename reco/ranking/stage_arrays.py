@@ -1,0 +1,234 @@
+"""The stage-one tables and models as arrays, for fast feature rows and candidates.
+
+Built once per fitted stage (:meth:`StageOne.store <reco.ranking.pair_features.StageOne.store>`):
+the movie side (feature-table columns, a genre indicator matrix, each model's row of every
+movie) and the user side (feature-table columns, dense user-genre preferences). A request
+then costs gathers and row-wise dot products instead of table joins, and a person the
+model never saw is folded in from their ratings (:meth:`FeatureStore.new_user`) into the
+same :class:`~reco.ranking.user_state.UserContext` a known user gets.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import numpy as np
+import polars as pl
+
+from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
+from reco.ids import IdMap
+from reco.ranking.user_state import (
+    NEW_USER, PREF_COLUMNS, RECENT_N, UserContext, rows_or_nan, unit_mean,
+)
+
+if TYPE_CHECKING:
+    from reco.ranking.pair_features import StageOne
+
+log = logging.getLogger(__name__)
+
+SECONDS_PER_DAY = 86_400
+
+
+class FeatureStore:
+    """Array views of a fitted :class:`~reco.ranking.pair_features.StageOne`.
+
+    ``stage.cf`` must expose ``user_factors_`` (implicit ALS); ``stage.rating_model``,
+    when present, ``rating_terms()`` and ``fold_in_rating_terms()``.
+    """
+
+    def __init__(self, stage: StageOne, like_threshold: float = 3.5) -> None:
+        from reco.ranking.pair_features import MOVIE_COLUMNS, USER_COLUMNS
+
+        self.stage = stage
+        self.like_threshold = like_threshold
+        tables = stage.tables
+        movies = tables.movies.sort(MOVIE_ID)
+        self.movies = IdMap(movies[MOVIE_ID].to_numpy(), "movie")
+        self.movie_stats = movies.select(pl.col(c).cast(pl.Float64) for c in MOVIE_COLUMNS).to_numpy()
+        self.movie_year = movies[YEAR].cast(pl.Float64).to_numpy()
+        genre_lists = stage.movies.select(MOVIE_ID, GENRES)
+        names = set(tables.user_genres[GENRE].unique().to_list())
+        names |= {g for gs in genre_lists[GENRES].to_list() for g in (gs or []) if g is not None}
+        self.genres = tuple(sorted(names))
+        self.genre_index = {g: i for i, g in enumerate(self.genres)}
+        self.movie_genres = np.zeros((len(self.movies), len(self.genres)), dtype=bool)
+        exploded = genre_lists.explode(GENRES).drop_nulls(GENRES)
+        rows = self.movies.indices(exploded[MOVIE_ID].to_numpy(), missing="mask")
+        cols = self._genre_codes(exploded[GENRES])
+        self.movie_genres[rows[rows >= 0], cols[rows >= 0]] = True
+
+        users = tables.users.sort(USER_ID)
+        self.users = IdMap(users[USER_ID].to_numpy(), "user")
+        self.user_stats = users.select(pl.col(c).cast(pl.Float64) for c in USER_COLUMNS).to_numpy()
+        self.user_last = users["last_timestamp"].fill_null(0).to_numpy().astype(np.int64)
+        #: the model's "now": a new person without timestamps rates at this time
+        self.now = int(self.user_last.max()) if self.user_last.size else 0
+        self.user_prefs = np.full((len(self.users), len(self.genres), 3), np.nan, dtype=np.float32)
+        prefs = tables.user_genres
+        u = self.users.indices(prefs[USER_ID].to_numpy(), missing="mask")
+        g = self._genre_codes(prefs[GENRE])
+        for slot, column in enumerate(PREF_COLUMNS):
+            self.user_prefs[u[u >= 0], g[u >= 0], slot] = prefs[column].cast(pl.Float64).to_numpy()[u >= 0]
+
+        cf = stage.cf
+        self.cf_rows = cf.item_map_.indices(self.movies.ids, missing="mask")
+        self.cf_items = np.asarray(cf._item_vectors(), dtype=np.float32)
+        self.cf_unit = cf.unit_item_vectors()
+        self.rating = stage.rating_model if hasattr(stage.rating_model, "rating_terms") else None
+        if self.rating is not None:
+            self.rating_rows = self.rating.item_map_.indices(self.movies.ids, missing="mask")
+            _, _, self.rating_items, self.rating_item_bias, self.rating_mean = self.rating.rating_terms()
+        self.content = stage.content if hasattr(stage.content, "profiles_") else None
+        if self.content is not None:
+            self.content_rows = self.content.item_map_.indices(self.movies.ids, missing="mask")
+            self.content_emb = self.content.embeddings_
+            self.content_unit = self.content.unit_item_vectors()
+
+    def _genre_codes(self, names: pl.Series) -> np.ndarray:
+        return names.replace_strict(self.genre_index, return_dtype=pl.Int64).to_numpy()
+
+    # ------------------------------------------------------------ known users
+    def known_users(self, user_ids: np.ndarray) -> UserContext:
+        """Gather the context of users by external id (NaN rows for unknown ones)."""
+        ids = np.asarray(user_ids, dtype=np.int64)
+        rows = self.users.indices(ids, missing="mask")
+        cf = self.stage.cf
+        cf_rows = cf.user_map_.indices(ids, missing="mask")
+        n = ids.size
+        rating = np.full((n, 1), np.nan, np.float32)
+        rating_bias = np.full(n, np.nan)
+        if self.rating is not None:
+            r_rows = self.rating.user_map_.indices(ids, missing="mask")
+            vectors, bias, _, _, _ = self.rating.rating_terms()
+            rating, rating_bias = rows_or_nan(vectors, r_rows), rows_or_nan(bias, r_rows)
+        content = np.full((n, 1), np.nan, np.float32)
+        if self.content is not None:
+            content = rows_or_nan(self.content.profiles_,
+                                  self.content.user_map_.indices(ids, missing="mask"))
+        seen = cf.seen_[np.maximum(cf_rows, 0)]
+        counts = np.where(cf_rows >= 0, np.diff(seen.indptr), 0)
+        keep = np.repeat(cf_rows >= 0, np.diff(seen.indptr))
+        recent_cf, recent_content = self._recent_known(ids)
+        return UserContext(
+            ids=ids, known=rows >= 0, stats=rows_or_nan(self.user_stats, rows),
+            last_timestamp=np.where(rows >= 0, self.user_last[np.maximum(rows, 0)], 0),
+            genre_prefs=rows_or_nan(self.user_prefs, rows),
+            cf=rows_or_nan(cf.user_factors_, cf_rows), rating=rating, rating_bias=rating_bias,
+            content=content, recent_cf=recent_cf, recent_content=recent_content,
+            seen_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
+            seen_movies=cf.item_map_.ids[seen.indices[keep]],
+            seen_ratings=seen.data[keep].astype(np.float32),
+        )
+
+    def _recent_known(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        recent = self.stage.recent
+        rows = recent.users.indices(ids, missing="mask")
+        safe = np.maximum(rows, 0)
+        lengths = np.where(rows >= 0, recent.indptr[safe + 1] - recent.indptr[safe], 0)
+        owner = np.repeat(np.arange(ids.size), lengths)
+        offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        movies = recent.movies[np.repeat(recent.indptr[safe], lengths) + offsets]
+        out = self._recent_vectors(movies, owner, ids.size)
+        for vectors in out:
+            vectors[rows < 0] = np.nan
+        return out
+
+    def _recent_vectors(self, movies: np.ndarray, owner: np.ndarray,
+                        n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Unit mean vectors, in CF and content space, of each owner's recent movies."""
+        spaces = [(self.stage.cf.item_map_, self.cf_unit)]
+        if self.content is not None:
+            spaces.append((self.content.item_map_, self.content_unit))
+        out = []
+        for item_map, unit in spaces:
+            rows = item_map.indices(movies, missing="mask")
+            keep = rows >= 0
+            out.append(unit_mean(unit[rows[keep]], owner[keep], n))
+        if self.content is None:
+            out.append(np.full((n, 1), np.nan, np.float32))
+        return out[0], out[1]
+
+    # ------------------------------------------------------------ new people
+    def new_user(self, movie_ids: np.ndarray | list[int], ratings: np.ndarray | list[float],
+                 timestamps: np.ndarray | list[int] | None = None) -> UserContext:
+        """Fold in a person the model never saw from their ratings.
+
+        Movies unknown to the stage are ignored; a movie rated twice keeps the later
+        rating (as the loader does). Without timestamps every rating is dated at the
+        model's newest rating (:attr:`now`) and the list order says which are the latest.
+        The features are those a training user with these ratings would have (same
+        definitions as :mod:`reco.features.tables`); the CF and rating-model vectors solve the
+        fitted models' user equations; the content profile is the one ``fit`` builds.
+
+        Raises
+        ------
+        ValueError
+            Lengths differ, or no rated movie is known to the model.
+        """
+        movies = np.asarray(movie_ids, dtype=np.int64)
+        values = np.asarray(ratings, dtype=np.float64)
+        stamps = (np.full(movies.shape, self.now, dtype=np.int64) if timestamps is None
+                  else np.asarray(timestamps, dtype=np.int64))
+        if not movies.shape == values.shape == stamps.shape or movies.ndim != 1:
+            raise ValueError(f"{movies.size} movie ids, {values.size} ratings and "
+                             f"{stamps.size} timestamps: give one of each per rating")
+        last = movies.size - 1 - np.unique(movies[::-1], return_index=True)[1]
+        keep = np.sort(last)
+        keep = keep[self.movies.indices(movies[keep], missing="mask") >= 0]
+        if keep.size == 0:
+            raise ValueError("none of the rated movies is known to the model")
+        # latest last: by time, then (with timestamps) movie id as in RecentItems, else list order
+        order = np.lexsort((movies[keep], stamps[keep])) if timestamps is not None else (
+            np.argsort(stamps[keep], kind="stable"))
+        movies, values, stamps = movies[keep][order], values[keep][order], stamps[keep][order]
+        stats, prefs = self._new_user_stats(movies, values, stamps)
+        one = np.zeros(movies.size, dtype=np.int64)
+        recent = slice(max(0, movies.size - RECENT_N), None)
+        recent_cf, recent_content = self._recent_vectors(movies[recent], one[recent], 1)
+        return UserContext(
+            ids=np.array([NEW_USER]), known=np.array([True]), stats=stats[None],
+            last_timestamp=np.array([stamps.max()]), genre_prefs=prefs[None],
+            cf=self._fold_cf(movies, values)[None], **self._fold_rating(movies, values),
+            content=self._fold_content(movies, values)[None], recent_cf=recent_cf,
+            recent_content=recent_content, seen_indptr=np.array([0, movies.size]),
+            seen_movies=movies, seen_ratings=values.astype(np.float32),
+        )
+
+    def _new_user_stats(self, movies: np.ndarray, values: np.ndarray,
+                        stamps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        n = values.size
+        liked = values >= self.like_threshold
+        mean = values.mean()
+        genres = self.movie_genres[self.movies.indices(movies)]
+        per_genre = genres.sum(axis=0)
+        rated = per_genre > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            prefs = np.stack([
+                (genres & liked[:, None]).sum(axis=0) / per_genre,
+                (genres * values[:, None]).sum(axis=0) / per_genre - mean,
+                per_genre / n,
+            ], axis=1)
+        prefs[~rated] = np.nan
+        std = values.std(ddof=1) if n > 1 else np.nan
+        stats = np.array([n, mean, std, liked.mean(),
+                          (stamps.max() - stamps.min()) / SECONDS_PER_DAY, rated.sum()])
+        return stats, prefs.astype(np.float32)
+
+    def _fold_cf(self, movies: np.ndarray, values: np.ndarray) -> np.ndarray:
+        cf = self.stage.cf
+        rows = cf.item_map_.indices(movies, missing="mask")
+        return cf._fold_in_vector(rows[rows >= 0], values[rows >= 0]).astype(np.float32)
+
+    def _fold_rating(self, movies: np.ndarray, values: np.ndarray) -> dict[str, np.ndarray]:
+        if self.rating is None:
+            return {"rating": np.full((1, 1), np.nan, np.float32), "rating_bias": np.full(1, np.nan)}
+        rows = self.rating.item_map_.indices(movies, missing="mask")
+        vector, bias = self.rating.fold_in_rating_terms(rows[rows >= 0], values[rows >= 0])
+        return {"rating": vector[None].astype(np.float32), "rating_bias": np.array([bias])}
+
+    def _fold_content(self, movies: np.ndarray, values: np.ndarray) -> np.ndarray:
+        if self.content is None:
+            return np.full(1, np.nan, np.float32)
+        rows = self.content.item_map_.indices(movies, missing="mask")
+        return self.content.fold_in_profile(rows[rows >= 0], values[rows >= 0])

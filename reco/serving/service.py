@@ -1,0 +1,347 @@
+"""The serving layer: artifacts loaded once, answers for the API and the page.
+
+Filtering (genres, excluded ids, year range) happens before the top-k cut, so exactly k
+items come back whenever k eligible movies exist: when the ranker's candidates run short
+after filtering, the best eligible movies by CF score are added and scored by the same
+ranker. Unknown users get the most liked eligible movies, marked ``fallback``. A person
+the model never saw can send ratings instead (:meth:`RecoService.recommend_ratings`):
+they are folded in and ranked by the same two stages, without retraining.
+"""
+
+from __future__ import annotations
+
+import logging
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
+from reco.exceptions import UnknownIdError
+from reco.models.base import top_k
+from reco.pipelines.train import load_model
+from reco.ranking.user_state import UserContext
+
+log = logging.getLogger(__name__)
+LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
+FAMILY_THRESHOLD = 0.5  # P(family) at or above which family=true keeps a movie
+#: Catalog columns shown with each movie when the artifacts have them (text models).
+OPTIONAL_COLUMNS = ("genres_predicted", "family")
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the caller allows: genres (any of), excluded movie ids, a year range."""
+
+    genres: tuple[str, ...] = ()
+    exclude: tuple[int, ...] = ()
+    year_min: int | None = None
+    year_max: int | None = None
+    family: bool = False
+
+
+def normalise(text: str) -> str:
+    """Lower-case and strip accents, so "Amelie" finds "Amélie"."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def normalise_all(texts: pl.Series) -> list[str]:
+    """:func:`normalise` over a column, vectorised (87k titles in milliseconds)."""
+    return (texts.fill_null("").str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
+            .str.to_lowercase().to_list())
+
+
+@dataclass
+class RecoService:
+    """Everything the API answers from, loaded once from an artifact directory."""
+
+    artifacts: Path
+    model: Any
+    catalog: pl.DataFrame
+    manifest: dict[str, Any]
+    _search_keys: list[str] = field(default_factory=list)
+    _genres: list[str] = field(default_factory=list)
+    # Catalog as arrays, built once at load: requests then filter with NumPy only.
+    _ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    _years: np.ndarray = field(default_factory=lambda: np.empty(0))
+    _genre_masks: dict[str, np.ndarray] = field(default_factory=dict)
+    _family: np.ndarray | None = None
+    _columns: dict[str, list[Any]] = field(default_factory=dict)
+    _n_ratings: np.ndarray = field(default_factory=lambda: np.empty(0))
+    _item_pos: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+
+    def _index_catalog(self) -> None:
+        catalog = self.catalog
+        self._ids = catalog[MOVIE_ID].to_numpy().astype(np.int64)
+        self._years = catalog[YEAR].to_numpy(allow_copy=True).astype(float)
+        self._genre_masks = {g: catalog[GENRES].list.contains(g).fill_null(False).to_numpy()
+                             for g in self._genres}
+        if "family" in catalog.columns:
+            self._family = (catalog["family"].cast(pl.Float64).fill_null(0.0)
+                            >= FAMILY_THRESHOLD).to_numpy()
+        shown = [c for c in (MOVIE_ID, TITLE, YEAR, GENRES, "n_ratings") + OPTIONAL_COLUMNS
+                 if c in catalog.columns]
+        self._columns = {c: catalog[c].to_list() for c in shown}
+        self._n_ratings = catalog["n_ratings"].to_numpy()
+        # catalog position of every movie the model ranks (-1: not in the catalog)
+        self._item_pos = self._positions(self.model.item_map_.ids)
+
+    def _positions(self, ids: np.ndarray) -> np.ndarray:
+        pos = np.minimum(np.searchsorted(self._ids, ids), max(self._ids.size - 1, 0))
+        return np.where(self._ids[pos] == ids, pos, -1) if self._ids.size else np.full(ids.size, -1)
+
+    @classmethod
+    def load(cls, artifacts: str | Path) -> RecoService:
+        model, catalog, manifest = load_model(artifacts)
+        catalog = catalog.sort(MOVIE_ID)
+        service = cls(Path(artifacts), model, catalog, manifest)
+        service._search_keys = normalise_all(catalog[TITLE])
+        counts = model.stage_.tables.movies.select(MOVIE_ID, "n_ratings")
+        service.catalog = catalog.join(counts, on=MOVIE_ID, how="left").with_columns(
+            pl.col("n_ratings").fill_null(0))
+        service._genres = sorted({g for gs in catalog[GENRES].to_list() for g in gs})
+        service._index_catalog()
+        _ = model.stage_.store  # build the array views now, not on the first request
+        service._similar_index()
+        log.info("serving %d movies, %d users from %s", catalog.height,
+                 len(model.user_map_), artifacts)
+        return service
+
+    # ------------------------------------------------------------ lookups
+    @property
+    def genres(self) -> list[str]:
+        return self._genres
+
+    @property
+    def rating_scale(self) -> tuple[float, float]:
+        """The lowest and highest rating of the training data (what POST may send)."""
+        scale = self.manifest.get("data", {}).get("scale") or {}
+        return float(scale.get("low", 0.5)), float(scale.get("high", 5.0))
+
+    @property
+    def has_family_flag(self) -> bool:
+        return "family" in self.catalog.columns
+
+    def movie(self, movie_id: int) -> dict[str, Any]:
+        pos = int(self._positions(np.array([movie_id], dtype=np.int64))[0])
+        if pos < 0:
+            raise UnknownIdError(f"unknown movie id {movie_id}")
+        return self._movie_at(pos)
+
+    def _movie_at(self, pos: int) -> dict[str, Any]:
+        out = {name: values[pos] for name, values in self._columns.items()}
+        out[GENRES] = list(out[GENRES] or [])
+        if "family" in out and out["family"] is not None:
+            out["family"] = round(float(out["family"]), 4)
+        return out
+
+    def user(self, user_id: int) -> dict[str, Any]:
+        tables = self.model.stage_.tables
+        row = tables.users.filter(pl.col(USER_ID) == user_id)
+        if row.is_empty():
+            raise UnknownIdError(f"unknown user id {user_id}")
+        stats = row.row(0, named=True)
+        top = (tables.user_genres.filter(pl.col(USER_ID) == user_id)
+               .sort(["n_ratings", "rating_mean"], descending=True).head(5))
+        return {
+            "user_id": user_id, "n_ratings": stats["n_ratings"],
+            "rating_mean": round(stats["rating_mean"], 3), "like_rate": round(stats["like_rate"], 3),
+            "top_genres": [{"genre": g, "n_ratings": n, "rating_mean": round(m, 3)}
+                           for g, n, m in top.select(GENRE, "n_ratings", "rating_mean").iter_rows()],
+        }
+
+    def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Titles containing ``query`` (case and accent insensitive), prefix matches first,
+        then the most rated."""
+        needle = normalise(query.strip())
+        if not needle:
+            return []
+        hits = [(not key.startswith(needle), i) for i, key in enumerate(self._search_keys)
+                if needle in key]
+        if not hits:
+            return []
+        later = np.array([h[0] for h in hits])
+        pos = np.array([h[1] for h in hits])
+        order = np.lexsort((self._ids[pos], -self._n_ratings[pos], later))
+        return [self._movie_at(int(p)) for p in pos[order][:limit]]
+
+    # ------------------------------------------------------------ eligibility
+    def _eligible(self, filters: Filters, ids: np.ndarray | None = None,
+                  positions: np.ndarray | None = None) -> np.ndarray:
+        """Mask over ``ids`` (default: the model's items, in ``item_map_`` order);
+        ``positions`` are their catalog positions when already known."""
+        if ids is None:
+            ids, positions = self.model.item_map_.ids, self._item_pos
+        known = self._positions(ids) if positions is None else positions
+        mask = known >= 0
+        pos = np.maximum(known, 0)
+        if filters.genres:
+            mask &= np.any([self._genre_masks[g][pos] for g in filters.genres], axis=0)
+        if filters.exclude:
+            mask &= ~np.isin(ids, np.asarray(filters.exclude))
+        if filters.year_min is not None:
+            mask &= self._years[pos] >= filters.year_min
+        if filters.year_max is not None:
+            mask &= self._years[pos] <= filters.year_max
+        if filters.family and self._family is not None:
+            mask &= self._family[pos]
+        return mask
+
+    # ------------------------------------------------------------ recommend
+    def recommend(self, user_id: int, k: int = 10, exclude_seen: bool = True,
+                  filters: Filters | None = None) -> dict[str, Any]:
+        """Top ``k`` for a known user; popular titles (``fallback``) for an unknown one."""
+        filters = filters or Filters()
+        if user_id not in self.model.user_map_:
+            return self._answer(user_id, k, self._popular(k, filters), fallback=True)
+        context = self.model.stage_.store.known_users(np.array([user_id]))
+        return self._answer(user_id, k, self._ranked(context, k, exclude_seen, filters),
+                            fallback=False)
+
+    def recommend_ratings(self, movie_ids: list[int], ratings: list[float],
+                          timestamps: list[int] | None = None, k: int = 10,
+                          filters: Filters | None = None) -> dict[str, Any]:
+        """Top ``k`` for a person the model never saw, from their ratings (fold-in, then
+        the same candidates and ranker as a known user; nothing is retrained).
+
+        Movies the model does not know are ignored and listed in ``ignored_movie_ids``;
+        when none is known, popular titles are served (``fallback``).
+        """
+        filters = filters or Filters()
+        known = self.model.stage_.store.movies.indices(np.asarray(movie_ids, dtype=np.int64),
+                                                       missing="mask") >= 0
+        ignored = sorted({int(m) for m, ok in zip(movie_ids, known) if not ok})
+        if not known.any():
+            answer = self._answer(None, k, self._popular(k, filters, exclude=movie_ids),
+                                  fallback=True)
+        else:
+            context = self.model.new_user_context(movie_ids, ratings, timestamps)
+            answer = self._answer(None, k, self._ranked(context, k, True, filters),
+                                  fallback=False)
+        answer["ignored_movie_ids"] = ignored
+        return answer
+
+    def _popular(self, k: int, filters: Filters,
+                 exclude: list[int] | None = None) -> list[tuple[int, float, str]]:
+        eligible = self._eligible(filters)
+        if exclude:
+            eligible &= ~np.isin(self.model.item_map_.ids, np.asarray(exclude))
+        scores = np.where(eligible, self.model.stage_.popular.scores_, -np.inf)
+        idx, vals = top_k(scores[None, :], k)
+        return [(i, v, "popular with many users") for i, v in zip(idx[0], vals[0]) if i >= 0]
+
+    def _ranked(self, context: UserContext, k: int, exclude_seen: bool,
+                filters: Filters) -> list[tuple[int, float, str]]:
+        model = self.model
+        seen, seen_ratings = context.seen(0)
+        rated = model.item_map_.indices(seen, missing="mask")
+        rated = rated[rated >= 0] if exclude_seen else rated[:0]
+        candidates, ranked = model.rank_context(context)
+        cand = model.item_map_.indices(candidates.movie_ids)
+        order = np.argsort(cand, kind="stable")  # item order: top_k breaks ties the same way
+        cand, ranked = cand[order], np.asarray(ranked, dtype=np.float32)[order]
+        ok = self._eligible(filters, model.item_map_.ids[cand], self._item_pos[cand])
+        ok &= ~np.isin(cand, rated)
+        if int(ok.sum()) >= k:  # the usual case: the top k among the ranked candidates
+            idx, vals = top_k(ranked[ok][None, :], k)
+            idx = np.where(idx >= 0, cand[ok][np.maximum(idx, 0)], -1)
+        else:  # too few eligible candidates: top up with the best eligible others
+            eligible = self._eligible(filters)
+            eligible[rated] = False
+            scores = np.full(len(model.item_map_), -np.inf, dtype=np.float32)
+            scores[cand[ok]] = ranked[ok]
+            self._top_up(context, scores, eligible, k - int(ok.sum()))
+            idx, vals = top_k(scores[None, :], k)
+        picked = [int(i) for i in idx[0] if i >= 0]
+        liked = model.item_map_.indices(seen[seen_ratings >= LIKED], missing="mask")
+        reasons = self._reasons(liked[liked >= 0], picked)
+        return [(i, v, reasons[n]) for n, (i, v) in enumerate(zip(picked, vals[0]))]
+
+    def _top_up(self, context: UserContext, scores: np.ndarray, eligible: np.ndarray,
+                short: int) -> None:
+        """Score the best eligible non-candidates (by CF) with the ranker."""
+        store = self.model.stage_.store
+        cf = (store.cf_items @ context.cf[0]).astype(np.float32)
+        cf = np.where(eligible & ~np.isfinite(scores), cf, -np.inf)
+        idx, _ = top_k(cf[None, :], short)
+        extra = idx[0][idx[0] >= 0]
+        if extra.size:
+            scores[extra] = self.model.score_context_pairs(
+                context, np.zeros(extra.size, np.int64), self.model.item_map_.ids[extra])
+
+    def _reasons(self, liked: np.ndarray, items: list[int]) -> list[str]:
+        """"Because you liked <title>": the liked movie closest in CF space."""
+        if liked.size == 0 or not items:
+            return ["recommended for your ratings"] * len(items)
+        unit = self.model.stage_.cf.unit_item_vectors()
+        nearest = liked[np.argmax(unit[items] @ unit[liked].T, axis=1)]
+        titles = [self._columns[TITLE][p] if p >= 0 else str(self.model.item_map_.ids[j])
+                  for j, p in zip(nearest, self._item_pos[nearest])]
+        return [f"because you liked {title}" for title in titles]
+
+    def _answer(self, user_id: int | None, k: int, items: list[tuple[int, float, str]],
+                fallback: bool) -> dict[str, Any]:
+        out = []
+        for index, score, reason in items:
+            movie = self._movie_at(int(self._item_pos[index]))
+            movie.update(score=round(float(score), 6), reason=reason)
+            out.append(movie)
+        return {"user": user_id, "k": k, "fallback": fallback, "items": out,
+                "model_version": self.manifest.get("created_at")}
+
+    # ------------------------------------------------------------ similar
+    def _similar_index(self) -> tuple[np.ndarray, list[tuple[Any, np.ndarray, np.ndarray]],
+                                      np.ndarray]:
+        """The movies similar titles come from (content's, else CF's), their catalog
+        positions, and per space (content, CF): its unit vectors aligned to those movies
+        (zero rows where the space lacks a movie) and which rows it has. Built at load, so
+        a request is one matrix-vector product per space."""
+        cached = self.__dict__.get("_similar_cache")
+        if cached is None:
+            stage = self.model.stage_
+            models = [m for m in (stage.content, stage.cf) if m is not None]
+            ids = models[0].item_map_.ids
+            spaces = []
+            for model in models:
+                rows = model.item_map_.indices(ids, missing="mask")
+                unit = model.unit_item_vectors()
+                known = rows >= 0
+                if known.all() and np.array_equal(rows, np.arange(ids.size)):
+                    aligned = unit
+                else:
+                    aligned = np.zeros((ids.size, unit.shape[1]), dtype=unit.dtype)
+                    aligned[known] = unit[rows[known]]
+                spaces.append((model, aligned, known))
+            cached = self.__dict__["_similar_cache"] = (ids, spaces, self._positions(ids))
+        return cached
+
+    def similar(self, movie_id: int, k: int = 10, filters: Filters | None = None) -> dict[str, Any]:
+        """Nearest titles: content and CF cosine averaged where both exist; content alone
+        for a movie with no ratings (the content model covers every movie)."""
+        filters = filters or Filters()
+        anchor = self.movie(movie_id)
+        ids, spaces, positions = self._similar_index()
+        total = np.zeros(ids.size, dtype=np.float32)
+        parts = np.zeros(ids.size, dtype=np.int8)
+        for model, aligned, known in spaces:
+            if movie_id not in model.item_map_:
+                continue
+            total += aligned @ model.unit_item_vectors()[model.item_map_.index(movie_id)]
+            parts += known
+        if not parts.any():
+            raise UnknownIdError(f"movie {movie_id} has neither text nor ratings to compare")
+        scores = np.where(parts > 0, total / np.maximum(parts, 1), -np.inf)
+        mask = self._eligible(filters, ids, positions)
+        scores[~mask | (ids == movie_id)] = -np.inf
+        idx, vals = top_k(scores[None, :], k)
+        items = []
+        for i, v in zip(idx[0], vals[0]):
+            if i >= 0:
+                movie = self._movie_at(int(positions[i]))
+                movie["score"] = round(float(v), 6)
+                items.append(movie)
+        return {"movie": anchor, "k": k, "items": items}

@@ -1,0 +1,175 @@
+"""The Recommender base: top_k, id mapping, seen masking, score_pairs, persistence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reco.columns import RATINGS_SCHEMA
+from reco.config import ConfigBase
+from reco.exceptions import ArtifactError, NotFittedError, UnknownIdError
+from reco.ids import IdMap
+from reco.models.popularity import PopularityRecommender
+from reco.models.base import Recommender, top_k
+
+
+@dataclass(frozen=True)
+class _FakeConfig(ConfigBase):
+    pass
+
+
+class FakeRecommender(Recommender):
+    """score(user u, item i) = 1000 * u_index + i_index: every score is known."""
+
+    config_class = _FakeConfig
+
+    def _fit(self, matrix: Any, **context: Any) -> None:
+        self.fitted_ = np.array([1])
+
+    def _score_users(self, users: np.ndarray) -> np.ndarray:
+        return 1000.0 * users[:, None] + np.arange(self.n_items)[None, :]
+
+    def _state(self) -> dict[str, np.ndarray]:
+        return {"fitted": self.fitted_}
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.fitted_ = arrays["fitted"]
+
+
+RATINGS = pl.DataFrame(
+    [(10, 100, 4.0, 1), (10, 300, 2.0, 2), (20, 200, 5.0, 3), (30, 100, 3.0, 4),
+     (30, 400, 1.0, 5)],
+    schema=RATINGS_SCHEMA, orient="row",
+)
+
+
+def test_top_k_orders_and_breaks_ties_by_index():
+    idx, vals = top_k(np.array([[1.0, 3.0, 3.0, -np.inf, 2.0]]), 4)
+    assert idx.tolist() == [[1, 2, 4, 0]]
+    assert vals.tolist() == [[3.0, 3.0, 2.0, 1.0]]
+
+
+def test_top_k_pads_when_too_few_items():
+    idx, vals = top_k(np.array([[1.0, -np.inf]]), 3)
+    assert idx.tolist() == [[0, -1, -1]]
+    assert vals[0, 0] == 1.0 and np.isneginf(vals[0, 1:]).all()
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=40), st.integers(1, 50))
+def test_top_k_matches_a_full_sort(values, k):
+    scores = np.array([values])
+    idx, vals = top_k(scores, k)
+    expected = sorted(range(len(values)), key=lambda i: (-values[i], i))[:k]
+    assert idx[0][: len(expected)].tolist() == expected
+    assert np.all(np.diff(vals[0][: len(expected)]) <= 0)
+
+
+def test_id_map_round_trip_and_unknown_ids():
+    ids = IdMap([30, 10, 20], "user")
+    assert ids.index(20) == 1 and ids.to_external(np.array([2, 0])).tolist() == [30, 10]
+    assert ids.indices([10, 99], missing="mask").tolist() == [0, -1]
+    assert 10 in ids and 99 not in ids and "x" not in ids
+    with pytest.raises(UnknownIdError, match="unknown user id 99"):
+        ids.index(99)
+    with pytest.raises(UnknownIdError):
+        ids.indices([99])
+    with pytest.raises(ValueError, match="distinct"):
+        IdMap([1, 1])
+
+
+def test_recommend_excludes_seen_and_maps_ids():
+    model = FakeRecommender().fit(RATINGS)
+    ids, scores = model.recommend(10, k=4)
+    assert ids.tolist() == [400, 200]  # 100 and 300 were rated by user 10
+    assert model.recommend(10, k=2, exclude_seen=False)[0].tolist() == [400, 300]
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_score_pairs_matches_score_per_pair():
+    model = FakeRecommender().fit(RATINGS)
+    users = np.array([30, 10, 99, 20, 10, 30])
+    movies = np.array([100, 400, 100, 300, 999, 200])
+    got = model.score_pairs(users, movies, batch_size=1)
+    assert got[[0, 1, 3, 5]].tolist() == [2000.0, 3.0, 1002.0, 2001.0]
+    assert np.isnan(got[[2, 4]]).all()
+
+
+def test_errors_unfitted_unknown_and_bad_k(tmp_path):
+    with pytest.raises(NotFittedError):
+        FakeRecommender().recommend(10)
+    model = FakeRecommender().fit(RATINGS)
+    with pytest.raises(UnknownIdError):
+        model.recommend(99)
+    with pytest.raises(UnknownIdError):
+        model.score(10, [999])
+    with pytest.raises(ValueError, match="k must be"):
+        model.recommend(10, k=0)
+    with pytest.raises(ValueError, match="empty"):
+        FakeRecommender().fit(RATINGS.clear())
+
+
+def test_save_load_round_trip_without_pickle(tmp_path):
+    model = PopularityRecommender().fit(RATINGS)
+    path = model.save(tmp_path / "pop.npz")
+    with np.load(path, allow_pickle=False) as npz:  # loads: nothing pickled inside
+        assert "meta" in npz.files
+    loaded = Recommender.load(path)
+    assert isinstance(loaded, PopularityRecommender)
+    assert loaded.recommend(30, 3)[0].tolist() == model.recommend(30, 3)[0].tolist()
+    with pytest.raises(ArtifactError, match="not a FakeRecommender"):
+        FakeRecommender.load(path)
+    with pytest.raises(ArtifactError, match="no such model file"):
+        Recommender.load(tmp_path / "missing.npz")
+
+
+def test_fold_in_excludes_the_rated_movies():
+    model = PopularityRecommender().fit(RATINGS)
+    ids, _ = model.recommend_new_user([100, 12345], [5.0, 4.0], k=5)
+    assert 100 not in ids.tolist() and len(ids) == 3
+
+
+def test_top_k_ties_at_the_cut_go_to_the_lower_index():
+    idx, _ = top_k(np.zeros((1, 1000)), 5)
+    assert idx.tolist() == [[0, 1, 2, 3, 4]]
+    idx, _ = top_k(np.array([[1.0, 2.0, 1.0, 1.0, 0.0, 1.0]]), 3)
+    assert idx.tolist() == [[1, 0, 2]]
+
+
+def test_similar_items_of_a_zero_vector_is_empty():
+    class Zero(FakeRecommender):
+        def _item_vectors(self) -> np.ndarray:
+            vectors = np.ones((self.n_items, 2))
+            vectors[0] = 0.0
+            return vectors
+
+    model = Zero().fit(RATINGS)
+    ids, scores = model.similar_items(100, k=3)
+    assert ids.size == 0 and scores.size == 0
+    assert model.similar_items(200, k=2)[0].size == 2
+
+
+def test_save_adds_the_npz_suffix_and_returns_the_real_path(tmp_path):
+    model = PopularityRecommender().fit(RATINGS)
+    path = model.save(tmp_path / "model")
+    assert path.name == "model.npz" and Recommender.load(path).n_items == model.n_items
+
+
+def test_config_of_another_model_is_rejected():
+    with pytest.raises(TypeError, match="takes a PopularityConfig"):
+        PopularityRecommender(_FakeConfig())
+
+
+def test_duplicate_ratings_keep_the_last_value():
+    from reco.ids import rating_matrix
+
+    dup = pl.concat([RATINGS, RATINGS.head(1).with_columns(pl.lit(1.5, pl.Float32).alias("rating"))])
+    users, items = IdMap([10, 20, 30]), IdMap([100, 200, 300, 400])
+    matrix = rating_matrix(dup, users, items)
+    assert matrix[0, 0] == 1.5 and matrix.nnz == RATINGS.height

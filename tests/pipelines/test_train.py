@@ -1,0 +1,108 @@
+"""scripts/train.py -> scripts/recommend.py -> scripts/evaluate.py, end to end on small data."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from reco.pipelines import train as training
+from reco.exceptions import ArtifactError, DataFormatError
+from reco.data.synthetic import SyntheticConfig, make_release
+from scripts import build_features, evaluate, recommend
+from scripts import train as train_script
+from tests.ranking.test_hybrid import SMALL
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("release")
+    make_release(SyntheticConfig(n_users=200, n_movies=250, n_ratings=12_000, seed=9), out)
+    return out
+
+
+@pytest.fixture(scope="module")
+def artifacts(release, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("artifacts")
+    training.train(release, out, config=SMALL)
+    return out
+
+
+def test_train_writes_the_artifact_directory(artifacts):
+    names = {p.name for p in artifacts.iterdir()}
+    assert {"manifest.json", "cf.npz", "rating.npz", "content.npz", "popular.npz", "ranker.json",
+            "like_model.json", "catalog.parquet", "context.npz", "features"} <= names
+    manifest = json.loads((artifacts / "manifest.json").read_text())
+    assert manifest["model"]["rank_features"] and manifest["model"]["like_features"]
+    assert manifest["data"]["fingerprint"].startswith("sha256:")
+    assert manifest["metrics"]["training_windows"]["ranker_rows"] > 0
+    assert {"load", "fit", "save"} <= set(manifest["timings_seconds"])
+
+
+def test_recommend_script_writes_ranked_rows(artifacts, release, tmp_path, caplog):
+    ratings = pl.read_csv(release / "ratings.csv")
+    users = tmp_path / "users.txt"
+    users.write_text("1\n2\n# a comment\n\n999999\n1\n")
+    out = tmp_path / "recs.csv"
+    with caplog.at_level(logging.INFO):
+        code = recommend.main(["--artifacts", str(artifacts), "--users", str(users),
+                               "--k", "5", "--out", str(out)])
+    assert code == 0
+    recs = pl.read_csv(out)
+    assert recs.columns == ["user_id", "rank", "movie_id", "score"]
+    assert recs["user_id"].unique(maintain_order=True).to_list() == [1, 2, 999999]
+    assert recs.group_by("user_id").len()["len"].to_list() == [5, 5, 5]
+    for user in (1, 2):
+        mine = recs.filter(pl.col("user_id") == user)
+        assert mine["rank"].to_list() == [1, 2, 3, 4, 5]
+        assert mine["score"].is_sorted(descending=True)
+        seen = ratings.filter(pl.col("userId") == user)["movieId"].to_list()
+        assert not set(seen) & set(mine["movie_id"].to_list())
+    assert "1 of 3 users unknown" in caplog.text
+
+
+def test_recommend_rejects_a_bad_users_file(artifacts, tmp_path, caplog):
+    users = tmp_path / "users.txt"
+    users.write_text("1\nbob\n")
+    with caplog.at_level(logging.ERROR):
+        code = recommend.main(["--artifacts", str(artifacts), "--users", str(users),
+                               "--out", str(tmp_path / "r.csv")])
+    assert code == 2
+    assert "users.txt, line 2, field 'user_id', value 'bob'" in caplog.text
+
+
+def test_recommend_needs_trained_artifacts(release, tmp_path):
+    assert build_features.main(["--data", str(release), "--artifacts", str(tmp_path)]) == 0
+    with pytest.raises(ArtifactError, match="features only"):
+        training.load_model(tmp_path)
+
+
+def test_read_user_ids_errors(tmp_path):
+    from reco.pipelines.batch import read_user_ids
+
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n# nothing\n")
+    with pytest.raises(DataFormatError, match="no user ids"):
+        read_user_ids(empty)
+
+
+def test_train_script_exit_codes(tmp_path):
+    assert train_script.main(["--data", str(tmp_path), "--artifacts", str(tmp_path / "a")]) == 2
+
+
+def test_evaluate_script_writes_tables_and_charts(release, tmp_path):
+    out = tmp_path / "report"
+    assert evaluate.main(["--data", str(release), "--out", str(out), "--fast"]) == 0
+    report = json.loads((out / "evaluation.json").read_text())
+    methods = [row["method"] for row in report["topn"]]
+    assert any("EASE" in m for m in methods) and "reco full (two-stage + XGBoost)" in methods
+    assert any(m.startswith("most popular") for m in methods)
+    assert all(0 <= row["ndcg@10"] <= 1 for row in report["topn"])
+    assert {row["features"] for row in report["classification"]} == {"seed recipe", "reco full"}
+    markdown = (out / "evaluation.md").read_text()
+    assert "| method |" in markdown and "python scripts/evaluate.py" in markdown
+    assert (out / "methods.png").stat().st_size > 1000
+    assert (out / "feature_importance.png").stat().st_size > 1000

@@ -1,0 +1,169 @@
+"""The two-stage recommender: windows, ranker, P(like), persistence, context features."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from reco.ranking.candidates import CandidateConfig, generate_candidates
+from reco.models.mf import ALSConfig, SVDConfig
+from reco.columns import RATINGS_SCHEMA
+from reco.models.content import ContentConfig
+from reco.features.temporal import RecentItems, TimePopularity
+from reco.exceptions import ArtifactError, UnknownIdError
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
+from reco.ranking.booster import RankerConfig, sample_rows
+from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
+from reco.data.synthetic import SyntheticConfig, generate
+
+SMALL = HybridConfig(
+    cf=ALSConfig(factors=16, iterations=5),
+    rating_model="svd", rating_svd=SVDConfig(factors=8, center="both"),
+    content=ContentConfig(dimensions=16),
+    candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
+    ranker=RankerConfig(n_estimators=40, learning_rate=0.2, threads=1),
+)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(SyntheticConfig(n_users=250, n_movies=300, n_ratings=15_000, seed=5))
+
+
+@pytest.fixture(scope="module")
+def model(data):
+    return HybridRecommender(SMALL).fit(data.ratings, data.movies, tags=data.tags, links=data.links)
+
+
+def test_recommend_excludes_training_movies_and_orders_scores(model, data):
+    user = int(data.ratings["user_id"][0])
+    ids, scores = model.recommend(user, k=10)
+    seen = set(data.ratings.filter(pl.col("user_id") == user)["movie_id"].to_list())
+    assert len(ids) == 10 and not seen & set(ids.tolist())
+    assert np.all(np.diff(scores) <= 0)
+
+
+def test_windows_are_recorded_and_labels_come_later(model):
+    windows = model.window_
+    assert windows["label_window_ratings"] > 0 and windows["feature_window_ratings"] > 0
+    assert 0 < windows["ranker_positive_rate"] < 1
+    assert 0 < windows["candidate_recall"] <= 1
+
+
+def test_predict_like_is_a_probability(model, data):
+    users = data.ratings["user_id"].to_numpy()[:200]
+    movies = np.roll(data.ratings["movie_id"].to_numpy()[:200], 7)
+    p = model.predict_like(users, movies)
+    assert p.shape == (200,) and np.all((p >= 0) & (p <= 1))
+
+
+def test_unknown_user_raises(model):
+    with pytest.raises(UnknownIdError):
+        model.recommend(10_000_000)
+
+
+def test_save_load_round_trip_is_identical(model, data, tmp_path):
+    model.save(tmp_path)
+    loaded = HybridRecommender.load(tmp_path, model.model_section())
+    users = data.ratings["user_id"].unique().to_numpy()[:20]
+    a_ids, a_scores = model.recommend_batch(users, 10)
+    b_ids, b_scores = loaded.recommend_batch(users, 10)
+    assert np.array_equal(a_ids, b_ids) and np.allclose(a_scores, b_scores)
+    for path in tmp_path.rglob("*.npz"):
+        np.load(path, allow_pickle=False).close()  # every array loads without pickle
+
+
+def test_load_rejects_another_feature_order(model, tmp_path):
+    model.save(tmp_path)
+    section = model.model_section()
+    section["rank_features"] = list(reversed(section["rank_features"]))
+    with pytest.raises(ArtifactError, match="rank_features"):
+        HybridRecommender.load(tmp_path, section)
+
+
+def test_same_seed_same_recommendations(data):
+    users = data.ratings["user_id"].unique().to_numpy()[:15]
+    fits = [HybridRecommender(SMALL).fit(data.ratings, data.movies) for _ in range(2)]
+    assert np.array_equal(fits[0].recommend_batch(users, 10)[0], fits[1].recommend_batch(users, 10)[0])
+
+
+def test_config_round_trips_through_a_dict():
+    assert HybridConfig.from_dict(SMALL.to_dict()) == SMALL
+    assert list(RANK_FEATURES[: len(LIKE_FEATURES)]) == list(LIKE_FEATURES)
+
+
+def test_candidates_union_keeps_each_source_rank(model, data):
+    users = data.ratings["user_id"].unique().to_numpy()[:5]
+    people = model.stage_.store.known_users(users)
+    cands = generate_candidates(people, model.stage_.store, SMALL.candidates).frame(people)
+    assert not cands.select("user_id", "movie_id").is_duplicated().any()
+    assert cands["rank_in_cf"].drop_nulls().max() <= SMALL.candidates.n_cf
+    assert cands["movie_id"].is_in(pl.Series(model.item_map_.ids).implode()).all()
+    per_user = cands.group_by("user_id").len()["len"]
+    assert (per_user >= SMALL.candidates.n_cf).all()
+    # each source's ranks are exactly that source's own top-n of the user's unrated movies
+    for user in users:
+        mine = cands.filter(pl.col("user_id") == user)
+        for source, n in (("cf", SMALL.candidates.n_cf), ("popular", SMALL.candidates.n_popular)):
+            expected, _ = model.stage_.sources()[source].recommend(int(user), n)
+            got = mine.drop_nulls(f"rank_in_{source}").sort(f"rank_in_{source}")["movie_id"]
+            assert got.to_list() == expected.tolist()
+
+
+def test_sample_rows_keeps_every_positive():
+    labels = np.array([0] * 90 + [1] * 10)
+    rows = sample_rows(labels, 30, np.random.default_rng(0))
+    assert rows.size == 30 and labels[rows].sum() == 10 and np.all(np.diff(rows) > 0)
+    assert sample_rows(labels, 500, np.random.default_rng(0)).size == 100
+
+
+def _ratings(rows):
+    return pl.DataFrame(rows, schema=RATINGS_SCHEMA, orient="row")
+
+
+MONTH = 30 * 86_400
+
+
+def test_time_popularity_counts_the_months_before_a_time():
+    # movie 1: rated in months 0, 1, 5; movie 2: in month 5 only.
+    ratings = _ratings([(1, 1, 4.0, 0), (2, 1, 3.0, MONTH), (3, 1, 5.0, 5 * MONTH),
+                        (4, 2, 4.0, 5 * MONTH + 10)])
+    tp = TimePopularity.from_ratings(ratings)
+    share = tp.share(np.array([1, 1, 2, 99]), np.array([MONTH + 5] * 2 + [5 * MONTH] * 2),
+                     months=3)
+    # up to month 1: movie 1 has 2 of 2 ratings; up to month 5 (months 3-5): movie 2 has 1 of 2
+    assert share[0] == pytest.approx(1.0) and share[2] == pytest.approx(0.5)
+    assert np.isnan(share[3])
+    seen = tp.seen_share(np.array([1, 2]), np.array([MONTH, MONTH]))
+    assert seen.tolist() == pytest.approx([2 / 3, 0.0])
+
+
+def test_recent_items_similarity_uses_the_latest_movies():
+    ratings = _ratings([(1, 10, 4.0, 1), (1, 20, 4.0, 2), (1, 30, 4.0, 3)])
+    recent = RecentItems.from_ratings(ratings, n=2)  # movies 20 and 30
+    from reco.ids import IdMap
+
+    items = IdMap([10, 20, 30, 40])
+    vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])  # unit length
+    sims = recent.similarity(np.array([1, 1, 2]), np.array([40, 20, 40]), items, vectors)
+    assert sims[0] == pytest.approx(0.0) and sims[1] == pytest.approx(1.0)
+    assert np.isnan(sims[2])
+
+
+def test_unfitted_and_bad_k_errors(model):
+    from reco.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        HybridRecommender(SMALL).recommend(1)
+    with pytest.raises(ValueError, match="k must be"):
+        model.recommend(int(model.user_map_.ids[0]), k=0)
+    with pytest.raises(ValueError, match="movies table"):
+        HybridRecommender(SMALL).fit(pl.DataFrame(schema=RATINGS_SCHEMA))
+
+
+def test_batch_matches_single(model, data):
+    users = data.ratings["user_id"].unique().sort().to_numpy()[:6]
+    batch_ids, _ = model.recommend_batch(users, 5)
+    for row, user in enumerate(users):
+        assert model.recommend(int(user), 5)[0].tolist() == batch_ids[row].tolist()

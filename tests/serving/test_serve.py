@@ -1,0 +1,68 @@
+"""scripts/serve.py: gunicorn really serves the trained artifacts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from scripts.bench.serve import free_port
+from scripts import serve
+from tests.test_api import trained  # noqa: F401  (module-scoped artifacts fixture)
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gunicorn_serves_the_api(trained):  # noqa: F811
+    pytest.importorskip("gunicorn")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/recommend/1?k=3",
+                                            timeout=20) as r:
+                    body = json.load(r)
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError(f"server did not answer; exit code {process.poll()}") from None
+                time.sleep(0.3)
+        assert len(body["items"]) == 3
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_refuses_missing_or_untrained_artifacts(tmp_path):
+    assert serve.main(["--artifacts", str(tmp_path / "none")]) == 2
+    (tmp_path / "manifest.json").write_text(json.dumps({"format_version": 1}))
+    assert serve.main(["--artifacts", str(tmp_path)]) == 2
+
+
+def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):  # noqa: F811
+    pytest.importorskip("gunicorn")
+    from scripts import benchmark
+
+    out, doc = tmp_path / "serve.json", tmp_path / "BENCH.md"
+    doc.write_text("# Benchmarks\n\n## Other\n\nkept\n")
+    assert benchmark.main(["serve", "--artifacts", str(trained), "--requests", "12",
+                           "--repeats", "1", "--out", str(out), "--doc", str(doc),
+                           "--name", "tiny"]) == 0
+    report = json.loads(out.read_text())
+    endpoints = report["runs"][0]["endpoints"]
+    assert [e["endpoint"] for e in endpoints] == ["/recommend", "/similar", "POST /recommend"]
+    assert all(e["requests"] == 12 and e["errors"] == 0 for e in endpoints)
+    assert report["medians"]["POST /recommend p50_ms"] > 0
+    assert {t["status"] for t in report["targets"]} <= {"met", "missed"}
+    text = doc.read_text()
+    assert "## Other\n\nkept" in text and "## Serving: tiny (issue: serving)" in text
+    assert "| `POST /recommend` p50, ms |" in text and "Errors: 0." in text
