@@ -51,6 +51,8 @@ T = TypeVar("T")
 CF, RATING, POPULAR, CONTENT = "cf.npz", "rating.npz", "popular.npz", "content.npz"
 CONTEXT = "context.npz"
 RANKER, LIKE_MODEL = "ranker.json", "like_model.json"
+#: Format 1 kept stage one's movies apart; they are the catalog's projection now.
+LEGACY_STAGE_MOVIES = "stage_movies.parquet"
 #: The columns of the catalog stage one reads, in the order StageOne.movies has them.
 STAGE_MOVIE_COLUMNS = (MOVIE_ID, GENRES, YEAR)
 CATALOG_COLUMNS = (MOVIE_ID, TITLE, YEAR, GENRES)
@@ -121,6 +123,10 @@ def save_model(model: HybridRecommender, directory: str | Path, *, catalog: pl.D
     _check_catalog(catalog, stage)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    # a manifest says the directory is complete: none while files are being replaced, and
+    # no file of an earlier layout left to be mistaken for part of this model
+    for stale in (art.MANIFEST, LEGACY_STAGE_MOVIES, CONTENT):
+        (directory / stale).unlink(missing_ok=True)
     started = time.perf_counter()
     # the rating and popularity models share the CF model's ratings matrix (same ratings,
     # same id maps): it is stored once, in cf.npz
@@ -172,9 +178,9 @@ def load_model(directory: str | Path) -> tuple[HybridRecommender, pl.DataFrame, 
     Raises
     ------
     ArtifactError
-        No manifest, another format version, features only (no model), another feature
-        order, or a file missing or unreadable; the message names the file relative to
-        ``directory``.
+        No manifest, another format version (format 1, with its stage_movies.parquet,
+        included: train again), features only (no model), another feature order, or a
+        file missing or unreadable; the message names the file relative to ``directory``.
     """
     directory = Path(directory)
     manifest = _relative(directory, lambda: art.read_manifest(directory))

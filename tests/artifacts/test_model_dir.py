@@ -81,6 +81,12 @@ def test_the_catalog_is_the_one_movie_table(model, catalog, saved):
         model.stage_.movies.select(columns).sort("movie_id"))
 
 
+def test_saving_over_a_format_1_directory_leaves_no_stage_movies(model, catalog, tmp_path):
+    (tmp_path / "stage_movies.parquet").write_bytes(b"PAR1")
+    save_model(model, tmp_path, catalog=catalog)
+    assert _files(tmp_path) == FILES
+
+
 def test_a_catalog_that_disagrees_with_the_fit_is_refused(model, catalog, tmp_path):
     relabelled = catalog.with_columns(
         pl.when(pl.col("movie_id") == catalog["movie_id"][0]).then(pl.lit(["Western"]))
