@@ -18,13 +18,10 @@ from typing import Any
 from flask import Blueprint, Flask, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
 
-from reco.artifacts.manifest import read_manifest
 from reco.exceptions import ArtifactError, UnknownIdError
-from reco.serving.openapi import openapi_spec
-from reco.serving.service import Filters, RecoService
+from reco.serving import WEB_DIR, Filters, RecoService, openapi_spec, read_manifest
 
 log = logging.getLogger(__name__)
-WEB = Path(__file__).resolve().parent / "reco" / "serving" / "web"
 bp = Blueprint("reco", __name__)
 
 
@@ -220,7 +217,7 @@ def user(user: str) -> Any:
 
 @bp.get("/")
 def page() -> Any:
-    return send_from_directory(WEB, "index.html")
+    return send_from_directory(WEB_DIR, "index.html")
 
 
 @bp.get("/openapi.json")
@@ -251,7 +248,7 @@ def health() -> Any:
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. The artifact directory comes from ``config["ARTIFACTS"]``, else the
     ``RECO_ARTIFACTS`` environment variable, else ``artifacts/``."""
-    app = Flask(__name__, static_folder=str(WEB), static_url_path="/static")
+    app = Flask(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
     app.config.update(config or {})
@@ -263,11 +260,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         if "model" in state["manifest"]:
             state["service"] = RecoService.load(artifacts)
         else:
-            state["error"] = f"{artifacts}: features only; run scripts/train.py for the models"
+            state["error"] = "the artifacts hold features only; run scripts/train.py for the models"
     except ArtifactError as exc:
-        # Start anyway so /health can say what is wrong; model routes will answer 503.
+        # Start anyway so /health can say what is wrong; model routes will answer 503. The
+        # message names files inside the directory; the directory itself goes to the log.
         state["error"] = str(exc)
-        log.error("artifacts not loaded: %s", exc)
+        log.error("artifacts in %s not loaded: %s", artifacts, exc)
     app.extensions["reco"] = state
     app.register_blueprint(bp)
 

@@ -18,7 +18,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
 
 from reco.pipelines.batch import read_user_ids, recommend_for_users  # noqa: E402
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.pipelines.train import load_model  # noqa: E402
+from reco.artifacts.model_dir import load_model  # noqa: E402
 
 log = logging.getLogger("recommend")
 

@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         manifest = read_manifest(args.artifacts)
     except ArtifactError as exc:
-        log.error("%s", exc)
+        log.error("%s: %s", args.artifacts, exc)  # the message names files, not the directory
         return EXIT_BAD_INPUT
     if "model" not in manifest:
         log.error("%s holds features only: run scripts/train.py first", args.artifacts)

@@ -1,6 +1,8 @@
-"""The artifact directory: Parquet tables and ``manifest.json`` (no pickle, ever).
+"""The artifact directory's format: ``manifest.json`` and the Parquet tables (no pickle, ever).
 
-Layout::
+Everything that writes into or reads from an artifact directory goes through here (tables,
+manifest) or :mod:`reco.artifacts.model_dir` (the fitted models), so the directory has one
+format and one version number, :data:`FORMAT_VERSION`. Layout::
 
     ARTIFACTS/
       manifest.json            format version, library versions, configs, data
@@ -8,6 +10,10 @@ Layout::
       features/users.parquet        key user_id
       features/movies.parquet       key movie_id
       features/user_genres.parquet  keys user_id, genre
+      catalog.parquet               key movie_id (trained directories: model_dir)
+
+Error messages name files relative to the directory ("features/users.parquet"), never by
+absolute path: they reach API responses, and the caller knows which directory it gave.
 """
 
 from __future__ import annotations
@@ -26,11 +32,20 @@ import polars as pl
 
 from reco.data.dataset import MovieLensData
 from reco.exceptions import ArtifactError
+from reco.features.tables import FeatureTables
 
-FORMAT_VERSION = 1
+#: The version of the whole directory's format. 2: the movies stage one reads are the
+#: catalog's (movie_id, genres, year), no longer a stage_movies.parquet of their own.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 FEATURES_DIR = "features"
 FEATURE_TABLES = ("users", "movies", "user_genres")
+CATALOG = "catalog"
+#: Every table of the directory and its file, relative to the directory.
+TABLE_FILES: dict[str, str] = {
+    **{name: f"{FEATURES_DIR}/{name}.parquet" for name in FEATURE_TABLES},
+    CATALOG: "catalog.parquet",
+}
 _LIBRARIES = ("reco", "numpy", "scipy", "pandas", "scikit-learn", "xgboost", "polars", "flask")
 _CHUNK = 1 << 22
 
@@ -112,39 +127,81 @@ def read_manifest(artifacts: str | Path) -> dict[str, Any]:
     """
     path = Path(artifacts) / MANIFEST
     if not path.is_file():
-        raise ArtifactError(f"{path}: no manifest; build the artifacts first")
+        raise ArtifactError(f"no {MANIFEST} in the artifact directory; build the artifacts "
+                            "first (scripts/build_features.py or scripts/train.py)")
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{path}: unreadable manifest: {exc}") from exc
+        raise ArtifactError(f"{MANIFEST}: unreadable manifest: {exc}") from exc
     version = manifest.get("format_version") if isinstance(manifest, dict) else None
     if version != FORMAT_VERSION:
         raise ArtifactError(
-            f"{path}: format version {version!r}, this reco reads version {FORMAT_VERSION}"
+            f"{MANIFEST}: format version {version!r}, this reco reads version "
+            f"{FORMAT_VERSION}; build the artifacts again with this reco"
         )
     return manifest
 
 
+def table_section(frame: pl.DataFrame, name: str) -> dict[str, Any]:
+    """What the manifest records of a table: its file, rows and column order."""
+    return {"path": TABLE_FILES[name], "rows": frame.height, "columns": frame.columns}
+
+
+def features_section(tables: FeatureTables) -> dict[str, Any]:
+    """The manifest's ``features`` entry: each feature table's file, rows and columns."""
+    return {name: table_section(getattr(tables, name), name) for name in FEATURE_TABLES}
+
+
 def write_table(artifacts: str | Path, name: str, frame: pl.DataFrame) -> Path:
-    """Write ``frame`` to ``ARTIFACTS/features/<name>.parquet`` (zstd)."""
-    path = Path(artifacts) / FEATURES_DIR / f"{name}.parquet"
+    """Write table ``name`` (a key of :data:`TABLE_FILES`) as zstd Parquet, atomically."""
+    path = Path(artifacts) / TABLE_FILES[name]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".parquet.tmp")
     frame.write_parquet(tmp, compression="zstd")
-    os.replace(tmp, path)
+    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
     return path
 
 
-def read_table(artifacts: str | Path, name: str) -> pl.DataFrame:
-    """Read one feature table, checking its columns against the manifest."""
-    manifest = read_manifest(artifacts)
-    expected = manifest.get("features", {}).get(name, {}).get("columns")
-    path = Path(artifacts) / FEATURES_DIR / f"{name}.parquet"
+def write_feature_tables(artifacts: str | Path, tables: FeatureTables) -> None:
+    for name in FEATURE_TABLES:
+        write_table(artifacts, name, getattr(tables, name))
+
+
+def _expected_columns(manifest: dict[str, Any], name: str) -> list[str] | None:
+    entry = (manifest.get("features", {}).get(name) if name in FEATURE_TABLES
+             else manifest.get(name))
+    return entry.get("columns") if isinstance(entry, dict) else None
+
+
+def read_table(artifacts: str | Path, name: str,
+               manifest: dict[str, Any] | None = None) -> pl.DataFrame:
+    """Read table ``name``, checking its columns against the manifest.
+
+    ``manifest``: the directory's manifest when the caller has read it already.
+
+    Raises
+    ------
+    ArtifactError
+        The file is missing or unreadable, or its columns differ from the manifest's.
+    """
+    manifest = read_manifest(artifacts) if manifest is None else manifest
+    relative = TABLE_FILES[name]
+    path = Path(artifacts) / relative
     if not path.is_file():
-        raise ArtifactError(f"{path}: missing feature table {name!r}")
-    frame = pl.read_parquet(path)
+        raise ArtifactError(f"{relative}: missing from the artifact directory (table {name!r})")
+    try:
+        frame = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ArtifactError(f"{relative}: unreadable Parquet ({type(exc).__name__})") from exc
+    expected = _expected_columns(manifest, name)
     if expected is not None and frame.columns != expected:
         raise ArtifactError(
-            f"{path}: columns {frame.columns} differ from the manifest's {expected}"
+            f"{relative}: columns {frame.columns} differ from the manifest's {expected}"
         )
     return frame
+
+
+def read_feature_tables(artifacts: str | Path,
+                        manifest: dict[str, Any] | None = None) -> FeatureTables:
+    manifest = read_manifest(artifacts) if manifest is None else manifest
+    return FeatureTables(**{name: read_table(artifacts, name, manifest) for name in FEATURE_TABLES})

@@ -28,9 +28,9 @@ from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.ranking.hybrid import HybridRecommender
 from reco.evaluation.metrics import classification_metrics
 from reco.ranking.booster import fit_booster, predict
-from reco.ranking.pair_features import (
-    GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, USER_COLUMNS, StageOne, build_rows, to_matrix,
-)
+from reco.ranking.pair_features import build_rows, to_matrix
+from reco.ranking.schema import GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, USER_COLUMNS
+from reco.ranking.stage_one import StageOne
 from reco.data.split import LIKE_THRESHOLD, Split, per_user_split
 
 log = logging.getLogger(__name__)

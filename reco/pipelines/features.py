@@ -60,17 +60,6 @@ def data_section(data: MovieLensData) -> dict[str, Any]:
     }
 
 
-def features_section(tables: FeatureTables) -> dict[str, Any]:
-    return {
-        name: {
-            "path": f"{art.FEATURES_DIR}/{name}.parquet",
-            "rows": getattr(tables, name).height,
-            "columns": getattr(tables, name).columns,
-        }
-        for name in art.FEATURE_TABLES
-    }
-
-
 def write_features(
     artifacts: str | Path,
     data: MovieLensData,
@@ -83,12 +72,11 @@ def write_features(
     """Write the three tables and the manifest; return the manifest."""
     artifacts = Path(artifacts)
     with timer.step("write"):
-        for name in art.FEATURE_TABLES:
-            art.write_table(artifacts, name, getattr(tables, name))
+        art.write_feature_tables(artifacts, tables)
     manifest = art.new_manifest()
     manifest["data"] = timer.run("fingerprint", lambda: data_section(data))
     manifest["config"] = {"load": load_config.to_dict(), "features": feature_config.to_dict()}
-    manifest["features"] = features_section(tables)
+    manifest["features"] = art.features_section(tables)
     manifest["row_counts"] = {"ratings": data.n_ratings, **tables.row_counts()}
     manifest["timings_seconds"] = dict(timer.seconds)
     art.write_manifest(artifacts, manifest)

@@ -1,4 +1,5 @@
-"""Training pipeline: read a release, fit the full recommender, write the artifact dir."""
+"""Training pipeline: read a release, fit the full recommender, write the artifact dir
+(through :func:`reco.artifacts.model_dir.save_model`, which owns its format)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,18 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import polars as pl
-
 from reco.artifacts import manifest as art
+from reco.artifacts.model_dir import load_model, model_section, save_model
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
-from reco.exceptions import ArtifactError
-from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.data.movielens import LoadConfig
-from reco.pipelines.features import StepTimer, data_section, features_section, load_data
+from reco.pipelines.features import StepTimer, data_section, load_data
 from reco.pipelines.text_models import apply_text_models
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
 
 log = logging.getLogger(__name__)
 
-CATALOG = "catalog.parquet"
+# load_model lived here; it is re-exported for `reco.load_model` and older callers
+__all__ = ["load_model", "train"]
 
 
 def train(
@@ -70,32 +70,20 @@ def train(
             data.ratings, text.movies, tags=data.tags, links=data.links, tmdb=tmdb
         ),
     )
-    artifacts = Path(artifacts)
-    timer.run("save", lambda: model.save(artifacts))
-    text.movies.select(MOVIE_ID, TITLE, YEAR, GENRES).join(
-        text.extra, on=MOVIE_ID, how="left").write_parquet(artifacts / CATALOG)
-    manifest = art.new_manifest()
-    manifest["data"] = timer.run("fingerprint", lambda: data_section(data))
-    manifest["config"] = {"load": load_config.to_dict(), "model": config.to_dict()}
-    manifest["model"] = model.model_section()
-    manifest["features"] = features_section(model.stage_.tables)
-    manifest["row_counts"] = {"ratings": data.n_ratings, **model.stage_.tables.row_counts()}
-    manifest["metrics"] = {"training_windows": model.model_section()["windows"]}
-    manifest["timings_seconds"] = dict(timer.seconds)
-    manifest["tmdb"] = None if tmdb_path is None else str(tmdb_path)
-    manifest["text_models"] = text.section
-    art.write_manifest(artifacts, manifest)
+    section = model_section(model)
+    manifest: dict[str, Any] = {
+        "data": timer.run("fingerprint", lambda: data_section(data)),
+        "config": {"load": load_config.to_dict(), "model": config.to_dict()},
+        "row_counts": {"ratings": data.n_ratings, **model.stage_.tables.row_counts()},
+        "metrics": {"training_windows": section["windows"]},
+        "timings_seconds": dict(timer.seconds),
+        "tmdb": None if tmdb_path is None else str(tmdb_path),
+        "text_models": text.section,
+    }
+    # the catalog is the movies the model was fitted on (genres after the text models)
+    # with their titles and the text models' extra columns
+    catalog = text.movies.select(MOVIE_ID, TITLE, YEAR, GENRES).join(
+        text.extra, on=MOVIE_ID, how="left", maintain_order="left")
+    artifacts = save_model(model, artifacts, catalog=catalog, manifest=manifest)
     log.info("trained in %.1fs; artifacts in %s", sum(timer.seconds.values()), artifacts)
-    return manifest
-
-
-def load_model(artifacts: str | Path) -> tuple[HybridRecommender, pl.DataFrame, dict[str, Any]]:
-    """Load the fitted recommender, the catalog and the manifest from ``artifacts``."""
-    manifest = art.read_manifest(artifacts)
-    if "model" not in manifest:
-        raise ArtifactError(
-            f"{artifacts}: holds features only; run scripts/train.py to fit the models"
-        )
-    model = HybridRecommender.load(artifacts, manifest["model"])
-    catalog = pl.read_parquet(Path(artifacts) / CATALOG)
-    return model, catalog, manifest
+    return art.read_manifest(artifacts)

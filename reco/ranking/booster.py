@@ -19,6 +19,9 @@ from reco.exceptions import ArtifactError, ModelFitError
 
 log = logging.getLogger(__name__)
 
+#: The type of both second-stage models (so callers need not import xgboost to name it).
+Booster = xgb.Booster
+
 
 @dataclass(frozen=True)
 class RankerConfig(ConfigBase):

@@ -20,14 +20,13 @@ import polars as pl
 from reco.columns import MOVIE_ID, USER_ID
 from reco.config import ConfigBase, check_range
 from reco.models.base import MAX_BLOCK_CELLS, top_k
+from reco.ranking.schema import SOURCES, rank_column
 from reco.ranking.user_state import UserContext
 
 if TYPE_CHECKING:
     from reco.ranking.stage_arrays import FeatureStore
 
 log = logging.getLogger(__name__)
-
-SOURCES = ("cf", "content", "popular")
 
 
 @dataclass(frozen=True)
@@ -44,10 +43,6 @@ class CandidateConfig(ConfigBase):
 
     def count(self, source: str) -> int:
         return int(getattr(self, f"n_{source}"))
-
-
-def rank_column(source: str) -> str:
-    return f"rank_in_{source}"
 
 
 @dataclass

@@ -20,7 +20,6 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,13 +32,9 @@ from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
 from reco.config import ConfigBase, check_choice
 from reco.models.content import ContentConfig, ContentRecommender
 from reco.features.temporal import RecentItems, TimePopularity
-from reco.exceptions import ArtifactError
-from reco.npz import load_npz, save_npz
 from reco.features.tables import FeatureConfig, build_feature_tables
 from reco.models.popularity import PopularityConfig, PopularityRecommender
-from reco.ranking.booster import (
-    RankerConfig, fit_booster, load_booster, predict, sample_rows, save_booster,
-)
+from reco.ranking.booster import Booster, RankerConfig, fit_booster, predict, sample_rows
 from reco.ranking.pair_features import (
     LIKE_FEATURES, RANK_FEATURES, StageOne, build_rows, cf_score_rank, pair_features, to_matrix,
 )
@@ -92,14 +87,6 @@ def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
     return ratings.filter(pl.col(RATING) >= threshold).select(
         USER_ID, MOVIE_ID, pl.lit(1, dtype=pl.Int8).alias("label")
     )
-
-
-def _load_context(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise ArtifactError(f"{path}: missing")
-    arrays = load_npz(path)
-    return {"time_popularity": TimePopularity.from_state(arrays),
-            "recent": RecentItems.from_state(arrays)}
 
 
 class HybridRecommender(Recommender):
@@ -251,77 +238,25 @@ class HybridRecommender(Recommender):
         return self._dense(context)[0]
 
     # ------------------------------------------------------------ persistence
+    # The model spans many files (models, boosters, tables), so it is written and read as
+    # a directory by reco.artifacts.model_dir (save_model / load_model), which owns that
+    # format; the single-file Recommender.save/load do not apply.
     def _state(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError("HybridRecommender saves to a directory: use save(dir)")
+        raise NotImplementedError(
+            "HybridRecommender is saved as a directory: reco.artifacts.model_dir.save_model")
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError("HybridRecommender loads from a directory: use load(dir)")
-
-    def save(self, path: str | Path) -> Path:  # type: ignore[override]
-        """Write every part into directory ``path``; return the directory.
-
-        ``model_section()`` gives what belongs in the manifest.
-        """
-        self._check_fitted()
-        path = Path(path)
-        path.mkdir(parents=True, exist_ok=True)
-        stage = self.stage_
-        # the rating and popularity models share the CF model's ratings matrix (same
-        # ratings, same id maps): it is stored once, in cf.npz
-        stage.cf.save(path / "cf.npz")
-        stage.rating_model.save(path / "rating.npz", with_seen=False)  # type: ignore[union-attr]
-        stage.popular.save(path / "popular.npz", with_seen=False)
-        if stage.content is not None:
-            stage.content.save(path / "content.npz")
-        save_booster(self.ranker_, path / "ranker.json")
-        save_booster(self.like_model_, path / "like_model.json")
-        features = path / "features"
-        features.mkdir(exist_ok=True)
-        for name in ("users", "movies", "user_genres"):
-            getattr(stage.tables, name).write_parquet(features / f"{name}.parquet")
-        stage.movies.write_parquet(path / "stage_movies.parquet")
-        save_npz(path / "context.npz", **stage.time_popularity.state(), **stage.recent.state())
-        return path
-
-    def model_section(self) -> dict[str, Any]:
-        return {
-            "class": type(self).__name__,
-            "config": self.config.to_dict(),
-            "rank_features": list(RANK_FEATURES),
-            "like_features": list(LIKE_FEATURES),
-            "windows": getattr(self, "window_", {}),
-        }
+        raise NotImplementedError(
+            "HybridRecommender is loaded from a directory: reco.artifacts.model_dir.load_model")
 
     @classmethod
-    def load(cls, path: str | Path, section: dict[str, Any] | None = None) -> HybridRecommender:  # type: ignore[override]
-        """Load from a directory written by :meth:`save`; ``section`` is the manifest's
-        ``model`` entry (feature order and config are checked against it)."""
-        path = Path(path)
-        if section is None:
-            from reco.artifacts.manifest import read_manifest
-
-            section = read_manifest(path).get("model", {})
-        for key, expected in (("rank_features", RANK_FEATURES), ("like_features", LIKE_FEATURES)):
-            if tuple(section.get(key, ())) != expected:
-                raise ArtifactError(f"{path}: manifest {key} differ from this reco's {list(expected)}")
-        model = cls(HybridConfig.from_dict(section.get("config", {})))
-        cf = Recommender.load(path / "cf.npz")
-        content = Recommender.load(path / "content.npz") if (path / "content.npz").is_file() else None
-        tables_dir = path / "features"
-        from reco.features.tables import FeatureTables
-
-        tables = FeatureTables(*(pl.read_parquet(tables_dir / f"{n}.parquet")
-                                 for n in ("users", "movies", "user_genres")))
-        model.stage_ = StageOne(
-            cf=cf, rating_model=Recommender.load(path / "rating.npz", seen=cf.seen_),
-            content=content, popular=Recommender.load(path / "popular.npz", seen=cf.seen_),
-            tables=tables,
-            movies=pl.read_parquet(path / "stage_movies.parquet"),
-            **_load_context(path / "context.npz"),
-            like_threshold=model.config.ranker.like_threshold,
-        )
-        model.ranker_ = load_booster(path / "ranker.json", RANK_FEATURES)
-        model.like_model_ = load_booster(path / "like_model.json", LIKE_FEATURES)
-        model.user_map_, model.item_map_, model.seen_ = cf.user_map_, cf.item_map_, cf.seen_
-        model.window_ = section.get("windows", {})
+    def from_parts(cls, config: HybridConfig, stage: StageOne, ranker: Booster,
+                   like_model: Booster, windows: dict[str, Any] | None = None) -> HybridRecommender:
+        """A fitted model from its parts (as a loader read them): the stage, the two
+        boosters and the training windows; the id maps are the CF model's."""
+        model = cls(config)
+        model.stage_, model.ranker_, model.like_model_ = stage, ranker, like_model
+        model.user_map_, model.item_map_, model.seen_ = (
+            stage.cf.user_map_, stage.cf.item_map_, stage.cf.seen_)
+        model.window_ = dict(windows or {})
         return model

@@ -3,8 +3,8 @@
 One row per pair: the user's, the movie's and the user-genre aggregates of
 :mod:`reco.features.tables`, the stage-one model scores (CF, explicit rating model, content
 similarity to the user's profile) and, for candidate rows, the rank each candidate source
-gave the movie. Column order is fixed by ``RANK_FEATURES`` / ``LIKE_FEATURES`` and written
-into the manifest; loading checks it.
+gave the movie. Column order is fixed by ``RANK_FEATURES`` / ``LIKE_FEATURES``
+(:mod:`reco.ranking.schema`) and written into the manifest; loading checks it.
 
 Rows are computed from a :class:`~reco.ranking.user_state.UserContext` (known users gathered,
 new people folded in) and the stage's :class:`~reco.ranking.stage_arrays.FeatureStore`, with
@@ -14,71 +14,16 @@ million training rows and the couple of hundred rows of one request.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 import polars as pl
 
-from reco.ranking.candidates import SOURCES, rank_column
 from reco.columns import MOVIE_ID, USER_ID, YEAR
-from reco.features.temporal import RecentItems, TimePopularity
-from reco.ranking.stage_arrays import FeatureStore
-from reco.features.tables import FeatureTables
-from reco.models.base import Recommender
+# LIKE_FEATURES is re-exported: callers that build rows take the feature order from here too
+from reco.ranking.schema import (  # noqa: F401
+    GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, RANK_FEATURES, RECENT_MONTHS, USER_COLUMNS,
+)
+from reco.ranking.stage_one import StageOne
 from reco.ranking.user_state import UserContext
-
-USER_COLUMNS = ("n_ratings", "rating_mean", "rating_std", "like_rate", "active_days", "n_genres")
-MOVIE_COLUMNS = (
-    "n_ratings", "rating_mean", "rating_std", "like_rate", "bayes_mean", "popularity",
-    "recent_popularity", "year", "n_genres",
-)
-GENRE_COLUMNS = ("ug_like_rate", "ug_deviation", "ug_share_max", "ug_share_sum", "ug_known")
-MODEL_COLUMNS = ("cf_score", "rating_pred", "rating_pred_dev", "content_sim")
-# What was popular, and what resembles the user's latest movies, at the user's last activity.
-CONTEXT_COLUMNS = ("m_share_3m_at_user", "m_share_12m_at_user", "m_seen_share_at_user",
-                   "cf_recent_sim", "content_recent_sim")
-RECENT_MONTHS = (3, 12)
-LIKE_FEATURES: tuple[str, ...] = (
-    tuple(f"u_{c}" for c in USER_COLUMNS)
-    + tuple(f"m_{c}" for c in MOVIE_COLUMNS)
-    + GENRE_COLUMNS
-    + MODEL_COLUMNS
-    + CONTEXT_COLUMNS
-    + ("movie_age",)
-)
-# cf_score_rank (the CF score's rank among the user's candidates) only means something for a
-# candidate list, so it feeds the ranker but not P(like) of arbitrary pairs.
-RANK_FEATURES: tuple[str, ...] = (
-    LIKE_FEATURES + ("cf_score_rank",) + tuple(rank_column(s) for s in SOURCES)
-)
-
-
-@dataclass
-class StageOne:
-    """The fitted stage-one models and feature tables the rows are computed from."""
-
-    cf: Recommender
-    rating_model: Recommender | None
-    content: Recommender | None
-    popular: Recommender
-    tables: FeatureTables
-    movies: pl.DataFrame  # movie_id, genres, year
-    time_popularity: TimePopularity
-    recent: RecentItems
-    like_threshold: float = 3.5
-    _store: FeatureStore | None = field(default=None, repr=False)
-
-    def sources(self) -> dict[str, Recommender]:
-        found = {"cf": self.cf, "content": self.content, "popular": self.popular}
-        return {name: model for name, model in found.items() if model is not None}
-
-    @property
-    def store(self) -> FeatureStore:
-        """The array views of this stage, built on first use."""
-        if self._store is None:
-            self._store = FeatureStore(self, self.like_threshold)
-        return self._store
-
 
 CHUNK = 1 << 16  # pairs per block: bounds the (chunk, genres, 3) temporaries
 

@@ -1,6 +1,6 @@
 """The stage-one tables and models as arrays, for fast feature rows and candidates.
 
-Built once per fitted stage (:meth:`StageOne.store <reco.ranking.pair_features.StageOne.store>`):
+Built once per fitted stage (:meth:`StageOne.store <reco.ranking.stage_one.StageOne.store>`):
 the movie side (feature-table columns, a genre indicator matrix, each model's row of every
 movie) and the user side (feature-table columns, dense user-genre preferences). A request
 then costs gathers and row-wise dot products instead of table joins, and a person the
@@ -11,35 +11,51 @@ same :class:`~reco.ranking.user_state.UserContext` a known user gets.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
+from reco.features.tables import FeatureTables
+from reco.features.temporal import RecentItems
 from reco.ids import IdMap
+from reco.ranking.schema import MOVIE_COLUMNS, USER_COLUMNS
 from reco.ranking.user_state import (
     NEW_USER, PREF_COLUMNS, RECENT_N, UserContext, rows_or_nan, unit_mean,
 )
-
-if TYPE_CHECKING:
-    from reco.ranking.pair_features import StageOne
 
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
 
 
+class Stage(Protocol):
+    """What the store reads of a fitted stage (:class:`~reco.ranking.stage_one.StageOne`).
+
+    A protocol rather than the class itself: ``StageOne.store`` builds a ``FeatureStore``,
+    so naming ``StageOne`` here, even for types only, would make the two modules import
+    each other.
+    """
+
+    # the models are duck-typed (ALS factors, rating terms, content profiles), as below
+    cf: Any
+    rating_model: Any
+    content: Any
+    popular: Any
+    tables: FeatureTables
+    movies: pl.DataFrame
+    recent: RecentItems
+
+
 class FeatureStore:
-    """Array views of a fitted :class:`~reco.ranking.pair_features.StageOne`.
+    """Array views of a fitted :class:`~reco.ranking.stage_one.StageOne`.
 
     ``stage.cf`` must expose ``user_factors_`` (implicit ALS); ``stage.rating_model``,
     when present, ``rating_terms()`` and ``fold_in_rating_terms()``.
     """
 
-    def __init__(self, stage: StageOne, like_threshold: float = 3.5) -> None:
-        from reco.ranking.pair_features import MOVIE_COLUMNS, USER_COLUMNS
-
+    def __init__(self, stage: Stage, like_threshold: float = 3.5) -> None:
         self.stage = stage
         self.like_threshold = like_threshold
         tables = stage.tables

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from reco.artifacts.model_dir import load_model
 from reco.pipelines import train as training
 from reco.exceptions import ArtifactError, DataFormatError
 from reco.data.synthetic import SyntheticConfig, make_release
@@ -77,7 +78,7 @@ def test_recommend_rejects_a_bad_users_file(artifacts, tmp_path, caplog):
 def test_recommend_needs_trained_artifacts(release, tmp_path):
     assert build_features.main(["--data", str(release), "--artifacts", str(tmp_path)]) == 0
     with pytest.raises(ArtifactError, match="features only"):
-        training.load_model(tmp_path)
+        load_model(tmp_path)
 
 
 def test_read_user_ids_errors(tmp_path):

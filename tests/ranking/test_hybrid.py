@@ -16,6 +16,8 @@ from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.ranking.booster import RankerConfig, sample_rows
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
 from reco.data.synthetic import SyntheticConfig, generate
+from reco.artifacts.manifest import read_manifest, write_manifest
+from reco.artifacts.model_dir import load_model, save_model
 
 SMALL = HybridConfig(
     cf=ALSConfig(factors=16, iterations=5),
@@ -64,8 +66,8 @@ def test_unknown_user_raises(model):
 
 
 def test_save_load_round_trip_is_identical(model, data, tmp_path):
-    model.save(tmp_path)
-    loaded = HybridRecommender.load(tmp_path, model.model_section())
+    save_model(model, tmp_path, catalog=data.movies)
+    loaded, _, _ = load_model(tmp_path)
     users = data.ratings["user_id"].unique().to_numpy()[:20]
     a_ids, a_scores = model.recommend_batch(users, 10)
     b_ids, b_scores = loaded.recommend_batch(users, 10)
@@ -74,12 +76,13 @@ def test_save_load_round_trip_is_identical(model, data, tmp_path):
         np.load(path, allow_pickle=False).close()  # every array loads without pickle
 
 
-def test_load_rejects_another_feature_order(model, tmp_path):
-    model.save(tmp_path)
-    section = model.model_section()
-    section["rank_features"] = list(reversed(section["rank_features"]))
+def test_load_rejects_another_feature_order(model, data, tmp_path):
+    save_model(model, tmp_path, catalog=data.movies)
+    manifest = read_manifest(tmp_path)
+    manifest["model"]["rank_features"] = list(reversed(manifest["model"]["rank_features"]))
+    write_manifest(tmp_path, manifest)
     with pytest.raises(ArtifactError, match="rank_features"):
-        HybridRecommender.load(tmp_path, section)
+        load_model(tmp_path)
 
 
 def test_same_seed_same_recommendations(data):

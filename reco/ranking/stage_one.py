@@ -1,0 +1,39 @@
+"""The fitted first stage: the models and tables every feature row is computed from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from reco.features.tables import FeatureTables
+from reco.features.temporal import RecentItems, TimePopularity
+from reco.models.base import Recommender
+from reco.ranking.stage_arrays import FeatureStore
+
+
+@dataclass
+class StageOne:
+    """The fitted stage-one models and feature tables the rows are computed from."""
+
+    cf: Recommender
+    rating_model: Recommender | None
+    content: Recommender | None
+    popular: Recommender
+    tables: FeatureTables
+    movies: pl.DataFrame  # movie_id, genres, year
+    time_popularity: TimePopularity
+    recent: RecentItems
+    like_threshold: float = 3.5
+    _store: FeatureStore | None = field(default=None, repr=False)
+
+    def sources(self) -> dict[str, Recommender]:
+        found = {"cf": self.cf, "content": self.content, "popular": self.popular}
+        return {name: model for name, model in found.items() if model is not None}
+
+    @property
+    def store(self) -> FeatureStore:
+        """The array views of this stage, built on first use."""
+        if self._store is None:
+            self._store = FeatureStore(self, self.like_threshold)
+        return self._store

@@ -1,0 +1,167 @@
+"""reco.artifacts.model_dir: the trained model's directory, written and read in one place."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from api import create_app
+from reco.artifacts import manifest as art
+from reco.artifacts.model_dir import load_model, save_model
+from reco.data.synthetic import SyntheticConfig, generate
+from reco.exceptions import ArtifactError
+from reco.ranking.hybrid import HybridRecommender
+from reco.serving import RecoService
+from tests.ranking.test_hybrid import SMALL
+
+FILES = {"manifest.json", "cf.npz", "rating.npz", "popular.npz", "content.npz", "context.npz",
+         "ranker.json", "like_model.json", "catalog.parquet", "features/users.parquet",
+         "features/movies.parquet", "features/user_genres.parquet"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return generate(SyntheticConfig(n_users=150, n_movies=200, n_ratings=9_000, seed=3))
+
+
+@pytest.fixture(scope="module")
+def model(data) -> HybridRecommender:
+    return HybridRecommender(SMALL).fit(data.ratings, data.movies, tags=data.tags, links=data.links)
+
+
+@pytest.fixture(scope="module")
+def catalog(data) -> pl.DataFrame:
+    # an optional column, as the family flag adds one
+    movies = data.movies.select("movie_id", "title", "year", "genres")
+    return movies.with_columns(family=(pl.col("movie_id") % 3 == 0).cast(pl.Float64))
+
+
+@pytest.fixture(scope="module")
+def saved(model, catalog, tmp_path_factory) -> Path:
+    return save_model(model, tmp_path_factory.mktemp("model"), catalog=catalog,
+                      manifest={"note": {"by": "test"}})
+
+
+def _files(directory: Path) -> set[str]:
+    return {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()}
+
+
+def test_save_then_load_gives_identical_answers(model, data, saved):
+    loaded, _, manifest = load_model(saved)
+    users = data.ratings["user_id"].unique().sort().to_numpy()[:25]
+    a_ids, a_scores = model.recommend_batch(users, 10)
+    b_ids, b_scores = loaded.recommend_batch(users, 10)
+    assert np.array_equal(a_ids, b_ids) and np.array_equal(a_scores, b_scores)
+    movies = np.roll(data.ratings["movie_id"].to_numpy()[:100], 3)
+    pairs = data.ratings["user_id"].to_numpy()[:100]
+    assert np.array_equal(model.predict_like(pairs, movies), loaded.predict_like(pairs, movies))
+    new = ([int(m) for m in movies[:4]], [5.0, 4.0, 2.0, 4.5])
+    assert np.array_equal(model.recommend_new_user(*new, k=10)[0],
+                          loaded.recommend_new_user(*new, k=10)[0])
+    assert loaded.window_ == model.window_ and loaded.config == model.config
+    assert manifest["note"] == {"by": "test"} and manifest["timings_seconds"]["save"] >= 0
+
+
+def test_the_catalog_is_the_one_movie_table(model, catalog, saved):
+    assert _files(saved) == FILES  # no stage_movies.parquet beside the catalog
+    manifest = art.read_manifest(saved)
+    assert manifest["format_version"] == art.FORMAT_VERSION
+    assert manifest["catalog"] == {"path": "catalog.parquet", "rows": catalog.height,
+                                   "columns": catalog.columns}
+    loaded, stored, _ = load_model(saved)
+    assert stored.equals(catalog)
+    # stage one gets back exactly the movies it was fitted on, from the catalog
+    columns = ["movie_id", "genres", "year"]
+    assert loaded.stage_.movies.sort("movie_id").equals(
+        model.stage_.movies.select(columns).sort("movie_id"))
+
+
+def test_saving_over_a_format_1_directory_leaves_no_stage_movies(model, catalog, tmp_path):
+    (tmp_path / "stage_movies.parquet").write_bytes(b"PAR1")
+    save_model(model, tmp_path, catalog=catalog)
+    assert _files(tmp_path) == FILES
+
+
+def test_a_catalog_that_disagrees_with_the_fit_is_refused(model, catalog, tmp_path):
+    relabelled = catalog.with_columns(
+        pl.when(pl.col("movie_id") == catalog["movie_id"][0]).then(pl.lit(["Western"]))
+        .otherwise(pl.col("genres")).alias("genres"))
+    with pytest.raises(ValueError, match="differ from the movies stage one was fitted on"):
+        save_model(model, tmp_path, catalog=relabelled)
+    with pytest.raises(ValueError, match="lacks columns"):
+        save_model(model, tmp_path, catalog=catalog.drop("title"))
+    assert not (tmp_path / "manifest.json").exists()  # nothing half-written to serve
+
+
+@pytest.mark.parametrize("name", ["ranker.json", "cf.npz", "content.npz", "context.npz",
+                                  "catalog.parquet", "features/user_genres.parquet"])
+def test_a_missing_file_is_named_without_the_directory(saved, tmp_path, name):
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    (broken / name).unlink()
+    with pytest.raises(ArtifactError) as caught:
+        load_model(broken)
+    message = str(caught.value)
+    assert name in message and str(tmp_path) not in message
+
+
+def test_an_unreadable_file_is_named_without_the_directory(saved, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    (broken / "rating.npz").write_bytes(b"not a zip")
+    (broken / "like_model.json").write_text("{")
+    with pytest.raises(ArtifactError, match="rating.npz") as caught:
+        load_model(broken)
+    assert str(tmp_path) not in str(caught.value)
+    shutil.copy(saved / "rating.npz", broken / "rating.npz")
+    with pytest.raises(ArtifactError, match="like_model.json") as caught:
+        load_model(broken)
+    assert str(tmp_path) not in str(caught.value)
+
+
+def test_the_api_answers_503_naming_the_file_not_the_path(saved, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(saved, broken)
+    (broken / "ranker.json").unlink()
+    client = create_app({"ARTIFACTS": str(broken), "TESTING": True}).test_client()
+    response = client.get("/recommend/1")
+    assert response.status_code == 503
+    message = response.get_json()["error"]["message"]
+    assert "ranker.json" in message and str(tmp_path) not in message
+
+
+def test_a_format_1_directory_asks_for_training_again(saved, tmp_path):
+    old = tmp_path / "old"
+    shutil.copytree(saved, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 1
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(ArtifactError, match="format version 1.*again"):
+        load_model(old)
+
+
+def test_features_only_and_foreign_feature_order_are_refused(saved, tmp_path):
+    other = tmp_path / "other"
+    shutil.copytree(saved, other)
+    manifest = art.read_manifest(other)
+    manifest["model"]["like_features"] = manifest["model"]["like_features"][::-1]
+    art.write_manifest(other, manifest)
+    with pytest.raises(ArtifactError, match="like_features"):
+        load_model(other)
+    del manifest["model"]
+    art.write_manifest(other, manifest)
+    with pytest.raises(ArtifactError, match="features only"):
+        load_model(other)
+
+
+def test_the_service_loads_through_model_dir(saved):
+    service = RecoService.load(saved)
+    assert service.catalog.height == pl.read_parquet(saved / "catalog.parquet").height
+    assert service.has_family_flag
+    user = int(service.model.user_map_.ids[0])
+    assert len(service.recommend(user, 5)["items"]) == 5
