@@ -165,6 +165,11 @@ class BaseRecommender(ABC):
             self._mask_seen(scores, users)
         return scores
 
+    def _forget(self) -> None:
+        """Drop every learned attribute (``..._``) and derived cache: unfitted again."""
+        for attribute in [a for a in self.__dict__ if _learned(a)]:
+            del self.__dict__[attribute]
+
     # ------------------------------------------------------------ queries
     def _check_fitted(self) -> None:
         if not hasattr(self, "item_map_"):

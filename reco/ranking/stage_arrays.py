@@ -37,7 +37,7 @@ class FeatureStore:
     when present, ``rating_terms()`` and ``fold_in_rating_terms()``.
     """
 
-    def __init__(self, stage: StageOne, like_threshold: float = 3.5) -> None:
+    def __init__(self, stage: StageOne, like_threshold: float) -> None:
         from reco.ranking.pair_features import MOVIE_COLUMNS, USER_COLUMNS
 
         self.stage = stage

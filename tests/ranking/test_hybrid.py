@@ -159,7 +159,7 @@ def test_unfitted_and_bad_k_errors(model):
     with pytest.raises(ValueError, match="k must be"):
         model.recommend(int(model.user_map_.ids[0]), k=0)
     with pytest.raises(ValueError, match="movies table"):
-        HybridRecommender(SMALL).fit(pl.DataFrame(schema=RATINGS_SCHEMA))
+        HybridRecommender(SMALL).fit(pl.DataFrame(schema=RATINGS_SCHEMA), None)  # type: ignore[arg-type]
 
 
 def test_batch_matches_single(model, data):
