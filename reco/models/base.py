@@ -20,15 +20,15 @@ import importlib
 import json
 import logging
 from abc import ABC, abstractmethod
-from pathlib import Path
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from reco.columns import MOVIE_ID, USER_ID
+from reco.columns import MOVIE_ID
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError
 from reco.ids import IdMap
@@ -37,7 +37,6 @@ from reco.npz import load_npz, save_npz
 
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound="Recommender")
-B = TypeVar("B", bound="BaseRecommender")
 MODEL_FORMAT = 1
 MAX_BLOCK_CELLS = 1 << 25
 #: Attributes derived from the learned arrays on first use; dropped by a refit.

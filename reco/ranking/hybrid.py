@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -63,17 +64,38 @@ from reco.exceptions import ArtifactError, ConfigError
 from reco.features.tables import FeatureConfig, build_feature_tables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import BaseRecommender, Recommender
-from reco.models.content import ContentConfig, ContentRecommender, MovieEmbeddings, embed_movies
+from reco.models.content import (
+    ContentConfig,
+    ContentRecommender,
+    MovieEmbeddings,
+    embed_movies,
+)
 from reco.models.interactions import Interactions
 from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.npz import load_npz, save_npz
 from reco.ranking.booster import (
-    RankerConfig, fit_booster, load_booster, predict, sample_rows, save_booster,
+    RankerConfig,
+    fit_booster,
+    load_booster,
+    predict,
+    sample_rows,
+    save_booster,
 )
-from reco.ranking.candidates import SOURCES, CandidateConfig, Candidates, generate_candidates
+from reco.ranking.candidates import (
+    SOURCES,
+    CandidateConfig,
+    Candidates,
+    generate_candidates,
+)
 from reco.ranking.pair_features import (
-    LIKE_FEATURES, RANK_FEATURES, StageOne, build_rows, cf_score_rank, pair_features, to_matrix,
+    LIKE_FEATURES,
+    RANK_FEATURES,
+    StageOne,
+    build_rows,
+    cf_score_rank,
+    pair_features,
+    to_matrix,
 )
 from reco.ranking.user_state import UserContext
 
@@ -126,7 +148,7 @@ class HybridConfig(ConfigBase):
         return replace(self, like_threshold=threshold, **parts)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None = None) -> HybridConfig:  # type: ignore[override]
+    def from_dict(cls, values: Mapping[str, Any] | None = None) -> HybridConfig:
         values = dict(values or {})
         ranker = values.get("ranker")
         if isinstance(ranker, dict) and "like_threshold" in ranker:
@@ -138,7 +160,7 @@ class HybridConfig(ConfigBase):
         for name, value in list(values.items()):
             spec = nested.get(name)
             if spec is not None and isinstance(value, dict):
-                klass = type(spec.default_factory())  # type: ignore[misc]
+                klass = type(spec.default_factory())  # type: ignore[misc, operator]
                 values[name] = klass.from_dict(value)
         return super().from_dict(values)  # type: ignore[return-value]
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import polars as pl
 import pytest
@@ -13,7 +11,13 @@ from reco.exceptions import NotFittedError, UnknownIdError
 from reco.models.base import BaseRecommender
 from tests import fixtures
 from tests.recommenders import (
-    BLOCK_EXEMPT, RECOMMENDER_CASES, Case, block_ratings, break_fit, learned_arrays, round_trip,
+    BLOCK_EXEMPT,
+    RECOMMENDER_CASES,
+    Case,
+    block_ratings,
+    break_fit,
+    learned_arrays,
+    round_trip,
 )
 
 DATASETS = {"tiny": lambda: fixtures.expected_ratings(), "block": lambda: block_ratings()[0]}

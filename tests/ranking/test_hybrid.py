@@ -191,7 +191,7 @@ def test_exclude_seen_false_ranks_the_rated_movies_with_the_rest(model, data):
     ids, scores = model.recommend(user, k=model.n_items, exclude_seen=False)
     assert rated <= set(ids.tolist())  # every rated movie is scored and listed
     assert np.all(np.diff(scores) <= 0) and np.isfinite(scores).all()
-    unseen, unseen_scores = model.recommend(user, k=model.n_items)
+    unseen, _ = model.recommend(user, k=model.n_items)
     # the candidates keep their scores; the rated movies are merged in between
     kept = [i for i in ids.tolist() if i not in rated]
     assert kept == unseen.tolist()
@@ -223,21 +223,21 @@ def test_one_ratings_matrix_per_window(monkeypatch, data):
 
 
 def _tagged_release(data):
-    """The synthetic release with one extra tag, ``leaky``, that a user applies during
-    their label window; returns (tags, that user, that movie)."""
+    """The synthetic release's tags plus one, ``leaky``, that a user applies during
+    their label window."""
     from reco.data.split import per_user_split
 
     window = per_user_split(data.ratings)
     user, movie, _, stamp = window.test.sort("timestamp").row(0)
     leak = pl.DataFrame({"user_id": [user], "movie_id": [movie], "tag": ["leaky"],
                          "timestamp": [stamp + 1]}, schema=data.tags.schema)
-    return pl.concat([data.tags, leak]), user, movie
+    return pl.concat([data.tags, leak])
 
 
 def test_label_window_tags_do_not_reach_the_feature_window(monkeypatch, data):
     from reco.ranking import hybrid as module
 
-    tags, user, movie = _tagged_release(data)
+    tags = _tagged_release(data)
     seen_tags = []
     original = module.embed_movies
 

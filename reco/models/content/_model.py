@@ -19,7 +19,6 @@ movies table (rated or not) is in the item universe.
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 import numpy as np
@@ -30,7 +29,7 @@ from reco.columns import MOVIE_ID
 from reco.exceptions import ArtifactError, ModelFitError
 from reco.models.base import Recommender
 from reco.models.content._config import ContentConfig
-from reco.models.content._text import MovieEmbeddings, normalize_rows, embed_movies
+from reco.models.content._text import MovieEmbeddings, embed_movies, normalize_rows
 from reco.models.interactions import Interactions
 
 log = logging.getLogger(__name__)
