@@ -257,9 +257,9 @@ class HybridRecommender(BaseRecommender):
         text = TextInputs(movies, tags, links, tmdb)
         feature_text = replace(text, tags=tags_before_label_window(tags, window.test))
         stage, _, embeddings = self._stage_one(window.train, feature_text)
-        ranker, like_model, windows = self._fit_boosters(stage, window.test)
-        windows["feature_window_ratings"] = window.train.height
-        windows["label_window_ratings"] = window.test.height
+        ranker, like_model, trained = self._fit_boosters(stage, window.test)
+        windows = {"feature_window_ratings": window.train.height,
+                   "label_window_ratings": window.test.height, **trained}
         log.info("ranker windows: %s", windows)
         # the same text (no tag was cut) gives the same embeddings: reuse them
         same_text = feature_text.tags is None or (
