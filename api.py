@@ -249,6 +249,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app. The artifact directory comes from ``config["ARTIFACTS"]``, else the
     ``RECO_ARTIFACTS`` environment variable, else ``artifacts/``."""
     app = Flask(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
+    # "/recommend//1" answers a JSON 404, not an HTML redirect to "/recommend/1"
+    app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
     app.config.update(config or {})

@@ -23,6 +23,9 @@ GENDER = "gender"
 AGE = "age"
 OCCUPATION = "occupation"
 ZIP_CODE = "zip_code"
+# TMDB text columns (reco.data.tmdb reads them; the content model joins them in)
+OVERVIEW = "overview"
+KEYWORDS = "keywords"
 
 RATINGS_SCHEMA = pl.Schema(
     {USER_ID: pl.Int32, MOVIE_ID: pl.Int32, RATING: pl.Float32, TIMESTAMP: pl.Int64}

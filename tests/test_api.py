@@ -181,3 +181,24 @@ def test_fuzz_never_answers_5xx(client, route, ident, query):
                           query_string=query)
     assert response.status_code < 500, response.get_data(as_text=True)[:300]
     assert response.is_json
+
+
+def test_exclude_seen_false_lets_rated_movies_rank(trained, client):
+    from reco.serving.service import RecoService
+
+    model = RecoService.load(trained).model
+    for user in model.user_map_.ids[:50].tolist():
+        rated = set(model.stage_.store.known_users([user]).seen(0)[0].tolist())
+        kept = client.get(f"/recommend/{user}?k=20&exclude_seen=false").get_json()["items"]
+        hits = rated & {item["movie_id"] for item in kept}
+        if hits:
+            break
+    else:
+        pytest.fail("no rated movie in any of 50 users' top 20 with exclude_seen=false")
+    # the same list as the model ranks it, rated movies where the ranker puts them
+    ids, _ = model.recommend(user, 20, exclude_seen=False)
+    assert [item["movie_id"] for item in kept] == ids.tolist()
+    excluded = client.get(f"/recommend/{user}?k=20&exclude_seen=true").get_json()["items"]
+    assert not rated & {item["movie_id"] for item in excluded}
+    default = client.get(f"/recommend/{user}?k=20").get_json()["items"]
+    assert default == excluded

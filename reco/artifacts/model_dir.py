@@ -214,7 +214,7 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         movies=catalog.select(STAGE_MOVIE_COLUMNS),
         time_popularity=TimePopularity.from_state(context),
         recent=RecentItems.from_state(context),
-        like_threshold=config.ranker.like_threshold,
+        like_threshold=config.like_threshold,
     )
     model = HybridRecommender.from_parts(
         config, stage, load_booster(directory / RANKER, RANK_FEATURES),

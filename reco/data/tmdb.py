@@ -17,15 +17,13 @@ from pathlib import Path
 
 import polars as pl
 
-from reco.columns import TMDB_ID
+from reco.columns import KEYWORDS, OVERVIEW, TMDB_ID
 from reco.exceptions import DataFormatError
 from reco.data._readers import check_not_empty
 
 log = logging.getLogger(__name__)
 
 TMDB_TITLE = "tmdb_title"
-OVERVIEW = "overview"
-KEYWORDS = "keywords"
 TMDB_GENRES = "tmdb_genres"
 
 TMDB_SCHEMA = pl.Schema(

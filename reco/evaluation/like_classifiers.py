@@ -64,7 +64,8 @@ def classification_comparison(
     ``context`` holds ``movies`` and optionally ``tags``, ``links``, ``tmdb``.
     """
     inner = per_user_split(split.train)
-    window_stage = hybrid._stage_one(inner.train, context["movies"], context)
+    window_stage = hybrid.stage_one(inner.train, context["movies"], tags=context.get("tags"),
+                                    links=context.get("links"), tmdb=context.get("tmdb"))
     train_rows, y_train = _xy(inner.test, window_stage)
     test_rows, y_test = _xy(split.test, hybrid.stage_)
     config = hybrid.config.ranker

@@ -34,7 +34,7 @@ from reco.models.base import top_k
 from reco.data.split import LIKE_THRESHOLD
 
 if TYPE_CHECKING:
-    from reco.models.base import Recommender
+    from reco.models.base import BaseRecommender
     from reco.data.split import Split
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,7 @@ def coverage(recommended: np.ndarray, n_candidates: int) -> float:
 
 
 # ---------------------------------------------------------------------------- protocol
-def _check_not_leaky(model: Recommender, test: pl.DataFrame) -> None:
+def _check_not_leaky(model: BaseRecommender, test: pl.DataFrame) -> None:
     """Refuse a model whose training ratings hold any test (user, movie) pair."""
     users = model.user_map_.indices(test[USER_ID].to_numpy(), missing="mask")
     items = model.item_map_.indices(test[MOVIE_ID].to_numpy(), missing="mask")
@@ -166,7 +166,7 @@ def _check_not_leaky(model: Recommender, test: pl.DataFrame) -> None:
 
 
 def recommend_candidates(
-    model: Recommender, user_ids: np.ndarray, train: pl.DataFrame, k: int = 10,
+    model: BaseRecommender, user_ids: np.ndarray, train: pl.DataFrame, k: int = 10,
     batch_size: int = 1024,
 ) -> np.ndarray:
     """Top ``k`` movie ids per user among the protocol's candidates, padded with -1.
@@ -174,7 +174,7 @@ def recommend_candidates(
     Candidates are the movies in ``train`` minus those the user rated in ``train``. The
     model's item universe may be wider (a content model knows every movie), so this scores
     through ``model._score_users`` and masks everything else, instead of calling
-    :meth:`~reco.models.base.Recommender.recommend_batch`.
+    :meth:`~reco.models.base.BaseRecommender.recommend_batch`.
     """
     model._check_fitted()
     users = model.user_map_.indices(user_ids)
@@ -202,7 +202,7 @@ def recommend_candidates(
 
 
 def evaluate_topn(
-    model: Recommender, split: Split, k: int = 10, like_threshold: float = LIKE_THRESHOLD,
+    model: BaseRecommender, split: Split, k: int = 10, like_threshold: float = LIKE_THRESHOLD,
     batch_size: int = 1024,
 ) -> dict[str, Any]:
     """The protocol's top-N evaluation of a model fitted on ``split.train``.

@@ -24,7 +24,7 @@ from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
 from reco.evaluation.peers import EASE_LAMBDA_GRID, EASERecommender, peer_factories, tune_ease_lambda
 from reco.ranking.booster import importance
-from reco.models.base import Recommender
+from reco.models.base import BaseRecommender, Recommender
 from reco.data.split import LIKE_THRESHOLD, PROTOCOL, Split, global_time_split, per_user_split
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,7 @@ class Method:
 
     name: str
     kind: str  # "peer" or "reco"
-    fit: Callable[[Split], Recommender]
+    fit: Callable[[Split], BaseRecommender]
     predicts_ratings: bool = False  # RMSE/MAE are reported only for rating predictors
 
 
@@ -72,7 +72,7 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
     return methods
 
 
-def _rating_rows(model: Recommender, test: pl.DataFrame) -> dict[str, float] | None:
+def _rating_rows(model: BaseRecommender, test: pl.DataFrame) -> dict[str, float] | None:
     predict = getattr(model, "predict", None)
     if predict is None:
         return None
@@ -84,7 +84,7 @@ def _rating_rows(model: Recommender, test: pl.DataFrame) -> dict[str, float] | N
 
 
 def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
-                     k: int = 10) -> tuple[list[dict[str, Any]], dict[str, Recommender]]:
+                     k: int = 10) -> tuple[list[dict[str, Any]], dict[str, BaseRecommender]]:
     rows, fitted = [], {}
     for method in methods:
         log.info("fitting %s ...", method.name)

@@ -1,18 +1,26 @@
-"""The small base class every reco recommender shares.
+"""The small base classes every reco recommender shares.
 
-A subclass implements ``_fit`` (learn from a users x items CSR of ratings), ``_score_users``
-(dense scores of every item for a batch of users) and ``_state`` / ``_load_state`` (its
-learned arrays); it may implement ``_item_vectors`` (for :meth:`similar_items`) and
-``_fold_in`` (scores for a user the model has never seen). The base class maps ids at the
-edge, excludes seen items, cuts the top k, and saves to ``.npz`` without pickle.
+:class:`BaseRecommender` is the query contract: it maps ids at the edge, excludes seen
+items, cuts the top k, finds similar items and folds in new users. A subclass supplies
+``_score_users`` (dense scores of every item for a batch of users) and may supply
+``_item_vectors`` (for :meth:`~BaseRecommender.similar_items`) and ``_fold_in`` (scores for
+a user the model has never seen). The two-stage recommender
+(:class:`reco.ranking.hybrid.HybridRecommender`) is one: it is fitted on frames with
+timestamps and persisted as a directory, so it shares the queries and nothing else.
+
+:class:`Recommender` is a *single* model: it learns from one window's
+:class:`~reco.models.interactions.Interactions` (``_fit``) and saves its learned arrays
+(``_state`` / ``_load_state``) to one ``.npz`` without pickle. ``fit(ratings)`` builds
+the interactions from a frame; a caller fitting several models on the same ratings
+builds them once and calls :meth:`Recommender.fit_interactions` on each.
 """
-
 from __future__ import annotations
 
 import importlib
 import json
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -20,10 +28,11 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from reco.columns import MOVIE_ID, USER_ID
+from reco.columns import MOVIE_ID
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError
-from reco.ids import IdMap, rating_matrix
+from reco.ids import IdMap
+from reco.models.interactions import Interactions
 from reco.npz import load_npz, save_npz
 
 log = logging.getLogger(__name__)
@@ -89,24 +98,30 @@ def _sorted_top(scores: np.ndarray, part: np.ndarray, k: int,
     return idx, vals
 
 
+def _learned(attribute: str) -> bool:
+    """Learned state by the naming rule: ``name_`` (not dunder), or a derived cache."""
+    return (attribute.endswith("_") and not attribute.startswith("__")) or attribute in CACHES
+
+
 def _check_k(k: int) -> None:
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
-class Recommender(ABC):
-    """Base of every recommender: ``fit``, ``score``, ``recommend``, ``similar_items``.
+class BaseRecommender(ABC):
+    """The queries every recommender answers: ``recommend``, ``recommend_batch``,
+    ``score``, ``score_pairs``, ``similar_items``, ``recommend_new_user``.
 
     Learned state ends in ``_``: ``user_map_`` and ``item_map_`` (:class:`~reco.ids.IdMap`)
-    and ``seen_``, the users x items CSR of training ratings.
+    and ``seen_``, the users x items CSR of training ratings. A model is fitted once it
+    has ``item_map_``; a fit that fails must not leave one behind.
     """
 
     name: ClassVar[str] = "recommender"
     config_class: ClassVar[type[ConfigBase]]
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        REGISTRY[cls.__name__] = cls
+    user_map_: IdMap
+    item_map_: IdMap
+    seen_: sp.csr_matrix
 
     def __init__(self, config: ConfigBase | None = None) -> None:
         if config is not None and not isinstance(config, self.config_class):
@@ -118,20 +133,8 @@ class Recommender(ABC):
 
     # ------------------------------------------------------------ to implement
     @abstractmethod
-    def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
-        """Learn from the users x items CSR of ratings (``self.seen_``)."""
-
-    @abstractmethod
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         """Dense float scores, shape (len(users), n_items), higher is better."""
-
-    @abstractmethod
-    def _state(self) -> dict[str, np.ndarray]:
-        """The learned arrays (saved to npz)."""
-
-    @abstractmethod
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Restore what ``_state`` returned."""
 
     def _item_vectors(self) -> np.ndarray:
         """Item vectors whose cosine similarity defines :meth:`similar_items`."""
@@ -151,24 +154,22 @@ class Recommender(ABC):
         """Scores of every item for a new user who rated ``items`` with ``values``."""
         raise NotImplementedError(f"{type(self).__name__} cannot fold in new users")
 
-    def _item_ids(self, ratings: pl.DataFrame, movies: pl.DataFrame | None) -> np.ndarray:
-        """The item universe: movies rated in training (content models widen it)."""
-        return ratings[MOVIE_ID].unique().to_numpy()
+    def _ranking_scores(self, users: np.ndarray, exclude_seen: bool) -> np.ndarray:
+        """Writable float32 scores of every item for ``users``, the seen ones at -inf when
+        ``exclude_seen``: what :meth:`recommend_batch` cuts the top k from. A model that
+        scores only some items (a candidate stage) overrides this to score the seen ones
+        too when they are wanted."""
+        scores = np.asarray(self._score_users(users), dtype=np.float32).copy()
+        if exclude_seen:
+            self._mask_seen(scores, users)
+        return scores
 
-    # ------------------------------------------------------------ public API
-    def fit(self: R, ratings: pl.DataFrame, movies: pl.DataFrame | None = None,
-            **context: Any) -> R:
-        """Fit on canonical ratings (``user_id, movie_id, rating, timestamp``)."""
-        if ratings.is_empty():
-            raise ValueError("cannot fit on an empty ratings frame")
-        for cache in CACHES:  # a refit invalidates derived arrays
-            self.__dict__.pop(cache, None)
-        self.user_map_ = IdMap.from_values(ratings[USER_ID].to_numpy(), "user")
-        self.item_map_ = IdMap.from_values(self._item_ids(ratings, movies), "movie")
-        self.seen_ = rating_matrix(ratings, self.user_map_, self.item_map_)
-        self._fit(self.seen_, movies=movies, **context)
-        return self
+    def _forget(self) -> None:
+        """Drop every learned attribute (``..._``) and derived cache: unfitted again."""
+        for attribute in [a for a in self.__dict__ if _learned(a)]:
+            del self.__dict__[attribute]
 
+    # ------------------------------------------------------------ queries
     def _check_fitted(self) -> None:
         if not hasattr(self, "item_map_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
@@ -237,9 +238,7 @@ class Recommender(ABC):
         batch_size = max(1, min(batch_size, MAX_BLOCK_CELLS // max(self.n_items, 1)))
         for start in range(0, len(users), batch_size):
             chunk = users[start : start + batch_size]
-            scores = np.asarray(self._score_users(chunk), dtype=np.float32).copy()
-            if exclude_seen:
-                self._mask_seen(scores, chunk)
+            scores = self._ranking_scores(chunk, exclude_seen)
             idx, vals = top_k(scores, k)
             ext = np.where(idx >= 0, self.item_map_.ids[np.maximum(idx, 0)], -1)
             out_ids[start : start + len(chunk)] = ext
@@ -288,6 +287,71 @@ class Recommender(ABC):
         idx, vals = top_k(scores[None, :], k)
         keep = idx[0] >= 0
         return self.item_map_.ids[idx[0][keep]], vals[0][keep]
+
+
+class Recommender(BaseRecommender):
+    """A single model: fitted on one window's :class:`Interactions`, saved as one ``.npz``.
+
+    Subclasses implement ``_fit`` (learn from ``self.seen_``, the users x items CSR) and
+    ``_state`` / ``_load_state`` (their learned arrays).
+    """
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        REGISTRY[cls.__name__] = cls
+
+    @abstractmethod
+    def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
+        """Learn from the users x items CSR of ratings (``self.seen_``)."""
+
+    @abstractmethod
+    def _state(self) -> dict[str, np.ndarray]:
+        """The learned arrays (saved to npz)."""
+
+    @abstractmethod
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore what ``_state`` returned."""
+
+    def _item_ids(self, ratings: pl.DataFrame, movies: pl.DataFrame | None) -> np.ndarray:
+        """The item universe: movies rated in training (content models widen it)."""
+        return ratings[MOVIE_ID].unique().to_numpy()
+
+    # ------------------------------------------------------------ fitting
+    def fit(self: R, ratings: pl.DataFrame, movies: pl.DataFrame | None = None,
+            **context: Any) -> R:
+        """Fit on canonical ratings (``user_id, movie_id, rating, timestamp``).
+
+        Builds the window's :class:`Interactions` (over :meth:`_item_ids`) and calls
+        :meth:`fit_interactions`; ``movies`` and ``context`` go to ``_fit``.
+        """
+        interactions = Interactions.from_ratings(ratings)
+        interactions = interactions.widen(self._item_ids(ratings, movies))
+        return self.fit_interactions(interactions, movies=movies, **context)
+
+    def fit_interactions(self: R, interactions: Interactions, **context: Any) -> R:
+        """Fit on ratings already mapped (shared by the models of one window)."""
+        return self._learn(interactions, lambda: self._fit(interactions.matrix, **context))
+
+    def _learn(self: R, interactions: Interactions, step: Callable[[], None]) -> R:
+        """Set the window's maps and matrix, run ``step`` (the learning), return self.
+
+        If ``step`` raises, every learned attribute (``..._``, and the caches) is removed
+        again, previous fit included: a failed fit leaves an unfitted model, never one
+        whose maps pass :meth:`_check_fitted` with half-learned or stale arrays.
+        """
+        before = dict(self.__dict__)
+        for cache in CACHES:  # a refit invalidates derived arrays
+            self.__dict__.pop(cache, None)
+        self.user_map_ = interactions.user_map
+        self.item_map_ = interactions.item_map
+        self.seen_ = interactions.matrix
+        try:
+            step()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update({k: v for k, v in before.items() if not _learned(k)})
+            raise
+        return self
 
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path, with_seen: bool = True) -> Path:

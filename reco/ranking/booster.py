@@ -53,7 +53,6 @@ class RankerConfig(ConfigBase):
     min_child_weight: float = 5.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
-    like_threshold: float = 3.5
     random_state: int = 0
     threads: int | None = None
 

@@ -2,59 +2,112 @@
 
 How the time windows are cut (no leakage)
 -----------------------------------------
-``fit(ratings)`` splits the ratings it is given the way ``shared/EVALUATION.md`` splits a
-release: for each user with at least 5 ratings, the last ``max(1, rint(0.2 n))`` by
-``(timestamp, movie_id)`` form the **label window**; everything earlier is the **feature
-window**. Stage-one models (ALS, the explicit rating model, content, popularity) and
-the feature tables are fitted on the feature window only; candidates are generated from
-them; labels (liked = rating >= 3.5 in the label window) come from the later ratings. So
-the ranker learns to predict a user's *next* likes from what was known *before* them,
-which is exactly the situation at serving (and evaluation) time.
+``fit(ratings, movies, tags=...)`` splits the ratings it is given the way
+``shared/EVALUATION.md`` splits a release: for each user with at least 5 ratings, the last
+``max(1, rint(0.2 n))`` by ``(timestamp, movie_id)`` form the **label window**; everything
+earlier is the **feature window**. Stage-one models (ALS, the explicit rating model,
+content, popularity) and the feature tables are fitted on the feature window only;
+candidates are generated from them; labels (liked = rating >= ``like_threshold`` in the
+label window) come from the later ratings. So the ranker learns to predict a user's
+*next* likes from what was known *before* them, which is exactly the situation at
+serving (and evaluation) time.
 
-After the two XGBoost models are trained, stage one is refitted on all the ratings
-(feature window + label window) and that is what ``recommend`` uses.
+Tags are cut the same way: the feature-window content model sees a user's tags only
+from before that user's first label-window rating (all tags of users without a label
+window), since a tag applied while rating the label-window movies describes exactly what
+the ranker is asked to predict. After the two XGBoost models are trained, stage one is
+refitted on all the ratings and all the tags, and that is what ``recommend`` uses.
+
+Work done once
+--------------
+Each window's ratings are mapped to ids and a CSR once (:class:`Interactions`), shared by
+the four stage-one models (the content model widens it to every movie with text). The
+content text pipeline (texts, TF-IDF, SVD) depends on the text only, so it runs once per
+distinct text: once per fit when no tag falls in a label window, else twice (the two
+windows see different tags, so their embeddings legitimately differ).
+
+One like threshold
+------------------
+``HybridConfig.like_threshold`` is the only one: labels, the like model, popularity, the
+feature tables, the fold-in of new users and the CF and content models all use it. A
+sub-config that carries its own (``cf``, ``rating_als``, ``content``, ``features``) must
+agree with it; :meth:`HybridConfig.with_like_threshold` sets them all at once.
+
+Why it is not a :class:`~reco.models.base.Recommender`
+------------------------------------------------------
+A single model learns from one window's interactions and saves its arrays to one
+``.npz``; this one fits on frames with timestamps (to cut windows), owns four single
+models, two boosters and feature tables, and is persisted as a directory by the
+artifacts layer. So it inherits only the query contract
+(:class:`~reco.models.base.BaseRecommender`: recommend, batch, score, similar items,
+fold-in) and has its own typed ``fit``; nothing is smuggled through ``**context`` and
+no inherited method raises ``NotImplementedError``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
-import scipy.sparse as sp
+import xgboost as xgb
 
-from reco.ranking.candidates import SOURCES, CandidateConfig, Candidates, generate_candidates
-from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
-from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
-from reco.config import ConfigBase, check_choice
-from reco.models.content import ContentConfig, ContentRecommender
-from reco.features.temporal import RecentItems, TimePopularity
+from reco.columns import GENRES, MOVIE_ID, RATING, TIMESTAMP, USER_ID, YEAR
+from reco.config import ConfigBase, check_choice, check_range
+from reco.data.split import LIKE_THRESHOLD, per_user_split
+from reco.exceptions import ConfigError
 from reco.features.tables import FeatureConfig, build_feature_tables
+from reco.features.temporal import RecentItems, TimePopularity
+from reco.models.base import BaseRecommender, Recommender
+from reco.models.content import (
+    ContentConfig,
+    ContentRecommender,
+    MovieEmbeddings,
+    embed_movies,
+)
+from reco.models.interactions import Interactions
+from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.ranking.booster import Booster, RankerConfig, fit_booster, predict, sample_rows
-from reco.ranking.pair_features import (
-    LIKE_FEATURES, RANK_FEATURES, StageOne, build_rows, cf_score_rank, pair_features, to_matrix,
+from reco.ranking.candidates import (
+    SOURCES,
+    CandidateConfig,
+    Candidates,
+    generate_candidates,
 )
-from reco.models.base import Recommender
-from reco.data.split import per_user_split
+from reco.ranking.pair_features import (
+    LIKE_FEATURES,
+    RANK_FEATURES,
+    StageOne,
+    build_rows,
+    cf_score_rank,
+    pair_features,
+    to_matrix,
+)
 from reco.ranking.user_state import UserContext
 
 log = logging.getLogger(__name__)
+
+#: The sub-configs that carry a like threshold of their own (single models stay usable alone).
+THRESHOLD_OWNERS = ("cf", "rating_als", "content", "features")
 
 
 @dataclass(frozen=True)
 class HybridConfig(ConfigBase):
     """Configs of every part of the full recommender (each validated on its own).
 
+    ``like_threshold`` is the one threshold of every part (see the module docstring).
     ``rating_model`` picks the explicit rating predictor behind the ``rating_pred``
     features: ``"explicit_als"`` (``rating_als``; on ml-latest-small RMSE 0.871 and the
     like model's ROC-AUC 0.813) or ``"svd"`` (``rating_svd``, centred; RMSE 0.920, AUC
     0.806, about ten times cheaper on 32M ratings).
     """
 
+    like_threshold: float = LIKE_THRESHOLD
     cf: ALSConfig = field(default_factory=ALSConfig)
     rating_model: str = "explicit_als"
     # 8 iterations: on ml-latest-small the test RMSE is the same as with 15 (0.8707) at
@@ -70,17 +123,47 @@ class HybridConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))
+        check_range("HybridConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
+        for name in THRESHOLD_OWNERS:
+            theirs = getattr(self, name).like_threshold
+            if theirs != self.like_threshold:
+                raise ConfigError(
+                    f"HybridConfig.like_threshold is {self.like_threshold!r} but "
+                    f"HybridConfig.{name}.like_threshold is {theirs!r}: the hybrid uses one "
+                    "threshold; use HybridConfig.with_like_threshold(...) to set them all")
+
+    def with_like_threshold(self, threshold: float) -> HybridConfig:
+        """This config with ``threshold`` as the like threshold of every part."""
+        parts = {name: replace(getattr(self, name), like_threshold=threshold)
+                 for name in THRESHOLD_OWNERS}
+        return replace(self, like_threshold=threshold, **parts)
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any] | None = None) -> HybridConfig:  # type: ignore[override]
+    def from_dict(cls, values: Mapping[str, Any] | None = None) -> HybridConfig:
         values = dict(values or {})
+        ranker = values.get("ranker")
+        if isinstance(ranker, dict) and "like_threshold" in ranker:
+            # manifests written before the threshold moved up from RankerConfig
+            ranker = dict(ranker)
+            values.setdefault("like_threshold", ranker.pop("like_threshold"))
+            values["ranker"] = ranker
         nested = {f.name: f for f in fields(cls)}
         for name, value in list(values.items()):
             spec = nested.get(name)
             if spec is not None and isinstance(value, dict):
-                klass = type(spec.default_factory())  # type: ignore[misc]
+                klass = type(spec.default_factory())  # type: ignore[misc, operator]
                 values[name] = klass.from_dict(value)
         return super().from_dict(values)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class TextInputs:
+    """What the content model reads besides ratings (see :func:`embed_movies`)."""
+
+    movies: pl.DataFrame
+    tags: pl.DataFrame | None = None
+    links: pl.DataFrame | None = None
+    tmdb: pl.DataFrame | None = None
 
 
 def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
@@ -89,54 +172,130 @@ def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
     )
 
 
-class HybridRecommender(Recommender):
-    """The two-stage recommender. ``fit(ratings, movies, tags=, links=, tmdb=)``."""
+def tags_before_label_window(tags: pl.DataFrame | None,
+                             label_window: pl.DataFrame) -> pl.DataFrame | None:
+    """Each user's tags dated before that user's first label-window rating; every tag
+    of a user without a label window. Strictly before: a tag applied in the same second
+    as the first label rating may describe it.
+
+    Raises
+    ------
+    ValueError
+        ``tags`` lacks ``user_id`` or ``timestamp``, so it cannot be cut.
+    """
+    if tags is None or tags.is_empty():
+        return tags
+    missing = [c for c in (USER_ID, TIMESTAMP) if c not in tags.columns]
+    if missing:
+        raise ValueError(f"tags need {missing} to be cut at the label window; has {tags.columns}")
+    cut = label_window.group_by(USER_ID).agg(pl.col(TIMESTAMP).min().alias("_cut"))
+    kept = tags.join(cut, on=USER_ID, how="left", maintain_order="left").filter(
+        pl.col("_cut").is_null() | (pl.col(TIMESTAMP) < pl.col("_cut"))
+    ).drop("_cut")
+    if kept.height < tags.height:
+        log.info("feature window: %d of %d tags were applied in a label window; left out",
+                 tags.height - kept.height, tags.height)
+    return kept
+
+
+class HybridRecommender(BaseRecommender):
+    """The two-stage recommender. ``fit(ratings, movies, tags=, links=, tmdb=)``.
+
+    Learned: ``stage_`` (the stage-one models and tables, fitted on all ratings),
+    ``ranker_`` and ``like_model_`` (XGBoost), ``window_`` (what the windows held), and
+    ``user_map_`` / ``item_map_`` / ``seen_`` of all the ratings (the CF model's).
+    """
 
     name = "reco"
     config_class = HybridConfig
     config: HybridConfig
 
-    def fit(self, ratings: pl.DataFrame, movies: pl.DataFrame | None = None,  # type: ignore[override]
-            **context: Any) -> HybridRecommender:
+    # ------------------------------------------------------------ fitting
+    def fit(self, ratings: pl.DataFrame, movies: pl.DataFrame, *,
+            tags: pl.DataFrame | None = None, links: pl.DataFrame | None = None,
+            tmdb: pl.DataFrame | None = None) -> HybridRecommender:
+        """Fit both stages; see the module docstring for the windows.
+
+        Parameters
+        ----------
+        ratings
+            Canonical ratings (``user_id, movie_id, rating, timestamp``).
+        movies
+            ``movie_id, title, year, genres``: the feature tables and the content text.
+        tags, links, tmdb
+            Optional content text (:func:`reco.models.content.embed_movies`); ``tags``
+            needs ``user_id`` and ``timestamp`` to be cut at the label window.
+
+        Returns
+        -------
+        HybridRecommender
+            ``self``; nothing learned is assigned unless the whole fit succeeds.
+        """
         if movies is None:
             raise ValueError("HybridRecommender.fit needs the movies table")
-        return super().fit(ratings, movies, ratings_frame=ratings, **context)
-
-    # ------------------------------------------------------------ fitting
-    def _stage_one(self, ratings: pl.DataFrame, movies: pl.DataFrame,
-                   context: dict[str, Any]) -> StageOne:
-        cfg = self.config
-        started = time.perf_counter()
-        cf = ALSRecommender(cfg.cf).fit(ratings)
-        rating: Recommender = (
-            ALSRecommender(cfg.rating_als).fit(ratings) if cfg.rating_model == "explicit_als"
-            else SVDRecommender(cfg.rating_svd).fit(ratings)
-        )
-        content = None
-        if cfg.use_content:
-            content = ContentRecommender(cfg.content).fit(
-                ratings, movies, tags=context.get("tags"), links=context.get("links"),
-                tmdb=context.get("tmdb"),
-            )
-        popular = PopularityRecommender(
-            PopularityConfig(like_threshold=cfg.ranker.like_threshold)
-        ).fit(ratings)
-        tables = build_feature_tables(ratings, movies, cfg.features)
-        log.info("stage one on %d ratings in %.1fs", ratings.height, time.perf_counter() - started)
-        return StageOne(cf, rating, content, popular, tables, movies.select(MOVIE_ID, GENRES, YEAR),
-                        TimePopularity.from_ratings(ratings), RecentItems.from_ratings(ratings),
-                        like_threshold=cfg.ranker.like_threshold)
-
-    def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
-        ratings: pl.DataFrame = context.pop("ratings_frame")
-        movies: pl.DataFrame = context.pop("movies")
-        cfg = self.config
+        self._forget()  # a refit that fails must not leave the previous fit in place
         window = per_user_split(ratings)
         if window.test.is_empty():
             raise ValueError("too few ratings for a label window: users need >= 5 ratings")
-        stage = self._stage_one(window.train, movies, context)
+        text = TextInputs(movies, tags, links, tmdb)
+        feature_text = replace(text, tags=tags_before_label_window(tags, window.test))
+        stage, _, embeddings = self._stage_one(window.train, feature_text)
+        ranker, like_model, trained = self._fit_boosters(stage, window.test)
+        windows = {"feature_window_ratings": window.train.height,
+                   "label_window_ratings": window.test.height, **trained}
+        log.info("ranker windows: %s", windows)
+        # the same text (no tag was cut) gives the same embeddings: reuse them
+        same_text = feature_text.tags is None or (
+            tags is not None and feature_text.tags.height == tags.height)
+        final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None)
+        self.stage_, self.ranker_, self.like_model_, self.window_ = final, ranker, like_model, windows
+        self.user_map_, self.item_map_ = interactions.user_map, interactions.item_map
+        self.seen_ = interactions.matrix
+        return self
+
+    def stage_one(self, ratings: pl.DataFrame, movies: pl.DataFrame, *,
+                  tags: pl.DataFrame | None = None, links: pl.DataFrame | None = None,
+                  tmdb: pl.DataFrame | None = None) -> StageOne:
+        """Stage one (models and feature tables) fitted on ``ratings`` with this config."""
+        return self._stage_one(ratings, TextInputs(movies, tags, links, tmdb))[0]
+
+    def _stage_one(self, ratings: pl.DataFrame, text: TextInputs,
+                   embeddings: MovieEmbeddings | None = None,
+                   ) -> tuple[StageOne, Interactions, MovieEmbeddings | None]:
+        """Stage one on ``ratings``, its interactions and the content embeddings used
+        (``embeddings`` when given: computed from the same text elsewhere)."""
+        cfg = self.config
+        started = time.perf_counter()
+        interactions = Interactions.from_ratings(ratings)
+        cf = ALSRecommender(cfg.cf).fit_interactions(interactions)
+        rating: Recommender = (
+            ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
+            else SVDRecommender(cfg.rating_svd)
+        ).fit_interactions(interactions)
+        content = None
+        if cfg.use_content:
+            if embeddings is None:
+                embeddings = embed_movies(text.movies, cfg.content, text.tags, text.links,
+                                          text.tmdb)
+            content = ContentRecommender(cfg.content).fit_embeddings(interactions, embeddings)
+        popular = PopularityRecommender(
+            PopularityConfig(like_threshold=cfg.like_threshold)).fit_interactions(interactions)
+        tables = build_feature_tables(ratings, text.movies, cfg.features)
+        log.info("stage one on %d ratings in %.1fs", ratings.height, time.perf_counter() - started)
+        stage = StageOne(cf, rating, content, popular, tables,
+                         text.movies.select(MOVIE_ID, GENRES, YEAR),
+                         TimePopularity.from_ratings(ratings), RecentItems.from_ratings(ratings),
+                         like_threshold=cfg.like_threshold)
+        return stage, interactions, embeddings
+
+    def _fit_boosters(self, stage: StageOne, label_window: pl.DataFrame,
+                      ) -> tuple[xgb.Booster, xgb.Booster, dict[str, Any]]:
+        """The ranker and the like model, trained on the label window's pairs with
+        features from the feature-window ``stage``; and what the windows held."""
+        cfg = self.config
+        threshold = cfg.like_threshold
         rng = np.random.default_rng(cfg.ranker.random_state)
-        liked = _liked_pairs(window.test, cfg.ranker.like_threshold)
+        liked = _liked_pairs(label_window, threshold)
         users = np.sort(liked[USER_ID].unique().to_numpy())
         if users.size > cfg.ranker.max_train_users:
             users = np.sort(rng.choice(users, cfg.ranker.max_train_users, replace=False))
@@ -159,22 +318,20 @@ class HybridRecommender(Recommender):
         groups = np.bincount(candidates.rows[picked])
         groups = groups[groups > 0]
         ranking = cfg.ranker.objective.startswith("rank:")
-        self.ranker_ = fit_booster(
+        ranker = fit_booster(
             features, labels, RANK_FEATURES, cfg.ranker,
             cfg.ranker.objective, groups if ranking else None,
         )
-        rated = window.test.filter(pl.col(USER_ID).is_in(pl.Series(users).implode()))
+        rated = label_window.filter(pl.col(USER_ID).is_in(pl.Series(users).implode()))
         rated = rated[sample_rows(np.zeros(rated.height), cfg.ranker.max_train_rows, rng,
                                   keep_positives=False)]
         like_rows = build_rows(rated.select(USER_ID, MOVIE_ID), stage, LIKE_FEATURES)
-        self.like_model_ = fit_booster(
+        like_model = fit_booster(
             to_matrix(like_rows, LIKE_FEATURES),
-            (rated[RATING].to_numpy() >= cfg.ranker.like_threshold).astype(np.int8),
+            (rated[RATING].to_numpy() >= threshold).astype(np.int8),
             LIKE_FEATURES, cfg.ranker, "binary:logistic",
         )
-        self.window_ = {
-            "feature_window_ratings": window.train.height,
-            "label_window_ratings": window.test.height,
+        windows = {
             "ranker_users": int(users.size),
             "candidate_rows": n_candidate_rows,
             "ranker_rows": int(labels.size),
@@ -182,8 +339,7 @@ class HybridRecommender(Recommender):
             "like_rows": like_rows.height,
             "candidate_recall": candidate_recall,
         }
-        log.info("ranker windows: %s", self.window_)
-        self.stage_ = self._stage_one(ratings, movies, context)
+        return ranker, like_model, windows
 
     # ------------------------------------------------------------ scoring
     def rank_context(self, context: UserContext) -> tuple[Candidates, np.ndarray]:
@@ -199,7 +355,7 @@ class HybridRecommender(Recommender):
     def score_context_pairs(self, context: UserContext, rows: np.ndarray,
                             movie_ids: np.ndarray) -> np.ndarray:
         """Ranker scores of movies that are not candidates (no source rank; CF rank
-        among these pairs), e.g. to top up a filtered list."""
+        among these pairs), e.g. to top up a filtered list or to rank rated movies."""
         features = pair_features(self.stage_, context, rows, movie_ids, RANK_FEATURES)
         return predict(self.ranker_, features, RANK_FEATURES)
 
@@ -210,14 +366,33 @@ class HybridRecommender(Recommender):
         self._check_fitted()
         return self.stage_.store.new_user(movie_ids, ratings, timestamps)
 
-    def _dense(self, context: UserContext) -> np.ndarray:
+    def _dense(self, context: UserContext, with_seen: bool = False) -> np.ndarray:
+        """Ranker scores over ``item_map_`` (-inf off the candidates). ``with_seen``: the
+        movies each user rated are scored too (they are never candidates), so a list
+        that keeps them shows them where the ranker puts them."""
         candidates, scores = self.rank_context(context)
         out = np.full((len(context), len(self.item_map_)), -np.inf, dtype=np.float32)
         out[candidates.rows, self.item_map_.indices(candidates.movie_ids)] = scores
+        if with_seen:
+            rows = np.repeat(np.arange(len(context)), np.diff(context.seen_indptr))
+            items = self.item_map_.indices(context.seen_movies, missing="mask")
+            keep = items >= 0
+            if keep.any():
+                out[rows[keep], items[keep]] = self.score_context_pairs(
+                    context, rows[keep], context.seen_movies[keep])
         return out
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return self._dense(self.stage_.store.known_users(self.user_map_.ids[users]))
+
+    def _ranking_scores(self, users: np.ndarray, exclude_seen: bool) -> np.ndarray:
+        # rated movies are never candidates: with exclude_seen=False they are scored by
+        # the ranker and merged with the candidates before the top k
+        context = self.stage_.store.known_users(self.user_map_.ids[users])
+        scores = self._dense(context, with_seen=not exclude_seen)
+        if exclude_seen:
+            self._mask_seen(scores, users)
+        return scores
 
     def predict_like(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
         """P(like) for (user, movie) pairs, from the like/dislike model."""
@@ -240,15 +415,7 @@ class HybridRecommender(Recommender):
     # ------------------------------------------------------------ persistence
     # The model spans many files (models, boosters, tables), so it is written and read as
     # a directory by reco.artifacts.model_dir (save_model / load_model), which owns that
-    # format; the single-file Recommender.save/load do not apply.
-    def _state(self) -> dict[str, np.ndarray]:
-        raise NotImplementedError(
-            "HybridRecommender is saved as a directory: reco.artifacts.model_dir.save_model")
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        raise NotImplementedError(
-            "HybridRecommender is loaded from a directory: reco.artifacts.model_dir.load_model")
-
+    # format.
     @classmethod
     def from_parts(cls, config: HybridConfig, stage: StageOne, ranker: Booster,
                    like_model: Booster, windows: dict[str, Any] | None = None) -> HybridRecommender:

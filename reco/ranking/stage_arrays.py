@@ -55,7 +55,7 @@ class FeatureStore:
     when present, ``rating_terms()`` and ``fold_in_rating_terms()``.
     """
 
-    def __init__(self, stage: Stage, like_threshold: float = 3.5) -> None:
+    def __init__(self, stage: Stage, like_threshold: float) -> None:
         self.stage = stage
         self.like_threshold = like_threshold
         tables = stage.tables

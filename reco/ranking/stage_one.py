@@ -24,7 +24,7 @@ class StageOne:
     movies: pl.DataFrame  # movie_id, genres, year
     time_popularity: TimePopularity
     recent: RecentItems
-    like_threshold: float = 3.5
+    like_threshold: float  # the hybrid's one threshold (HybridConfig.like_threshold)
     _store: FeatureStore | None = field(default=None, repr=False)
 
     def sources(self) -> dict[str, Recommender]:

@@ -239,19 +239,32 @@ class RecoService:
         model = self.model
         seen, seen_ratings = context.seen(0)
         rated = model.item_map_.indices(seen, missing="mask")
-        rated = rated[rated >= 0] if exclude_seen else rated[:0]
+        rated = rated[rated >= 0]
         candidates, ranked = model.rank_context(context)
         cand = model.item_map_.indices(candidates.movie_ids)
+        if exclude_seen:
+            rated_out = rated
+        else:
+            # rated movies are never candidates: rank them with the same ranker and let
+            # them compete with the candidates, so they show up where they rank
+            rated_out = rated[:0]
+            extra = rated[~np.isin(rated, cand)]
+            if extra.size:
+                cand = np.concatenate([cand, extra])
+                ranked = np.concatenate([np.asarray(ranked, dtype=np.float32),
+                                         model.score_context_pairs(
+                                             context, np.zeros(extra.size, np.int64),
+                                             model.item_map_.ids[extra])])
         order = np.argsort(cand, kind="stable")  # item order: top_k breaks ties the same way
         cand, ranked = cand[order], np.asarray(ranked, dtype=np.float32)[order]
         ok = self._eligible(filters, model.item_map_.ids[cand], self._item_pos[cand])
-        ok &= ~np.isin(cand, rated)
+        ok &= ~np.isin(cand, rated_out)
         if int(ok.sum()) >= k:  # the usual case: the top k among the ranked candidates
             idx, vals = top_k(ranked[ok][None, :], k)
             idx = np.where(idx >= 0, cand[ok][np.maximum(idx, 0)], -1)
         else:  # too few eligible candidates: top up with the best eligible others
             eligible = self._eligible(filters)
-            eligible[rated] = False
+            eligible[rated_out] = False
             scores = np.full(len(model.item_map_), -np.inf, dtype=np.float32)
             scores[cand[ok]] = ranked[ok]
             self._top_up(context, scores, eligible, k - int(ok.sum()))

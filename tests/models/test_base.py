@@ -1,4 +1,4 @@
-"""The Recommender base: top_k, id mapping, seen masking, score_pairs, persistence."""
+"""The model bases: top_k, id mapping, seen masking, score_pairs, persistence, interactions."""
 
 from __future__ import annotations
 
@@ -173,3 +173,38 @@ def test_duplicate_ratings_keep_the_last_value():
     users, items = IdMap([10, 20, 30]), IdMap([100, 200, 300, 400])
     matrix = rating_matrix(dup, users, items)
     assert matrix[0, 0] == 1.5 and matrix.nnz == RATINGS.height
+
+
+# ---------------------------------------------------------------- interactions
+def test_interactions_map_once_and_widen_without_the_frame():
+    from reco.models.interactions import Interactions
+
+    frame = pl.DataFrame([(7, 30, 4.0, 1), (7, 10, 2.0, 2), (9, 30, 5.0, 3)],
+                         schema=RATINGS_SCHEMA, orient="row")
+    base = Interactions.from_ratings(frame)
+    assert base.user_map.ids.tolist() == [7, 9] and base.item_map.ids.tolist() == [10, 30]
+    assert base.matrix.toarray().tolist() == [[2.0, 4.0], [0.0, 5.0]]
+    assert base.widen(np.array([30, 10])) is base  # same universe: nothing rebuilt
+    # movie 10 leaves the universe (its rating is dropped), 20 and 40 join unrated
+    wide = base.widen(np.array([40, 30, 20]))
+    assert wide.user_map is base.user_map and wide.item_map.ids.tolist() == [20, 30, 40]
+    assert wide.matrix.toarray().tolist() == [[0.0, 4.0, 0.0], [0.0, 5.0, 0.0]]
+    with pytest.raises(ValueError, match="empty"):
+        Interactions.from_ratings(frame.clear())
+    with pytest.raises(ValueError, match="id maps"):
+        Interactions(base.user_map, wide.item_map, base.matrix)
+
+
+def test_models_fitted_on_one_interactions_share_its_maps():
+    from reco.models.interactions import Interactions
+    from reco.models.mf import ALSConfig, ALSRecommender
+
+    frame = pl.DataFrame([(1, 1, 4.0, 1), (1, 2, 5.0, 2), (2, 2, 4.0, 3), (2, 3, 1.0, 4)],
+                         schema=RATINGS_SCHEMA, orient="row")
+    shared = Interactions.from_ratings(frame)
+    cf = ALSRecommender(ALSConfig(factors=2, iterations=2, threads=1)).fit_interactions(shared)
+    popular = PopularityRecommender().fit_interactions(shared)
+    assert cf.item_map_ is popular.item_map_ is shared.item_map
+    assert cf.seen_ is popular.seen_ is shared.matrix
+    alone = PopularityRecommender().fit(frame)
+    np.testing.assert_array_equal(popular.recommend(1, 3)[0], alone.recommend(1, 3)[0])

@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 import polars as pl
 import pytest
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.exceptions import NotFittedError, UnknownIdError
-from reco.models.base import Recommender
+from reco.models.base import BaseRecommender
 from tests import fixtures
-from tests.recommenders import BLOCK_EXEMPT, RECOMMENDER_FACTORIES, block_ratings
+from tests.recommenders import (
+    BLOCK_EXEMPT,
+    RECOMMENDER_CASES,
+    Case,
+    block_ratings,
+    break_fit,
+    learned_arrays,
+    round_trip,
+)
 
-Factory = Callable[[], Recommender]
-FACTORIES = [pytest.param(factory, id=name) for name, factory in RECOMMENDER_FACTORIES]
 DATASETS = {"tiny": lambda: fixtures.expected_ratings(), "block": lambda: block_ratings()[0]}
 UNKNOWN = 987_654
+CASES = [pytest.param(case, id=case.name) for case in RECOMMENDER_CASES]
+# (case, dataset) pairs: a case runs on the datasets it can fit
+CASE_DATA = [pytest.param(case, name, id=f"{case.name}-{name}")
+             for case in RECOMMENDER_CASES for name in DATASETS if name in case.datasets]
 
 
-@pytest.fixture(params=list(DATASETS))
+@pytest.fixture
 def ratings(request: pytest.FixtureRequest) -> pl.DataFrame:
     return DATASETS[request.param]()
 
@@ -33,13 +41,13 @@ def _users(ratings: pl.DataFrame) -> np.ndarray:
     return np.sort(ratings[USER_ID].unique().to_numpy())
 
 
-def _has_similarity(model: Recommender) -> bool:
-    return type(model)._item_vectors is not Recommender._item_vectors
+def _has_similarity(model: BaseRecommender) -> bool:
+    return type(model)._item_vectors is not BaseRecommender._item_vectors
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_at_most_k_unseen_and_sorted(factory: Factory, ratings: pl.DataFrame) -> None:
-    model = factory().fit(ratings)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_at_most_k_unseen_and_sorted(case: Case, ratings: pl.DataFrame) -> None:
+    model = case.fit(ratings)
     seen = _seen(ratings)
     for user in _users(ratings):
         for k in (1, 2, 50):
@@ -51,32 +59,31 @@ def test_at_most_k_unseen_and_sorted(factory: Factory, ratings: pl.DataFrame) ->
             assert np.isfinite(scores).all()
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_seen_items_may_come_back(factory: Factory, ratings: pl.DataFrame) -> None:
-    model = factory().fit(ratings)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_seen_items_may_come_back(case: Case, ratings: pl.DataFrame) -> None:
+    model = case.fit(ratings)
     user = int(_users(ratings)[0])
     ids, scores = model.recommend(user, model.n_items, exclude_seen=False)
     assert set(ids.tolist()) == set(model.item_map_.ids.tolist())
     assert np.all(np.diff(scores) <= 0)
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_same_seed_same_output(factory: Factory, ratings: pl.DataFrame) -> None:
-    first, second = factory().fit(ratings), factory().fit(ratings)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_same_seed_same_output(case: Case, ratings: pl.DataFrame) -> None:
+    first, second = case.fit(ratings), case.fit(ratings)
     users = _users(ratings)
     for a, b in zip(first.recommend_batch(users, 3), second.recommend_batch(users, 3)):
         np.testing.assert_array_equal(a, b)
-    state_a, state_b = first._state(), second._state()
+    state_a, state_b = learned_arrays(first), learned_arrays(second)
     assert state_a.keys() == state_b.keys()
     for key in state_a:
         np.testing.assert_array_equal(state_a[key], state_b[key])
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_save_load_round_trip(factory: Factory, ratings: pl.DataFrame, tmp_path) -> None:
-    model = factory().fit(ratings)
-    path = model.save(tmp_path / "model.npz")
-    loaded = Recommender.load(path)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_save_load_round_trip(case: Case, ratings: pl.DataFrame, tmp_path) -> None:
+    model = case.fit(ratings)
+    loaded = round_trip(model, tmp_path)
     assert type(loaded) is type(model) and loaded.config == model.config
     users = _users(ratings)
     movies = model.item_map_.ids
@@ -100,7 +107,7 @@ def test_save_load_round_trip(factory: Factory, ratings: pl.DataFrame, tmp_path)
                                       loaded.predict(users, pair_movies))
 
 
-def _predicts(model: Recommender) -> bool:
+def _predicts(model: BaseRecommender) -> bool:
     try:
         model.predict([], [])  # type: ignore[attr-defined]
     except NotImplementedError:
@@ -108,25 +115,25 @@ def _predicts(model: Recommender) -> bool:
     return True
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_unfitted_model_raises(factory: Factory, tmp_path) -> None:
-    model = factory()
+@pytest.mark.parametrize("case", CASES)
+def test_unfitted_model_raises(case: Case, tmp_path) -> None:
+    model = case.make()
     calls = [
         lambda: model.recommend(1, 3),
         lambda: model.recommend_batch([1], 3),
         lambda: model.score(1, [1]),
         lambda: model.similar_items(1, 3),
         lambda: model.recommend_new_user([1], [4.0], 3),
-        lambda: model.save(tmp_path / "m.npz"),
+        lambda: round_trip(model, tmp_path),
     ]
     for call in calls:
         with pytest.raises(NotFittedError):
             call()
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_unknown_ids_raise(factory: Factory, ratings: pl.DataFrame) -> None:
-    model = factory().fit(ratings)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_unknown_ids_raise(case: Case, ratings: pl.DataFrame) -> None:
+    model = case.fit(ratings)
     user, movie = int(_users(ratings)[0]), int(model.item_map_.ids[0])
     with pytest.raises(UnknownIdError, match=str(UNKNOWN)):
         model.recommend(UNKNOWN, 3)
@@ -138,11 +145,11 @@ def test_unknown_ids_raise(factory: Factory, ratings: pl.DataFrame) -> None:
         model.similar_items(UNKNOWN, 3)
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
+@pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("k", [0, -1])
-def test_non_positive_k_is_a_value_error(factory: Factory, k: int) -> None:
+def test_non_positive_k_is_a_value_error(case: Case, k: int) -> None:
     ratings = block_ratings()[0]
-    model = factory().fit(ratings)
+    model = case.fit(ratings)
     user, movie = int(_users(ratings)[0]), int(model.item_map_.ids[0])
     for call in (lambda: model.recommend(user, k), lambda: model.recommend_batch([user], k),
                  lambda: model.similar_items(movie, k),
@@ -151,9 +158,9 @@ def test_non_positive_k_is_a_value_error(factory: Factory, k: int) -> None:
             call()
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_batch_matches_single(factory: Factory, ratings: pl.DataFrame) -> None:
-    model = factory().fit(ratings)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_batch_matches_single(case: Case, ratings: pl.DataFrame) -> None:
+    model = case.fit(ratings)
     users = _users(ratings)
     ids, scores = model.recommend_batch(users, 4, batch_size=3)
     for row, user in enumerate(users):
@@ -175,9 +182,9 @@ def _tie_groups(ids: np.ndarray, scores: np.ndarray, tol: float = 1e-6) -> list[
     return groups
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_fold_in_leaves_out_the_rated_movies(factory: Factory, ratings: pl.DataFrame) -> None:
-    model = factory().fit(ratings)
+@pytest.mark.parametrize("case,ratings", CASE_DATA, indirect=["ratings"])
+def test_fold_in_leaves_out_the_rated_movies(case: Case, ratings: pl.DataFrame) -> None:
+    model = case.fit(ratings)
     for _, movies, stars in ratings.group_by(USER_ID).agg(MOVIE_ID, RATING).iter_rows():
         ids, scores = model.recommend_new_user(movies, stars, k=model.n_items)
         assert not set(ids.tolist()) & set(movies)
@@ -185,9 +192,9 @@ def test_fold_in_leaves_out_the_rated_movies(factory: Factory, ratings: pl.DataF
         assert np.all(np.diff(scores) <= 0)
 
 
-@pytest.mark.parametrize("factory", FACTORIES)
-def test_similar_items_contract(factory: Factory) -> None:
-    model = factory().fit(block_ratings()[0])
+@pytest.mark.parametrize("case", CASES)
+def test_similar_items_contract(case: Case) -> None:
+    model = case.fit(block_ratings()[0])
     if not _has_similarity(model):
         pytest.skip("no item similarity")
     for movie in model.item_map_.ids[:3]:
@@ -198,17 +205,17 @@ def test_similar_items_contract(factory: Factory) -> None:
 
 def _block_params() -> list:
     params = []
-    for name, factory in RECOMMENDER_FACTORIES:
-        marks = [pytest.mark.xfail(reason=f"{name} is not personalised", strict=False)] if (
-            name in BLOCK_EXEMPT) else []
-        params.append(pytest.param(factory, id=name, marks=marks))
+    for case in RECOMMENDER_CASES:
+        marks = [pytest.mark.xfail(reason=f"{case.name} is not personalised", strict=False)] if (
+            case.name in BLOCK_EXEMPT) else []
+        params.append(pytest.param(case, id=case.name, marks=marks))
     return params
 
 
-@pytest.mark.parametrize("factory", _block_params())
-def test_block_held_out_movie_ranks_first(factory: Factory) -> None:
+@pytest.mark.parametrize("case", _block_params())
+def test_block_held_out_movie_ranks_first(case: Case) -> None:
     ratings, held_out = block_ratings()
-    model = factory().fit(ratings)
+    model = case.fit(ratings)
     users = np.array(sorted(held_out))
     ids, _ = model.recommend_batch(users, 1)
     assert ids[:, 0].tolist() == [held_out[u] for u in users]
@@ -217,3 +224,26 @@ def test_block_held_out_movie_ranks_first(factory: Factory) -> None:
                      .select(MOVIE_ID, RATING).to_numpy().T)
     top, _ = model.recommend_new_user(movies.astype(int), stars, k=1)
     assert top.tolist() == [held_out[int(users[0])]]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_failed_fit_leaves_an_unfitted_model(case: Case, monkeypatch) -> None:
+    ratings = block_ratings()[0]
+    model = case.make()
+    break_fit(model, monkeypatch)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        case.fit_with(model, ratings)
+    with pytest.raises(NotFittedError):
+        model.recommend(int(_users(ratings)[0]), 3)
+    assert not [name for name in vars(model) if name.endswith("_")]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_a_failed_refit_does_not_keep_the_previous_fit(case: Case, monkeypatch) -> None:
+    ratings = block_ratings()[0]
+    model = case.fit(ratings)
+    break_fit(model, monkeypatch)
+    with pytest.raises(RuntimeError, match="on purpose"):
+        case.fit_with(model, ratings)
+    with pytest.raises(NotFittedError):
+        model.recommend(int(_users(ratings)[0]), 3)

@@ -19,7 +19,7 @@ from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, USER_ID
 from reco.exceptions import ConfigError, ModelFitError
 from reco.data.movielens import load_movielens
 from reco.data.split import LIKE_THRESHOLD, per_user_split
-from tests.recommenders import RECOMMENDER_FACTORIES, block_ratings
+from tests.recommenders import RECOMMENDER_CASES, block_ratings
 
 
 def _frame(rows: list[tuple[int, int, float]]) -> pl.DataFrame:
@@ -198,9 +198,9 @@ def test_predict_needs_ratings_and_marks_unknown_pairs():
         explicit.predict([1, 2], [1])
 
 
-@pytest.mark.parametrize("name", [n for n, _ in RECOMMENDER_FACTORIES if n != "popularity"])
+@pytest.mark.parametrize("name", [c.name for c in RECOMMENDER_CASES if c.name not in ("popularity", "hybrid")])
 def test_similar_movies_come_from_the_same_block(name):
-    model = dict(RECOMMENDER_FACTORIES)[name]().fit(block_ratings()[0])
+    model = {c.name: c for c in RECOMMENDER_CASES}[name].fit(block_ratings()[0])
     for movie, group in ((101, range(101, 107)), (204, range(201, 207))):
         ids, _ = model.similar_items(movie, 3)
         assert set(ids.tolist()) <= set(group), (movie, ids)

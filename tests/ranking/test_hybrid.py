@@ -162,7 +162,7 @@ def test_unfitted_and_bad_k_errors(model):
     with pytest.raises(ValueError, match="k must be"):
         model.recommend(int(model.user_map_.ids[0]), k=0)
     with pytest.raises(ValueError, match="movies table"):
-        HybridRecommender(SMALL).fit(pl.DataFrame(schema=RATINGS_SCHEMA))
+        HybridRecommender(SMALL).fit(pl.DataFrame(schema=RATINGS_SCHEMA), None)  # type: ignore[arg-type]
 
 
 def test_batch_matches_single(model, data):
@@ -170,3 +170,151 @@ def test_batch_matches_single(model, data):
     batch_ids, _ = model.recommend_batch(users, 5)
     for row, user in enumerate(users):
         assert model.recommend(int(user), 5)[0].tolist() == batch_ids[row].tolist()
+
+
+# ---------------------------------------------------------------- known answers
+def test_ranker_puts_each_users_held_out_movie_first():
+    from reco.models.popularity import PopularityRecommender
+    from tests.recommenders import TINY_HYBRID, held_out_release
+
+    train, movies, held_out = held_out_release()
+    users = np.array(sorted(held_out))
+    expected = [held_out[u] for u in users]
+    model = HybridRecommender(TINY_HYBRID).fit(train, movies)
+    top = model.recommend_batch(users, 1)[0][:, 0]
+    assert top.tolist() == expected  # rank 1 for every one of the 24 users
+    # popularity ranks one list for everyone, so it finds a third at most: the test can fail
+    popular = PopularityRecommender().fit(train).recommend_batch(users, 1)[0][:, 0]
+    assert np.mean(popular == np.array(expected)) <= 1 / 3
+
+
+def test_exclude_seen_false_ranks_the_rated_movies_with_the_rest(model, data):
+    user = int(data.ratings["user_id"][0])
+    rated = set(data.ratings.filter(pl.col("user_id") == user)["movie_id"].to_list())
+    ids, scores = model.recommend(user, k=model.n_items, exclude_seen=False)
+    assert rated <= set(ids.tolist())  # every rated movie is scored and listed
+    assert np.all(np.diff(scores) <= 0) and np.isfinite(scores).all()
+    unseen, _ = model.recommend(user, k=model.n_items)
+    # the candidates keep their scores; the rated movies are merged in between
+    kept = [i for i in ids.tolist() if i not in rated]
+    assert kept == unseen.tolist()
+
+
+# ---------------------------------------------------------------- work done once
+def _counting(monkeypatch, owner, name):
+    calls = []
+    original = getattr(owner, name)
+
+    def counted(*args, **kwargs):
+        calls.append(name)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, counted)
+    return calls
+
+
+def test_one_ratings_matrix_per_window(monkeypatch, data):
+    from reco.models import interactions as module
+
+    built = _counting(monkeypatch, module.Interactions, "__post_init__")
+    matrices = _counting(monkeypatch, module, "rating_matrix")
+    HybridRecommender(SMALL).fit(data.ratings, data.movies, tags=data.tags, links=data.links)
+    # two windows (feature window, all ratings): one matrix from the frame each, and the
+    # content model's widened copy of it
+    assert len(matrices) == 2
+    assert len(built) <= 4
+
+
+def _tagged_release(data):
+    """The synthetic release's tags plus one, ``leaky``, that a user applies during
+    their label window."""
+    from reco.data.split import per_user_split
+
+    window = per_user_split(data.ratings)
+    user, movie, _, stamp = window.test.sort("timestamp").row(0)
+    leak = pl.DataFrame({"user_id": [user], "movie_id": [movie], "tag": ["leaky"],
+                         "timestamp": [stamp + 1]}, schema=data.tags.schema)
+    return pl.concat([data.tags, leak])
+
+
+def test_label_window_tags_do_not_reach_the_feature_window(monkeypatch, data):
+    from reco.ranking import hybrid as module
+
+    tags = _tagged_release(data)
+    seen_tags = []
+    original = module.embed_movies
+
+    def spy(movies, config, tags=None, links=None, tmdb=None):
+        seen_tags.append(set(tags["tag"].to_list()) if tags is not None else set())
+        return original(movies, config, tags, links, tmdb)
+
+    monkeypatch.setattr(module, "embed_movies", spy)
+    HybridRecommender(SMALL).fit(data.ratings, data.movies, tags=tags, links=data.links)
+    # feature window first, without the tag; then all ratings, with it: two distinct texts
+    assert len(seen_tags) == 2
+    assert "leaky" not in seen_tags[0] and "leaky" in seen_tags[1]
+
+
+def test_tags_are_cut_per_user_at_their_first_label_rating():
+    from reco.ranking.hybrid import tags_before_label_window
+
+    label = _ratings([(1, 10, 4.0, 100), (1, 11, 4.0, 200), (2, 10, 4.0, 50)])
+    tags = pl.DataFrame({"user_id": [1, 1, 2, 3], "movie_id": [10, 10, 10, 10],
+                         "tag": ["before", "during", "late", "no window"],
+                         "timestamp": [99, 100, 60, 10_000]},
+                        schema={"user_id": pl.Int32, "movie_id": pl.Int32, "tag": pl.String,
+                                "timestamp": pl.Int64})
+    kept = tags_before_label_window(tags, label)
+    assert kept["tag"].to_list() == ["before", "no window"]
+    with pytest.raises(ValueError, match="timestamp"):
+        tags_before_label_window(tags.drop("timestamp"), label)
+
+
+def test_the_text_pipeline_runs_once_when_no_tag_is_cut(monkeypatch, data):
+    from reco.ranking import hybrid as module
+
+    calls = _counting(monkeypatch, module, "embed_movies")
+    # every tag dated before the first rating, so before every label window
+    early = data.tags.with_columns(pl.lit(data.ratings["timestamp"].min() - 1,
+                                          dtype=pl.Int64).alias("timestamp"))
+    HybridRecommender(SMALL).fit(data.ratings, data.movies, tags=early, links=data.links)
+    assert len(calls) == 1
+
+
+# ---------------------------------------------------------------- one like threshold
+def test_one_like_threshold_reaches_every_part(data):
+    from reco.exceptions import ConfigError
+
+    config = SMALL.with_like_threshold(4.0)
+    assert {config.cf.like_threshold, config.rating_als.like_threshold,
+            config.content.like_threshold, config.features.like_threshold} == {4.0}
+    model = HybridRecommender(config).fit(data.ratings, data.movies)
+    stage = model.stage_
+    assert stage.like_threshold == stage.store.like_threshold == 4.0
+    assert stage.popular.config.like_threshold == 4.0
+    assert stage.cf.config.like_threshold == 4.0
+    with pytest.raises(ConfigError, match=r"HybridConfig.like_threshold.*HybridConfig.cf.like_threshold"):
+        HybridConfig(like_threshold=4.0)
+    with pytest.raises(ConfigError, match="content.like_threshold"):
+        HybridConfig(content=ContentConfig(like_threshold=3.0))
+    assert HybridConfig.from_dict(config.to_dict()) == config
+    # a manifest written when the threshold lived in RankerConfig still loads
+    legacy = SMALL.to_dict()
+    legacy.pop("like_threshold")
+    legacy["ranker"]["like_threshold"] = 3.5
+    assert HybridConfig.from_dict(legacy) == SMALL
+
+
+def test_a_failed_fit_leaves_the_hybrid_unfitted(monkeypatch, data):
+    from reco.exceptions import NotFittedError
+    from reco.ranking import hybrid as module
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no booster today")
+
+    monkeypatch.setattr(module, "fit_booster", broken)
+    model = HybridRecommender(SMALL)
+    with pytest.raises(RuntimeError):
+        model.fit(data.ratings, data.movies)
+    with pytest.raises(NotFittedError):
+        model.recommend(int(data.ratings["user_id"][0]))

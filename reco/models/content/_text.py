@@ -11,30 +11,36 @@ Each movie is described by up to five text fields, each turned into its own TF-I
 
 Every block's rows are L2-normalised and scaled by ``sqrt(weight)``, then the blocks are
 stacked side by side, so the inner product of two movies is the weighted sum of their
-per-field cosines, ``sum_f w_f cos_f(i, j)``; :mod:`reco.models.content._model` reduces that matrix
-with a truncated SVD.
+per-field cosines, ``sum_f w_f cos_f(i, j)``, and a truncated SVD of that matrix gives
+the movie embeddings (:func:`embed_movies`). They depend on the text alone, not on any
+rating, so one :class:`MovieEmbeddings` serves every model fitted on the same text
+(:meth:`ContentRecommender.fit_embeddings
+<reco.models.content._model.ContentRecommender.fit_embeddings>`).
+
+Why not :class:`reco.text.tfidf.TfidfBlock`: that block keeps its vocabulary and idf so a
+saved tagger transforms new text identically after load; the content model transforms
+only the text it is fitted on (its embeddings are what it saves), and it needs English
+stop words and accent stripping, which the block does not offer. Models may not import
+``reco.text`` either, so the two stay separate.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+import time
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
+from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from reco.columns import GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID
+from reco.columns import GENRES, KEYWORDS, MOVIE_ID, OVERVIEW, TAG, TITLE, TMDB_ID
 from reco.exceptions import ModelFitError
-from reco.data.tmdb import KEYWORDS, OVERVIEW
-
-if TYPE_CHECKING:  # reco.models.content._model imports this module
-    from reco.models.content._model import ContentConfig
+from reco.models.content._config import FIELDS, ContentConfig
 
 log = logging.getLogger(__name__)
-
-FIELDS = ("title", "genres", "tags", "overview", "keywords")
 _YEAR_SUFFIX = r"\s*\(\d{4}(?:\s*[-–]\s*\d{0,4})?\)\s*$"
 
 
@@ -135,3 +141,44 @@ def tfidf_blocks(texts: pl.DataFrame, config: ContentConfig) -> sp.csr_matrix:
     if not blocks:
         raise ModelFitError("no text to learn from: every field is empty or pruned by min_df")
     return sp.hstack(blocks, format="csr", dtype=np.float32)
+
+
+def normalize_rows(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
+
+
+@dataclass(frozen=True)
+class MovieEmbeddings:
+    """Unit text embeddings of movies: ``vectors[j]`` belongs to ``movie_ids[j]``
+    (sorted ids; a movie without any text has a zero row)."""
+
+    movie_ids: np.ndarray  # (n,) int64, sorted
+    vectors: np.ndarray  # (n, d) float32
+
+
+def embed_movies(movies: pl.DataFrame, config: ContentConfig,
+                 tags: pl.DataFrame | None = None, links: pl.DataFrame | None = None,
+                 tmdb: pl.DataFrame | None = None) -> MovieEmbeddings:
+    """Movie texts -> per-field TF-IDF -> truncated SVD -> unit rows.
+
+    Raises
+    ------
+    ModelFitError
+        Too little text for an SVD (fewer than two words survive).
+    """
+    started = time.perf_counter()
+    texts = movie_texts(movies, tags, links, tmdb)
+    features = tfidf_blocks(texts, config)
+    rank = min(config.dimensions, *features.shape)
+    if rank < 1 or features.shape[1] < 2:
+        raise ModelFitError(f"too little text for an SVD: {features.shape[1]} word(s)")
+    svd = TruncatedSVD(n_components=rank, random_state=config.random_state)
+    dense = svd.fit_transform(features)
+    log.info(
+        "content: %d movies x %d words -> %d dimensions (%.0f%% of the variance) in %.2fs",
+        features.shape[0], features.shape[1], rank,
+        100 * float(svd.explained_variance_ratio_.sum()), time.perf_counter() - started,
+    )
+    return MovieEmbeddings(texts[MOVIE_ID].to_numpy().astype(np.int64),
+                           normalize_rows(dense.astype(np.float32)))

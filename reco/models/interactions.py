@@ -1,0 +1,68 @@
+"""The ratings of one training window as models consume them: two id maps and a CSR.
+
+Mapping ids and building the users x items matrix is the same work for every model of a
+window, so it is done once (:meth:`Interactions.from_ratings`) and the object is shared:
+the two-stage recommender fits its CF, rating, popularity and content models on one
+:class:`Interactions` per window. The content model knows more movies than were rated
+(every movie with text); :meth:`Interactions.widen` gives it the same ratings over that
+larger item universe without going back to the frame.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+import scipy.sparse as sp
+
+from reco.columns import MOVIE_ID, USER_ID
+from reco.ids import IdMap, rating_matrix
+
+
+@dataclass(frozen=True)
+class Interactions:
+    """Users x items ratings of one window, with the maps between ids and indices.
+
+    Attributes
+    ----------
+    user_map, item_map
+        External ids <-> row and column indices of ``matrix``.
+    matrix
+        float32 CSR, ``matrix[u, i]`` the rating (sorted indices; absent: not rated).
+    """
+
+    user_map: IdMap
+    item_map: IdMap
+    matrix: sp.csr_matrix
+
+    def __post_init__(self) -> None:
+        expected = (len(self.user_map), len(self.item_map))
+        if self.matrix.shape != expected:
+            raise ValueError(f"ratings matrix is {self.matrix.shape}, the id maps give {expected}")
+
+    @classmethod
+    def from_ratings(cls, ratings: pl.DataFrame) -> Interactions:
+        """Map the users and movies of canonical ratings and build their matrix."""
+        if ratings.is_empty():
+            raise ValueError("cannot fit on an empty ratings frame")
+        users = IdMap.from_values(ratings[USER_ID].to_numpy(), "user")
+        items = IdMap.from_values(ratings[MOVIE_ID].to_numpy(), "movie")
+        return cls(users, items, rating_matrix(ratings, users, items))
+
+    def widen(self, item_ids: np.ndarray) -> Interactions:
+        """The same ratings over the item universe ``item_ids`` (same users).
+
+        Ratings of movies outside ``item_ids`` are dropped; movies nobody rated get empty
+        columns. Only the column indices are remapped: the frame is not read again.
+        """
+        items = IdMap.from_values(np.asarray(item_ids), "movie")
+        if items == self.item_map:
+            return self
+        coo = self.matrix.tocoo()
+        columns = items.indices(self.item_map.ids[coo.col], missing="mask")
+        keep = columns >= 0
+        matrix = sp.csr_matrix((coo.data[keep], (coo.row[keep], columns[keep])),
+                               shape=(len(self.user_map), len(items)))
+        matrix.sort_indices()
+        return Interactions(self.user_map, items, matrix)
