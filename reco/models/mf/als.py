@@ -28,8 +28,8 @@ from reco.models.mf._als_solver import (
     Side, _no_pool, blas_threads, check_threads, csr_rows, half_step, pair_dots, predict_known,
     resolve_threads,
 )
-from reco.config import ConfigBase, check_choice, check_range
-from reco.exceptions import ConfigError, ModelFitError
+from reco.config import ConfigBase, check_choice, check_int, check_range
+from reco.exceptions import ModelFitError
 from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
@@ -98,14 +98,10 @@ class ALSConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         owner = "ALSConfig"
-        for name in ("factors", "iterations", "cg_steps", "random_state"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{owner}.{name} must be an integer, got {value!r}")
-        check_range(owner, "factors", self.factors, 1, 4096)
-        check_range(owner, "iterations", self.iterations, 1, 10_000)
-        check_range(owner, "cg_steps", self.cg_steps, 1, 1000)
-        check_range(owner, "random_state", self.random_state, 0, 2**32 - 1)
+        check_int(owner, "factors", self.factors, 1, 4096)
+        check_int(owner, "iterations", self.iterations, 1, 10_000)
+        check_int(owner, "cg_steps", self.cg_steps, 1, 1000)
+        check_int(owner, "random_state", self.random_state, 0, 2**32 - 1)
         if self.regularization is not None:
             check_range(owner, "regularization", self.regularization, 0.0)
         check_range(owner, "alpha", self.alpha, 0.0)
