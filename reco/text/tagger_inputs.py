@@ -11,14 +11,21 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
-from reco.columns import GENRE_VOCABULARY, GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID
+from reco.columns import (
+    GENRE_VOCABULARY,
+    GENRES,
+    MOVIE_ID,
+    TAG,
+    TITLE,
+    TMDB_ID,
+    title_without_year,
+)
 from reco.text.genre_tagger import GenreTagger
 from reco.data.tmdb import OVERVIEW, TMDB_GENRES, TMDB_TITLE
 
@@ -37,8 +44,6 @@ TMDB_TO_MOVIELENS: dict[str, str] = {
 }
 #: TMDB genres MovieLens does not have: dropped from the MovieLens tagger's labels.
 TMDB_DROPPED: tuple[str, ...] = ("History", "Foreign", "TV Movie")
-
-_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,7 @@ def predict_movielens_genres(tagger: GenreTagger, movies: pl.DataFrame,
     schema = {MOVIE_ID: pl.Int32, PREDICTED_GENRES: pl.List(pl.String)}
     if empty.is_empty():
         return pl.DataFrame(schema=schema)
-    frame = empty.with_columns(pl.col(TITLE).str.replace(_YEAR_SUFFIX.pattern, ""),
+    frame = empty.with_columns(title_without_year(pl.col(TITLE)),
                                pl.lit(None, dtype=pl.String).alias(OVERVIEW),
                                pl.lit(None, dtype=pl.String).alias(TAG))
     if tmdb is not None and links is not None:

@@ -173,3 +173,10 @@ def test_duplicate_ratings_keep_the_last_value():
     users, items = IdMap([10, 20, 30]), IdMap([100, 200, 300, 400])
     matrix = rating_matrix(dup, users, items)
     assert matrix[0, 0] == 1.5 and matrix.nnz == RATINGS.height
+
+
+def test_last_occurrences_keeps_the_latest_position_of_each_key():
+    from reco.ids import last_occurrences
+
+    assert last_occurrences(np.array([5, 3, 5, 7, 3])).tolist() == [2, 3, 4]
+    assert last_occurrences(np.array([], dtype=np.int64)).tolist() == []
