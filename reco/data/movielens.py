@@ -68,14 +68,10 @@ class LoadConfig(ConfigBase):
         Ratings of movies absent from the movies file: ``"drop"`` them (logged and
         counted in the report), ``"keep"`` them and add a placeholder movie
         ("Unknown movie <id>", no year, no genres), or ``"error"``.
-    read_tags, read_links
-        Read the optional tags and links files when the release has them.
     """
 
     duplicates: str = "keep_last"
     unknown_movies: str = "drop"
-    read_tags: bool = True
-    read_links: bool = True
 
     def __post_init__(self) -> None:
         check_choice("LoadConfig", "duplicates", self.duplicates, ("keep_last", "error"))
@@ -180,9 +176,9 @@ def load_movielens(path: str | Path, config: LoadConfig | None = None) -> MovieL
     )
     tags = links = users = None
     tags_file = {"csv": "tags.csv", "dat": "tags.dat"}.get(layout.name)
-    if config.read_tags and tags_file and layout.has(tags_file):
+    if tags_file and layout.has(tags_file):
         tags = mf.read_tags(layout.path(tags_file), layout.name)
-    if config.read_links and layout.has("links.csv"):
+    if layout.has("links.csv"):
         links = mf.read_links(layout.path("links.csv"))
     users_file = {"dat": "users.dat", "100k": "u.user"}.get(layout.name)
     if users_file and layout.has(users_file):

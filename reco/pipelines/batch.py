@@ -9,7 +9,6 @@ import numpy as np
 import polars as pl
 
 from reco.exceptions import DataFormatError
-from reco.models.popularity import PopularityRecommender
 from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
@@ -40,7 +39,7 @@ def read_user_ids(path: str | Path) -> np.ndarray:
 
 
 def recommend_for_users(
-    model: Recommender, fallback: PopularityRecommender, user_ids: np.ndarray, k: int
+    model: Recommender, fallback: Recommender, user_ids: np.ndarray, k: int
 ) -> tuple[pl.DataFrame, int]:
     """Top-k rows for every user; users unknown to ``model`` get ``fallback``'s list.
 
@@ -54,8 +53,9 @@ def recommend_for_users(
         parts.append((user_ids[known], ids, scores))
     n_unknown = int((~known).sum())
     if n_unknown:
-        # Users the model never saw have rated nothing it knows: the popular list as is.
-        top_ids, top_scores = fallback.most_popular(k)
+        # Users the model never saw have rated nothing it knows: the fallback's list for
+        # someone with no ratings (for popularity, the most liked movies as they are).
+        top_ids, top_scores = fallback.recommend_new_user([], [], k)
         fb_ids = np.full((1, k), -1, dtype=np.int64)
         fb_scores = np.full((1, k), -np.inf, dtype=np.float32)
         fb_ids[0, : top_ids.size], fb_scores[0, : top_ids.size] = top_ids, top_scores
