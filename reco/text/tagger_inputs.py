@@ -26,8 +26,8 @@ from reco.columns import (
     TMDB_ID,
     title_without_year,
 )
-from reco.text.genre_tagger import GenreTagger
 from reco.data.tmdb import OVERVIEW, TMDB_GENRES, TMDB_TITLE
+from reco.text.genre_tagger import GenreTagger
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,16 @@ class TaggerInputs:
         """Keyword arguments for ``fit`` / ``predict_proba`` / ``predict``."""
         return {"texts": self.texts, "meta": self.meta, "tokens": self.tokens,
                 "groups": self.groups}
+
+
+def with_genres(inputs: TaggerInputs,
+                labels: list[list[str]]) -> tuple[TaggerInputs, list[list[str]]]:
+    """The titles that have at least one genre (the others teach and score nothing;
+    TMDB 5000 has 28), inputs and labels kept aligned."""
+    keep = [i for i, row in enumerate(labels) if row]
+    if len(keep) < len(labels):
+        log.info("%d of %d titles have genres; the others are left out", len(keep), len(labels))
+    return inputs.subset(keep), [labels[i] for i in keep]
 
 
 def _tags(prefix: str, cell: str) -> list[str]:
