@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,3 +156,31 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
                        f"the per-user split ranks {ranked_users}",
         }
     return report
+
+
+#: The two-point EASE grid of a ``fast`` run (the full grid is :data:`EASE_LAMBDA_GRID`).
+FAST_EASE_GRID = (100.0, 300.0)
+
+
+def evaluate_release(data_dir: str | Path | None, out: str | Path, *,
+                     tmdb_path: str | Path | None = None, k: int = 10,
+                     include_hybrid: bool = True, fast: bool = False,
+                     command: str = "") -> dict[str, Path]:
+    """:func:`run_evaluation` on a release (the embedded default when ``data_dir`` is None)
+    and its report into ``out``; returns the files written by name.
+
+    ``fast``: :func:`fast_config` and :data:`FAST_EASE_GRID`, a smoke run, not a benchmark.
+    ``command``: the command line, quoted in the Markdown so the run can be repeated.
+    """
+    from reco.data.tmdb import read_tmdb_movies
+    from reco.evaluation.report import write_report
+    from reco.pipelines.features import load_data
+
+    data = load_data(data_dir)
+    tmdb = None if tmdb_path is None else read_tmdb_movies(tmdb_path)
+    extra: dict[str, Any] = {"config": fast_config(), "ease_grid": FAST_EASE_GRID} if fast else {}
+    report = run_evaluation(data, tmdb=tmdb, k=k, include_hybrid=include_hybrid, **extra)
+    paths = write_report(report, out, command)
+    for name, path in paths.items():
+        log.info("%s: %s", name, path)
+    return paths

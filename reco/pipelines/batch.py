@@ -38,6 +38,23 @@ def read_user_ids(path: str | Path) -> np.ndarray:
     return np.array(ids, dtype=np.int64)[np.sort(first)]
 
 
+def recommend_file(artifacts: str | Path, users: str | Path, k: int,
+                   out: str | Path) -> pl.DataFrame:
+    """Top-k for every user id in the file ``users`` (:func:`read_user_ids`) with the model
+    trained into ``artifacts``, written to the CSV ``out``; returns the rows."""
+    from reco.pipelines.train import load_model  # XGBoost and the models: only when used
+
+    model, _, _ = load_model(artifacts)
+    user_ids = read_user_ids(users)
+    frame, unknown = recommend_for_users(model, model.stage_.popular, user_ids, k)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(out)
+    log.info("wrote %d rows for %d users (%d unknown, served popular) to %s",
+             frame.height, user_ids.size, unknown, out)
+    return frame
+
+
 def recommend_for_users(
     model: Recommender, fallback: Recommender, user_ids: np.ndarray, k: int
 ) -> tuple[pl.DataFrame, int]:
