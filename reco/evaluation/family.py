@@ -26,7 +26,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
 
-from reco.config import ConfigBase, check_range
+from reco.config import ConfigBase, check_int, check_range
 from reco.data.netflix import (
     AGE_RATING,
     DESCRIPTION,
@@ -80,10 +80,10 @@ class FamilyEvalConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_range(name, "seed", self.seed, 0)
+        check_int(name, "seed", self.seed, 0)
         check_range(name, "dev_share", self.dev_share, 0.05, 0.45)
         check_range(name, "test_share", self.test_share, 0.05, 0.45)
-        check_range(name, "augment_copies", self.augment_copies, 1, 10)
+        check_int(name, "augment_copies", self.augment_copies, 1, 10)
         check_range(name, "min_gain", self.min_gain, 0.0, 0.1)
         check_range(name, "threshold", self.threshold, 0.01, 0.99)
 

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, RATING, TIMESTAMP, USER_ID, YEAR
-from reco.config import ConfigBase, check_range
+from reco.config import ConfigBase, check_int, check_range
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class FeatureConfig(ConfigBase):
     def __post_init__(self) -> None:
         check_range("FeatureConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
         check_range("FeatureConfig", "bayes_prior_weight", self.bayes_prior_weight, 0.0)
-        check_range("FeatureConfig", "recent_days", self.recent_days, 1)
+        check_int("FeatureConfig", "recent_days", self.recent_days, 1)
 
 
 # ------------------------------------------------------------------ expressions

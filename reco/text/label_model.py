@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ConfigError, ModelFitError, NotFittedError
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class LabelModelConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_range(name, "max_iter", self.max_iter, 1, 100_000)
+        check_int(name, "max_iter", self.max_iter, 1, 100_000)
         check_range(name, "tol", self.tol, 0.0)
         check_range(name, "smoothing", self.smoothing, 1e-9)
         check_choice(name, "init", self.init, ("majority", "accuracy"))
