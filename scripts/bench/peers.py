@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from scripts.bench.report import runs_cell, target_row
+from scripts.bench.report import runs_cell, target_row, targets_table
 from reco.columns import RATING, USER_ID
 from reco.models.base import Recommender
 from reco.data.split import LIKE_THRESHOLD, Split, per_user_split
@@ -224,8 +224,5 @@ def render_peers(result: dict[str, Any], command: str) -> str:
                 f"{m[hits]:.4f} | "
                 f"{m['n_users']:,} |")
         lines.append("")
-    lines += ["**Targets**", "", "| target | measured | status |", "| --- | ---: | --- |"]
-    for t in peer_targets(result):
-        lines.append(f"| {t['target']} | {t['measured'] or '-'} | {t['status']}"
-                     + (f": {t['margin']}" if "margin" in t else "") + " |")
+    lines += targets_table(peer_targets(result))
     return "\n".join(lines)
