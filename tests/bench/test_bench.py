@@ -15,6 +15,7 @@ from scripts import benchmark
 TINY = "5000:100:300"
 
 
+@pytest.mark.slow  # three fresh processes, each importing reco and building a release
 def test_build_end_to_end(tmp_path: Path):
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\n## Serving\n\nuntouched\n")

@@ -93,6 +93,14 @@ def test_train_script_exit_codes(tmp_path):
     assert train_script.main(["--data", str(tmp_path), "--artifacts", str(tmp_path / "a")]) == 2
 
 
+def test_evaluate_script_exits_2_on_bad_input(tmp_path):
+    assert evaluate.main(["--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(["--k", "0"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow  # every peer and the full model fitted and measured: seconds, not ms
 def test_evaluate_script_writes_tables_and_charts(release, tmp_path):
     out = tmp_path / "report"
     assert evaluate.main(["--data", str(release), "--out", str(out), "--fast"]) == 0

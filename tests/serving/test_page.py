@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from api import create_app
-from tests.test_api import trained  # noqa: F401  (module-scoped artifacts fixture)
+
+# A browser against a live server, end to end: part of the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -25,7 +27,7 @@ def _browser_available() -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(trained):  # noqa: F811
+def server(trained):
     from werkzeug.serving import make_server
 
     httpd = make_server("127.0.0.1", 0, create_app({"ARTIFACTS": str(trained)}), threaded=True)
