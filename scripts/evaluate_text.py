@@ -31,7 +31,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.cli import json_object, run, setup_logging  # noqa: E402
-from reco.evaluation.family import evaluate_family_seeds  # noqa: E402
+from reco.evaluation.family import FamilyEvalConfig, evaluate_family_seeds  # noqa: E402
 from reco.evaluation.tagger import evaluate_tagger  # noqa: E402
 from reco.text.genre_tagger import TaggerConfig  # noqa: E402
 
@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     family.add_argument("--netflix", type=Path, required=True, help="netflix_titles.csv")
     family.add_argument("--out", type=Path, required=True, help="output directory")
     family.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    family.add_argument("--config", type=json_object, default={},
+                        help="FamilyEvalConfig overrides as JSON (dev_share, test_share, "
+                             "min_gain, threshold; the seed comes from --seeds)")
     args = parser.parse_args(argv)
     if args.model == "tagger" and args.netflix is None and args.tmdb is None:
         parser.error("tagger: give --netflix and/or --tmdb")
@@ -68,7 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     if args.model == "family":
-        return run(lambda: evaluate_family_seeds(args.netflix, args.out, args.seeds))
+        return run(lambda: evaluate_family_seeds(args.netflix, args.out, args.seeds,
+                                                 FamilyEvalConfig.from_dict(args.config)))
     # a bad key or value in --config is a ConfigError: run() logs it and exits 2
     return run(lambda: evaluate_tagger(
         args.out, netflix=args.netflix, tmdb=args.tmdb, movielens=args.movielens,

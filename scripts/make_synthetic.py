@@ -15,7 +15,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.cli import run, setup_logging  # noqa: E402
+from reco.cli import json_object, run, setup_logging  # noqa: E402
 from reco.data.synthetic import DEFAULT_CONFIG, LAYOUTS, SyntheticConfig, make_release  # noqa: E402
 
 
@@ -27,6 +27,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--layout", choices=LAYOUTS, default=DEFAULT_CONFIG.layout)
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
     parser.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
+    parser.add_argument("--config", type=json_object, default={},
+                        help="other SyntheticConfig fields as JSON (noise, taste_std, tag_rate...)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     return parser.parse_args(argv)
 
@@ -36,9 +38,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     # SyntheticConfig validates itself: a bad size is a ConfigError, which run() exits 2 on
-    return run(lambda: make_release(SyntheticConfig(
-        n_users=args.users, n_movies=args.movies, n_ratings=args.ratings,
-        layout=args.layout, seed=args.seed), args.out))
+    return run(lambda: make_release(SyntheticConfig.from_dict({
+        **args.config, "n_users": args.users, "n_movies": args.movies,
+        "n_ratings": args.ratings, "layout": args.layout, "seed": args.seed}), args.out))
 
 
 if __name__ == "__main__":

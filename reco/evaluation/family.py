@@ -282,14 +282,18 @@ SEED_FIGURES = {"test": ("test",), "uncovered": ("uncovered",),
 
 
 def evaluate_family_seeds(netflix: str | Path, out_dir: str | Path,
-                          seeds: Sequence[int] = (0, 1, 2)) -> dict[str, Any]:
+                          seeds: Sequence[int] = (0, 1, 2),
+                          config: FamilyEvalConfig | None = None) -> dict[str, Any]:
     """:func:`evaluate_family` once per seed (each report in ``out_dir/seed-N``), and the
-    test ROC-AUC of :data:`SEED_FIGURES` across seeds in ``family_seeds.{json,md}``."""
+    test ROC-AUC of :data:`SEED_FIGURES` across seeds in ``family_seeds.{json,md}``.
+
+    ``config``: the protocol settings but the seed, which each run replaces."""
+    config = config or FamilyEvalConfig()
     titles = read_netflix_titles(netflix)
     out_dir = Path(out_dir)
     runs = []
     for seed in seeds:
-        result = evaluate_family(titles, FamilyEvalConfig(seed=seed))
+        result = evaluate_family(titles, dataclasses.replace(config, seed=seed))
         write_report(result, out_dir / f"seed-{seed}")
         runs.append(result)
     summary = {}

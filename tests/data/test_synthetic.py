@@ -429,4 +429,9 @@ def test_script_reports_a_bad_config(tmp_path, caplog):
     argv = ["--users", "10", "--movies", "10", "--ratings", "1000", "--out", str(tmp_path)]
     assert script.main(argv) == 2
     assert "n_ratings" in caplog.text
+    small = ["--users", "30", "--movies", "80", "--ratings", "900", "--out", str(tmp_path)]
+    assert script.main([*small, "--config", '{"noise": 9.0}']) == 2
+    assert "noise" in caplog.text
+    assert script.main([*small, "--config", '{"tag_rate": 0.0}']) == 0
+    assert (tmp_path / "tags.csv").read_text().count("\n") == 1  # the header only
 

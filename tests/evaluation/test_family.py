@@ -38,12 +38,14 @@ def test_metrics_and_split() -> None:
 
 def test_seeds_summary_on_a_tiny_file(tmp_path: Path) -> None:
     netflix = write_netflix_csv(_titles(120), tmp_path / "n.csv")
-    report = evaluate_family_seeds(netflix, tmp_path / "ev", seeds=(0, 1))
+    report = evaluate_family_seeds(netflix, tmp_path / "ev", seeds=(0, 1),
+                                   config=FamilyEvalConfig(seed=7, threshold=0.6))
     assert report["seeds"] == [0, 1] and set(report["summary"]) == {
         "test", "uncovered", "no genre LFs"}
     for seed in (0, 1):
         per_seed = json.loads((tmp_path / "ev" / f"seed-{seed}" / "family_eval.json").read_text())
         assert per_seed["test"]["roc_auc"] == report["summary"]["test"]["roc_auc"][seed]
+        assert per_seed["config"]["seed"] == seed and per_seed["config"]["threshold"] == 0.6
     assert "| test |" in (tmp_path / "ev" / "family_seeds.md").read_text()
 
 
@@ -78,3 +80,12 @@ def test_evaluate_text_family_summarises_seeds(netflix_file: Path, tmp_path: Pat
     per_seed = json.loads((out / "seed-0" / "family_eval.json").read_text())
     assert per_seed["test"]["roc_auc"] == report["summary"]["test"]["roc_auc"][0]
     assert "met" in (out / "family_seeds.md").read_text()
+
+
+def test_evaluate_text_family_script_on_a_tiny_file(tmp_path: Path) -> None:
+    netflix = write_netflix_csv(_titles(120), tmp_path / "n.csv")
+    common = ["family", "--netflix", str(netflix), "--out", str(tmp_path / "ev"), "--seeds", "3"]
+    assert evaluate_text.main([*common, "--config", '{"min_gain": 0.01}']) == 0
+    assert json.loads((tmp_path / "ev" / "seed-3" / "family_eval.json").read_text())[
+        "config"]["min_gain"] == 0.01
+    assert evaluate_text.main([*common, "--config", '{"dev_share": 0.9}']) == 2
