@@ -76,9 +76,6 @@ class IdMap:
             return np.where(known, pos, -1).astype(np.int64)
         raise ValueError(f"missing must be 'raise' or 'mask', got {missing!r}")
 
-    def to_external(self, indices: np.ndarray) -> np.ndarray:
-        return self.ids[np.asarray(indices, dtype=np.int64)]
-
 
 def last_occurrences(keys: np.ndarray) -> np.ndarray:
     """Positions of the last occurrence of each distinct value in ``keys``, ascending.

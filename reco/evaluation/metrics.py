@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPN_METRICS = ("ndcg", "recall", "precision", "hit_rate", "map")
 Relevant = Sequence[Any] | sp.spmatrix | sp.sparray | Mapping[Any, Any]
 
 

@@ -10,6 +10,7 @@ fallback on movies not in TMDB 5000 (:func:`movielens_check`).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -50,7 +51,7 @@ def evaluate_split(inputs: TaggerInputs, labels: list[list[str]], seed: int,
     index = np.arange(len(labels))
     train, test = train_test_split(index, test_size=test_size, random_state=seed)
     start = time.perf_counter()
-    tagger = GenreTagger(TaggerConfig.from_dict({**config.to_dict(), "random_state": seed}))
+    tagger = GenreTagger(dataclasses.replace(config, random_state=seed))
     tagger.fit(labels=[labels[i] for i in train], **inputs.subset(train).kwargs())
     fit_s = time.perf_counter() - start
     proba = tagger.predict_proba(**inputs.subset(test).kwargs())
