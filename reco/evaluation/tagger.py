@@ -25,6 +25,7 @@ from sklearn.model_selection import train_test_split
 from reco.data.movielens import load_movielens
 from reco.data.netflix import read_netflix_titles
 from reco.data.tmdb import read_tmdb_movies
+from reco.exceptions import DataFormatError
 from reco.text import multilabel as mm
 from reco.text.genre_tagger import THRESHOLD_MODES, GenreTagger, TaggerConfig
 from reco.text.tagger_inputs import (
@@ -190,6 +191,9 @@ def movielens_check(tmdb_path: Path, ml_dir: Path, config: TaggerConfig) -> dict
     inputs, labels = with_genres(inputs, [to_movielens_genres(row) for row in labels])
     tagger = GenreTagger(config).fit(labels=labels, **inputs.kwargs())
     data = load_movielens(ml_dir)
+    if data.links is None or data.tags is None:
+        raise DataFormatError("the MovieLens check needs links.csv (to leave TMDB movies out) "
+                              "and tags.csv", path=ml_dir)
     linked = data.links.join(tmdb.select("tmdb_id"), on="tmdb_id")["movie_id"].implode()
     held = data.movies.filter(~pl.col("movie_id").is_in(linked)
                               & (pl.col("genres").list.len() > 0))

@@ -17,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -114,6 +115,9 @@ class FamilyConfig(ConfigBase):
 
 class FamilyClassifier:
     """TF-IDF + genres + duration bins into a logistic regression; ``P(family)``."""
+
+    #: What :func:`fit_family_flag` trained on (source, coverage), saved in ``family.json``.
+    training_: dict[str, Any]
 
     def __init__(self, config: FamilyConfig | None = None) -> None:
         self.config = config or FamilyConfig()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -65,7 +66,7 @@ class TaggerInputs:
         return TaggerInputs(pick(self.texts) or [], pick(self.tokens),
                             None if self.meta is None else self.meta[idx], pick(self.groups))
 
-    def kwargs(self) -> dict[str, object]:
+    def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``fit`` / ``predict_proba`` / ``predict``."""
         return {"texts": self.texts, "meta": self.meta, "tokens": self.tokens,
                 "groups": self.groups}

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from reco.data.netflix import read_netflix_titles
 from reco.evaluation.family import (
     FamilyEvalConfig,
     binary_metrics,
@@ -19,7 +20,6 @@ from reco.evaluation.family import (
     split_parts,
     write_report,
 )
-from reco.data.netflix import read_netflix_titles
 from reco.text.family import FamilyClassifier
 from scripts import evaluate_text
 from scripts.train_family_flag import main as train_main
