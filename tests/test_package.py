@@ -39,6 +39,9 @@ def test_building_features_does_not_import_the_models():
     assert loaded == "[]"
 
 
+# A fresh interpreter that, through Recommender.load, imports every model module (the
+# content model's scikit-learn too): ~2.5 s of imports, so the full suite runs it.
+@pytest.mark.slow
 def test_a_saved_model_loads_through_the_base_class_alone(tmp_path: Path):
     # Saved here, loaded in a fresh process that imports only the base class: the load
     # itself must find the model's module (a tiny fit is enough for that).
