@@ -31,7 +31,8 @@ def server(trained):
     from werkzeug.serving import make_server
 
     httpd = make_server("127.0.0.1", 0, create_app({"ARTIFACTS": str(trained)}), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop to look again: every 20 ms, not the default 0.5 s
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()
