@@ -52,19 +52,19 @@ def any_release(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Pa
 @pytest.fixture
 def ml_latest_small() -> Path:
     if not (ML_LATEST_SMALL / "ratings.csv").is_file():
-        pytest.skip(f"real data absent: {ML_LATEST_SMALL} (the shared data folder is not beside the clone)")
+        pytest.skip(f"real data absent: {ML_LATEST_SMALL} (no shared data folder beside the clone)")
     return ML_LATEST_SMALL
 
 
 @pytest.fixture
 def tmdb_file() -> Path:
     if not TMDB_FILE.is_file():
-        pytest.skip(f"real data absent: {TMDB_FILE} (the shared data folder is not beside the clone)")
+        pytest.skip(f"real data absent: {TMDB_FILE} (no shared data folder beside the clone)")
     return TMDB_FILE
 
 
 @pytest.fixture
 def netflix_file() -> Path:
     if not NETFLIX_FILE.is_file():
-        pytest.skip(f"real data absent: {NETFLIX_FILE} (the shared data folder is not beside the clone)")
+        pytest.skip(f"real data absent: {NETFLIX_FILE} (no shared data folder beside the clone)")
     return NETFLIX_FILE

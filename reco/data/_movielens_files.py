@@ -12,8 +12,8 @@ from reco.columns import (
     GENRES,
     IMDB_ID,
     LINKS_SCHEMA,
-    MOVIES_SCHEMA,
     MOVIE_ID,
+    MOVIES_SCHEMA,
     NO_GENRES,
     OCCUPATION,
     RATING,
@@ -22,13 +22,12 @@ from reco.columns import (
     TIMESTAMP,
     TITLE,
     TMDB_ID,
-    USERS_SCHEMA,
     USER_ID,
+    USERS_SCHEMA,
     YEAR,
     ZIP_CODE,
     title_year,
 )
-from reco.exceptions import DataFormatError
 from reco.data._readers import (
     FileSpec,
     cast_located,
@@ -40,6 +39,7 @@ from reco.data._readers import (
     read_split_text,
     scan_delimited,
 )
+from reco.exceptions import DataFormatError
 
 _I32, _I64, _F32, _STR = pl.Int32(), pl.Int64(), pl.Float32(), pl.String()
 _RATING_COLUMNS = ((USER_ID, _I32), (MOVIE_ID, _I32), (RATING, _F32), (TIMESTAMP, _I64))

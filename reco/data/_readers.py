@@ -156,8 +156,7 @@ def _split_lines(path: Path, spec: FileSpec, encoding: str) -> Iterator[tuple[in
             rows: Iterator[list[str]] = csv.reader(handle)
         else:
             rows = (line.rstrip("\r\n").split(spec.separator) for line in handle)
-        for number, row in enumerate(rows, start=1):
-            yield number, row
+        yield from enumerate(rows, start=1)
 
 
 def diagnose(path: Path, spec: FileSpec, encoding: str = "utf-8") -> DataFormatError | None:

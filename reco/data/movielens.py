@@ -26,9 +26,10 @@ from pathlib import Path
 
 import polars as pl
 
-from reco.data import _movielens_files as mf
 from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
 from reco.config import ConfigBase, check_choice
+from reco.data import _movielens_files as mf
+from reco.data._readers import line_of_row
 from reco.data.dataset import (
     HALF_STAR_SCALE,
     WHOLE_STAR_SCALE,
@@ -36,8 +37,7 @@ from reco.data.dataset import (
     MovieLensData,
     RatingScale,
 )
-from reco.exceptions import DatasetNotFoundError, DataFormatError
-from reco.data._readers import line_of_row
+from reco.exceptions import DataFormatError, DatasetNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,8 @@ def load_movielens(path: str | Path, config: LoadConfig | None = None) -> MovieL
     check_scale(ratings, scale, layout.path(ratings_file), layout.name)
     movies = mf.read_movies(layout.path(movies_file), layout.name)
     report = DataReport(unknown_movie_policy=config.unknown_movies)
-    ratings = apply_duplicate_policy(ratings, config, layout.path(ratings_file), layout.name, report)
+    ratings = apply_duplicate_policy(ratings, config, layout.path(ratings_file), layout.name,
+                                     report)
     ratings, movies = apply_unknown_movie_policy(
         ratings, movies, config, layout.path(ratings_file), layout.name, report
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
-from reco.exceptions import DataFormatError
 from reco.data._readers import read_csv_as_text
+from reco.exceptions import DataFormatError
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +74,8 @@ def read_netflix_titles(path: str | Path) -> pl.DataFrame:
     raw = raw.select(NETFLIX_COLUMNS).with_row_index(_ROW, offset=2)
     # A few rows of the published file carry the duration in the rating column ("74 min")
     # and leave duration empty: move it back rather than invent a rating.
-    shifted = raw[DURATION].is_null() & raw[AGE_RATING].str.contains(_DURATION.pattern).fill_null(False)
+    in_rating = raw[AGE_RATING].str.contains(_DURATION.pattern).fill_null(False)
+    shifted = raw[DURATION].is_null() & in_rating
     if shifted.any():
         log.info("%s: %d row(s) had the duration in the rating column; moved back",
                  path, int(shifted.sum()))

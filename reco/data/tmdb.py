@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from reco.columns import TMDB_ID
-from reco.exceptions import DataFormatError
 from reco.data._readers import read_csv_as_text
+from reco.exceptions import DataFormatError
 
 log = logging.getLogger(__name__)
 

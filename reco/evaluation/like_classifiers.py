@@ -25,13 +25,19 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.ranking.hybrid import HybridRecommender
+from reco.data.split import LIKE_THRESHOLD, Split, per_user_split
 from reco.evaluation.metrics import classification_metrics
 from reco.ranking.booster import fit_booster, predict
+from reco.ranking.hybrid import HybridRecommender
 from reco.ranking.pair_features import (
-    GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, USER_COLUMNS, StageOne, build_rows, to_matrix,
+    GENRE_COLUMNS,
+    LIKE_FEATURES,
+    MOVIE_COLUMNS,
+    USER_COLUMNS,
+    StageOne,
+    build_rows,
+    to_matrix,
 )
-from reco.data.split import LIKE_THRESHOLD, Split, per_user_split
 
 log = logging.getLogger(__name__)
 

@@ -30,13 +30,13 @@ import scipy.sparse as sp
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.config import check_int
+from reco.data.split import LIKE_THRESHOLD
 from reco.ids import rating_matrix
 from reco.models.base import top_k
-from reco.data.split import LIKE_THRESHOLD
 
 if TYPE_CHECKING:
-    from reco.models.base import Recommender
     from reco.data.split import Split
+    from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
 

@@ -18,15 +18,20 @@ import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.models.mf import ALSRecommender, SVDRecommender
-from reco.models.content import ContentRecommender
 from reco.data.dataset import MovieLensData
-from reco.ranking.hybrid import HybridConfig, HybridRecommender
-from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
-from reco.evaluation.peers import EASE_LAMBDA_GRID, EASERecommender, peer_factories, tune_ease_lambda
-from reco.ranking.booster import importance
-from reco.models.base import Recommender
 from reco.data.split import LIKE_THRESHOLD, PROTOCOL, Split, global_time_split, per_user_split
+from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
+from reco.evaluation.peers import (
+    EASE_LAMBDA_GRID,
+    EASERecommender,
+    peer_factories,
+    tune_ease_lambda,
+)
+from reco.models.base import Recommender
+from reco.models.content import ContentRecommender
+from reco.models.mf import ALSRecommender, SVDRecommender
+from reco.ranking.booster import importance
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
 
 log = logging.getLogger(__name__)
 MIN_USERS_FOR_GLOBAL_SPLIT = 1_000
@@ -106,13 +111,14 @@ def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
 
 def fast_config() -> HybridConfig:
     """A cheaper configuration for smoke runs (``scripts/evaluate.py --fast``)."""
-    from reco.ranking.candidates import CandidateConfig
-    from reco.models.mf import ALSConfig, SVDConfig
     from reco.models.content import ContentConfig
+    from reco.models.mf import ALSConfig, SVDConfig
     from reco.ranking.booster import RankerConfig
+    from reco.ranking.candidates import CandidateConfig
 
     return HybridConfig(
-        cf=ALSConfig(factors=16, iterations=5), rating_model="svd", rating_svd=SVDConfig(factors=8, center="both"),
+        cf=ALSConfig(factors=16, iterations=5), rating_model="svd",
+        rating_svd=SVDConfig(factors=8, center="both"),
         content=ContentConfig(dimensions=16),
         candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
         ranker=RankerConfig(n_estimators=40, learning_rate=0.2),
@@ -131,7 +137,8 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
     report: dict[str, Any] = {"protocol": PROTOCOL, "data": data.summary(),
                               "split": split.summary(), "k": k, "config": config.to_dict(),
                               "ease_grid": list(ease_grid)}
-    rows, fitted = evaluate_methods(data, split, _methods(data, tmdb, config, include_hybrid, ease_grid), k)
+    methods = _methods(data, tmdb, config, include_hybrid, ease_grid)
+    rows, fitted = evaluate_methods(data, split, methods, k)
     report["topn"] = rows
     hybrid = fitted.get("reco full (two-stage + XGBoost)")
     if isinstance(hybrid, HybridRecommender):
@@ -148,7 +155,7 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
     strict = global_time_split(data.ratings)
     strict_users = strict.summary()["ranked_users"]
     if int(strict_users) >= MIN_USERS_FOR_GLOBAL_SPLIT:
-        strict_rows, _ = evaluate_methods(data, strict, _methods(data, tmdb, config, include_hybrid, ease_grid), k)
+        strict_rows, _ = evaluate_methods(data, strict, methods, k)
         report["global_time_split"] = {"split": strict.summary(), "topn": strict_rows}
     else:
         report["global_time_split"] = {

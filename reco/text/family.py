@@ -28,9 +28,6 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from reco.config import ConfigBase, check_choice, check_int, check_range
-from reco.exceptions import ArtifactError, ModelFitError, NotFittedError
-from reco.text.label_model import LabelModelConfig, weak_labels
-from reco.text.labeling_functions import LabelingFunction, apply_lfs
 from reco.data.netflix import (
     DESCRIPTION,
     DURATION_MINUTES,
@@ -41,7 +38,10 @@ from reco.data.netflix import (
     SHOW_TYPE,
     TYPE,
 )
+from reco.exceptions import ArtifactError, ModelFitError, NotFittedError
 from reco.text.augment import augment_texts
+from reco.text.label_model import LabelModelConfig, weak_labels
+from reco.text.labeling_functions import LabelingFunction, apply_lfs
 
 log = logging.getLogger(__name__)
 

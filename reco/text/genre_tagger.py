@@ -29,9 +29,9 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
-from reco.text import multilabel as mm
 from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ArtifactError, NotFittedError
+from reco.text import multilabel as mm
 from reco.text.tfidf import BlockFeatures, TfidfParams
 
 log = logging.getLogger(__name__)

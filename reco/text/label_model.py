@@ -246,7 +246,8 @@ class DawidSkeneLabelModel:
             raise NotFittedError("DawidSkeneLabelModel.predict_proba called before fit")
         votes = _check_votes(votes)
         if votes.shape[1] != self.confusion_.shape[0]:
-            raise ValueError(f"votes have {votes.shape[1]} LFs, the model {self.confusion_.shape[0]}")
+            raise ValueError(f"votes have {votes.shape[1]} LFs, "
+                             f"the model {self.confusion_.shape[0]}")
         if self.collapsed_:
             return majority_vote(votes)
         return self._e_step(self._indicators(votes))[0][:, 1]

@@ -12,7 +12,6 @@ import numpy as np
 import polars as pl
 
 from reco.columns import GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID, title_without_year
-from reco.text.family import FamilyClassifier
 from reco.data.netflix import (
     DESCRIPTION,
     DURATION_MINUTES,
@@ -23,6 +22,7 @@ from reco.data.netflix import (
     TYPE,
 )
 from reco.data.tmdb import OVERVIEW
+from reco.text.family import FamilyClassifier
 
 #: MovieLens genre -> the Netflix ``listed_in`` labels the classifier knows. Netflix has
 #: no plain "Animation" or "Crime" movie label: Animation becomes the word "animated" in

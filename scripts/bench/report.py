@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-
 BUILD_TITLE = "Build (issue: scale)"
 GENERATED_END = "<!-- end of generated figures: notes below this line are kept on re-runs -->"
 TITLES = {"load": "load (read + validate)", "features": "features, Polars (reco)",
@@ -162,7 +161,8 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
                   f"{run['process_peak_rss_mb']:,.0f} MB; parts nest, stage one holds "
                   "ALS, content, features...; manifest steps: "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in run["manifest_timings"].items())
-                  + ")", "", "| part | calls | seconds | peak RSS (MB) |", "| --- | ---: | ---: | ---: |"]
+                  + ")", "", "| part | calls | seconds | peak RSS (MB) |",
+                  "| --- | ---: | ---: | ---: |"]
         for name, part in sorted(run["parts"].items(), key=lambda kv: -kv[1]["seconds"]):
             lines.append(f"| {name} | {part['calls']} | {part['seconds']:.1f} | "
                          f"{part['peak_rss_mb']:,.0f} |")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reco.exceptions import DataFormatError, RecoError
 from reco.data.movielens import load_movielens
+from reco.exceptions import DataFormatError, RecoError
 from tests import fixtures
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 import pytest
@@ -19,7 +18,6 @@ from reco.columns import (
     USERS_SCHEMA,
 )
 from reco.data.dataset import HALF_STAR_SCALE, WHOLE_STAR_SCALE
-from reco.exceptions import ConfigError
 from reco.data.synthetic import (
     DEFAULT_CONFIG,
     SyntheticConfig,
@@ -28,6 +26,7 @@ from reco.data.synthetic import (
     write_release,
 )
 from reco.data.synthetic._writers import GENRES_100K
+from reco.exceptions import ConfigError
 from scripts import make_synthetic
 
 TABLES = ("ratings", "movies", "tags", "links", "users")

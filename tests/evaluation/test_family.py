@@ -15,7 +15,6 @@ from reco.evaluation.family import (
     FamilyEvalConfig,
     binary_metrics,
     evaluate_family,
-    evaluate_family_seeds,
     gold_labels,
     split_parts,
     write_report,
@@ -34,19 +33,6 @@ def test_metrics_and_split() -> None:
     assert binary_metrics(np.array([1, 1]), np.array([0.2, 0.9]))["roc_auc"] is None
     gold = gold_labels(pl.DataFrame({"rating": ["G", "TV-MA", "PG-13", None, "TV-Y7-FV"]}))
     assert gold.tolist() == [1, 0, -1, -1, 1]
-
-
-def test_seeds_summary_on_a_tiny_file(tmp_path: Path) -> None:
-    netflix = write_netflix_csv(_titles(120), tmp_path / "n.csv")
-    report = evaluate_family_seeds(netflix, tmp_path / "ev", seeds=(0, 1),
-                                   config=FamilyEvalConfig(seed=7, threshold=0.6))
-    assert report["seeds"] == [0, 1] and set(report["summary"]) == {
-        "test", "uncovered", "no genre LFs"}
-    for seed in (0, 1):
-        per_seed = json.loads((tmp_path / "ev" / f"seed-{seed}" / "family_eval.json").read_text())
-        assert per_seed["test"]["roc_auc"] == report["summary"]["test"]["roc_auc"][seed]
-        assert per_seed["config"]["seed"] == seed and per_seed["config"]["threshold"] == 0.6
-    assert "| test |" in (tmp_path / "ev" / "family_seeds.md").read_text()
 
 
 def test_training_script_saves_and_exits_2_on_a_missing_file(tmp_path: Path) -> None:
@@ -82,10 +68,17 @@ def test_evaluate_text_family_summarises_seeds(netflix_file: Path, tmp_path: Pat
     assert "met" in (out / "family_seeds.md").read_text()
 
 
-def test_evaluate_text_family_script_on_a_tiny_file(tmp_path: Path) -> None:
+def test_seeds_summary_through_the_script_on_a_tiny_file(tmp_path: Path) -> None:
     netflix = write_netflix_csv(_titles(120), tmp_path / "n.csv")
-    common = ["family", "--netflix", str(netflix), "--out", str(tmp_path / "ev"), "--seeds", "3"]
-    assert evaluate_text.main([*common, "--config", '{"min_gain": 0.01}']) == 0
-    assert json.loads((tmp_path / "ev" / "seed-3" / "family_eval.json").read_text())[
-        "config"]["min_gain"] == 0.01
+    out = tmp_path / "ev"
+    common = ["family", "--netflix", str(netflix), "--out", str(out), "--seeds", "0", "1"]
+    assert evaluate_text.main([*common, "--config", '{"threshold": 0.6}']) == 0
+    report = json.loads((out / "family_seeds.json").read_text())
+    assert report["seeds"] == [0, 1] and set(report["summary"]) == {
+        "test", "uncovered", "no genre LFs"}
+    for seed in (0, 1):
+        per_seed = json.loads((out / f"seed-{seed}" / "family_eval.json").read_text())
+        assert per_seed["test"]["roc_auc"] == report["summary"]["test"]["roc_auc"][seed]
+        assert per_seed["config"]["seed"] == seed and per_seed["config"]["threshold"] == 0.6
+    assert "| test |" in (out / "family_seeds.md").read_text()
     assert evaluate_text.main([*common, "--config", '{"dev_share": 0.9}']) == 2

@@ -16,21 +16,6 @@ from tests.text.test_genre_tagger import write_tmdb_csv
 CONFIG = {"char_ngram_max": 0, "min_label_count": 2, "c": 100.0}
 
 
-def test_evaluate_tagger_writes_json_markdown_and_chart(tmp_path: Path) -> None:
-    data = write_tmdb_csv(tmp_path / "tmdb.csv")
-    report = evaluate_tagger(tmp_path / "ev", tmdb=data, seeds=(0, 1),
-                             config=TaggerConfig.from_dict(CONFIG))
-    agg = report["tmdb"]["aggregate"]
-    assert agg["seeds"] == [0, 1] and agg["labels"] == ["Comedy", "Horror", "Science Fiction"]
-    summary = agg["modes"]["per_label"]["summary"]
-    assert summary["f1_micro"]["mean"] > 0.9  # marker words: near-perfect
-    assert summary["f1_micro"]["min"] <= summary["f1_micro"]["mean"] <= summary["f1_micro"]["max"]
-    assert json.loads((tmp_path / "ev" / "genre_tagger.json").read_text())["config"] == {
-        **TaggerConfig().to_dict(), **CONFIG}
-    assert (tmp_path / "ev" / "genre_f1_tmdb.png").stat().st_size > 0
-    assert "### tmdb" in (tmp_path / "ev" / "genre_tagger.md").read_text()
-
-
 def test_aggregate_is_mean_and_sample_std_over_seeds() -> None:
     def run(seed: int, f1: float) -> dict:
         summary = dict.fromkeys(("f1_macro", "f1_micro", "f1_samples", "jaccard_samples",
@@ -46,10 +31,19 @@ def test_aggregate_is_mean_and_sample_std_over_seeds() -> None:
     assert agg["modes"]["per_label"]["confused"] == [("A", "B", 2.0)]
 
 
-def test_script_runs_and_exits_2_on_bad_input(tmp_path: Path) -> None:
+def test_script_writes_json_markdown_and_chart_and_exits_2_on_bad_input(tmp_path: Path) -> None:
     data = write_tmdb_csv(tmp_path / "tmdb.csv")
-    common = ["tagger", "--tmdb", str(data), "--out", str(tmp_path / "ev"), "--seeds", "0"]
+    out = tmp_path / "ev"
+    common = ["tagger", "--tmdb", str(data), "--out", str(out), "--seeds", "0", "1"]
     assert evaluate_text.main([*common, "--config", json.dumps(CONFIG)]) == 0
+    report = json.loads((out / "genre_tagger.json").read_text())
+    assert report["config"] == {**TaggerConfig().to_dict(), **CONFIG}
+    agg = report["tmdb"]["aggregate"]
+    assert agg["seeds"] == [0, 1] and agg["labels"] == ["Comedy", "Horror", "Science Fiction"]
+    f1 = agg["modes"]["per_label"]["summary"]["f1_micro"]
+    assert f1["mean"] > 0.9 and f1["min"] <= f1["mean"] <= f1["max"]  # marker words
+    assert (out / "genre_f1_tmdb.png").stat().st_size > 0
+    assert "### tmdb" in (out / "genre_tagger.md").read_text()
     assert evaluate_text.main([*common, "--config", '{"no_such_key": 1}']) == 2
     for bad in (["--config", "{oops"], ["--test-size", "1.5"]):
         with pytest.raises(SystemExit) as exit_info:
@@ -57,3 +51,5 @@ def test_script_runs_and_exits_2_on_bad_input(tmp_path: Path) -> None:
         assert exit_info.value.code == 2
     with pytest.raises(SystemExit):
         evaluate_text.main(["tagger", "--out", str(tmp_path)])  # neither --netflix nor --tmdb
+    with pytest.raises(ValueError, match="netflix and / or tmdb"):
+        evaluate_tagger(out)

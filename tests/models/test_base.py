@@ -15,8 +15,8 @@ from reco.columns import RATINGS_SCHEMA
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError, UnknownIdError
 from reco.ids import IdMap
-from reco.models.popularity import PopularityRecommender
 from reco.models.base import Recommender, top_k
+from reco.models.popularity import PopularityRecommender
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ def test_config_of_another_model_is_rejected():
 def test_duplicate_ratings_keep_the_last_value():
     from reco.ids import rating_matrix
 
-    dup = pl.concat([RATINGS, RATINGS.head(1).with_columns(pl.lit(1.5, pl.Float32).alias("rating"))])
+    again = RATINGS.head(1).with_columns(pl.lit(1.5, pl.Float32).alias("rating"))
+    dup = pl.concat([RATINGS, again])
     users, items = IdMap([10, 20, 30]), IdMap([100, 200, 300, 400])
     matrix = rating_matrix(dup, users, items)
     assert matrix[0, 0] == 1.5 and matrix.nnz == RATINGS.height

@@ -11,16 +11,16 @@ import polars as pl
 import pytest
 
 from api import create_app
-from reco.pipelines import train as training
-from reco.text.family import FamilyClassifier, FamilyConfig
-from reco.text.genre_tagger import GenreTagger, TaggerConfig
 from reco.data.movielens import load_movielens
 from reco.data.synthetic import SyntheticConfig, make_release
+from reco.pipelines import train as training
 from reco.pipelines.text_models import apply_text_models, train_genre_tagger
+from reco.text.family import FamilyClassifier, FamilyConfig
+from reco.text.genre_tagger import GenreTagger, TaggerConfig
 from scripts import train_genre_tagger as train_genre_tagger_script
+from tests.ranking.test_hybrid import SMALL
 from tests.text.test_family import _titles
 from tests.text.test_genre_tagger import FAST, MARKERS, _corpus, write_tmdb_csv
-from tests.ranking.test_hybrid import SMALL
 
 UNTAGGED = (1, 2, 3)
 

@@ -9,9 +9,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from reco.pipelines import train as training
-from reco.exceptions import ArtifactError, DataFormatError
 from reco.data.synthetic import SyntheticConfig, make_release
+from reco.exceptions import ArtifactError, DataFormatError
+from reco.pipelines import train as training
 from scripts import build_features, evaluate, recommend
 from scripts import train as train_script
 from tests.ranking.test_hybrid import SMALL

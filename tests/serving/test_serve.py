@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench.serve import free_port
 from scripts import serve
+from scripts.bench.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,8 @@ def test_gunicorn_serves_the_api(trained):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not answer; exit code {process.poll()}") from None
+                    raise AssertionError(
+                        f"server did not answer; exit code {process.poll()}") from None
                 time.sleep(0.3)
         assert len(body["items"]) == 3
     finally:

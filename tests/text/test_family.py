@@ -10,12 +10,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.exceptions import ArtifactError, ConfigError, ModelFitError, NotFittedError
-from reco.text.family import FamilyClassifier, FamilyConfig, fit_family_flag
-from reco.evaluation.family import binary_metrics, gold_labels, split_parts
-from reco.text.movielens import family_probabilities, movielens_titles
 from reco.data.netflix import NETFLIX_COLUMNS, read_netflix_titles
+from reco.evaluation.family import binary_metrics, gold_labels, split_parts
+from reco.exceptions import ArtifactError, ConfigError, ModelFitError, NotFittedError
 from reco.text.augment import augment_texts
+from reco.text.family import FamilyClassifier, FamilyConfig, fit_family_flag
+from reco.text.movielens import family_probabilities, movielens_titles
 
 KIDS = ["A curious puppy and his pals learn to share.", "Animated friends sing songs at school.",
         "A little princess and her pony go on adventures.", "Preschool kids learn shapes."]

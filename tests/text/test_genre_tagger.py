@@ -11,8 +11,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.text import multilabel as mm
+from reco.data.netflix import read_netflix_titles
+from reco.data.tmdb import read_tmdb_movies
 from reco.exceptions import ConfigError, NotFittedError
+from reco.text import multilabel as mm
 from reco.text.genre_tagger import GenreTagger, TaggerConfig
 from reco.text.tagger_inputs import (
     PREDICTED_GENRES,
@@ -21,8 +23,6 @@ from reco.text.tagger_inputs import (
     tmdb_inputs,
     to_movielens_genres,
 )
-from reco.data.netflix import read_netflix_titles
-from reco.data.tmdb import read_tmdb_movies
 
 FAST = TaggerConfig(char_ngram_max=0, word_min_df=1, min_label_count=2, c=100.0)
 MARKERS = {"Horror": "ghost", "Comedy": "joke", "Sci-Fi": "spaceship"}

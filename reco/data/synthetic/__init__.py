@@ -39,10 +39,10 @@ from reco.columns import (
 )
 from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.data.dataset import MovieLensData, RatingScale
-from reco.exceptions import ConfigError
 from reco.data.synthetic._sampling import sample_pairs, water_fill
 from reco.data.synthetic._tables import make_links, make_tags, make_titles, make_user_table
 from reco.data.synthetic._writers import LAYOUT_SCALES, LAYOUTS, write_release
+from reco.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG",

@@ -27,7 +27,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from reco.config import ConfigBase, check_int, check_range
-from reco.exceptions import ConfigError, ModelFitError
+from reco.data.split import LIKE_THRESHOLD, per_user_split
 from reco.evaluation.metrics import evaluate_topn
 from reco.evaluation.peers.external import (
     ImplicitALSPeer,
@@ -35,9 +35,9 @@ from reco.evaluation.peers.external import (
     implicit_available,
     surprise_available,
 )
-from reco.models.popularity import PopularityRecommender
+from reco.exceptions import ConfigError, ModelFitError
 from reco.models.base import Recommender
-from reco.data.split import LIKE_THRESHOLD, per_user_split
+from reco.models.popularity import PopularityRecommender
 
 log = logging.getLogger(__name__)
 

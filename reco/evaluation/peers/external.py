@@ -21,9 +21,9 @@ import scipy.sparse as sp
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.config import ConfigBase, check_int, check_range
+from reco.data.split import LIKE_THRESHOLD
 from reco.exceptions import RecoError
 from reco.models.base import Recommender
-from reco.data.split import LIKE_THRESHOLD
 
 log = logging.getLogger(__name__)
 

@@ -4,10 +4,11 @@ Both variants alternate two half-steps: with the item factors ``Y`` fixed, every
 factor solves a small ridge regression, then the roles swap. Implicit ALS fits preference 1
 with confidence ``1 + alpha v`` on liked items and preference 0 with confidence 1 on every
 other item; explicit ALS fits ``mu + b_u + b_i + x_u . y_i`` to the observed ratings only,
-with weighted-lambda regularisation (Zhou et al. 2008). :mod:`reco.models.mf._als_solver` writes both
-as one system ``(G + diag(lambda_u) + F_u^T W_u F_u) x_u = F_u^T t_u`` (its docstring gives
-``G``, ``W``, ``t`` and ``lambda`` of each variant) and solves it in batches: by default a
-few conjugate gradient steps per half-step warm-started from the previous factors;
+with weighted-lambda regularisation (Zhou et al. 2008). :mod:`reco.models.mf._als_solver`
+writes both as one system ``(G + diag(lambda_u) + F_u^T W_u F_u) x_u = F_u^T t_u`` (its
+docstring gives ``G``, ``W``, ``t`` and ``lambda`` of each variant) and solves it in
+batches: by default a few conjugate gradient steps per half-step warm-started from the
+previous factors;
 ``solver="exact"`` builds and solves every ``k x k`` system instead.
 """
 
@@ -23,14 +24,22 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-# reco.models.mf.svd imports the thread and pair helpers from here too
-from reco.models.mf._als_solver import (
-    Side, _no_pool, blas_threads, check_threads, csr_rows, half_step, pair_dots, predict_known,
-    resolve_threads,
-)
 from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ModelFitError
 from reco.models.base import Recommender
+
+# reco.models.mf.svd imports the thread and pair helpers from here too
+from reco.models.mf._als_solver import (
+    Side,
+    _no_pool,
+    blas_threads,
+    check_threads,
+    csr_rows,
+    half_step,
+    pair_dots,
+    predict_known,
+    resolve_threads,
+)
 
 log = logging.getLogger(__name__)
 

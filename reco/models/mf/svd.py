@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from reco.config import ConfigBase, check_choice, check_int
+from reco.models.base import Recommender
 from reco.models.mf.als import (
     blas_threads,
     check_threads,
@@ -29,8 +31,6 @@ from reco.models.mf.als import (
     predict_known,
     resolve_threads,
 )
-from reco.config import ConfigBase, check_choice, check_int
-from reco.models.base import Recommender
 
 __all__ = ["SVDConfig", "SVDRecommender", "baseline"]
 
