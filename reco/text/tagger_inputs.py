@@ -37,14 +37,13 @@ PREDICTED_GENRES = "predicted_genres"
 #: TMDB genre -> MovieLens genre where the names differ. Measured on ml-latest-small
 #: movies linked to TMDB 5000 (3,537): 92% of MovieLens "Children" are TMDB "Family" (and
 #: 63% of "Family" are "Children"); 66% of "Musical" are TMDB "Music" (59% the other way);
-#: 82% of TMDB "Science Fiction" are "Sci-Fi". Identical names map to themselves.
+#: 82% of TMDB "Science Fiction" are "Sci-Fi". Identical names map to themselves; the rest
+#: (History, Foreign, TV Movie) MovieLens lacks, so to_movielens_genres drops them.
 TMDB_TO_MOVIELENS: dict[str, str] = {
     "Science Fiction": "Sci-Fi",
     "Family": "Children",
     "Music": "Musical",
 }
-#: TMDB genres MovieLens does not have: dropped from the MovieLens tagger's labels.
-TMDB_DROPPED: tuple[str, ...] = ("History", "Foreign", "TV Movie")
 
 
 @dataclass(frozen=True)
