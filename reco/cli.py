@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from reco.exceptions import RecoError
 
@@ -20,6 +23,19 @@ def setup_logging(verbose: bool = False) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         datefmt="%H:%M:%S",
     )
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """An argparse ``type=`` for config overrides given as a JSON object: bad JSON is a
+    usage error (exit 2 with the message), not a traceback."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"not JSON ({exc}): {text!r}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"want a JSON object such as '{{\"c\": 2.0}}', "
+                                         f"got {text!r}")
+    return value
 
 
 def run(action: Callable[[], object]) -> int:

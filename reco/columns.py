@@ -72,3 +72,18 @@ GENRE_VOCABULARY: tuple[str, ...] = (
     "Western",
 )
 NO_GENRES = "(no genres listed)"
+
+# A title's trailing year in parentheses, "Heat (1995)", or a span, "Friends (1994-2004)",
+# "Sherlock (2010- )" (series in ml-latest); group 1 is the (first) year. Kept here, once,
+# so the year a reader extracts and the title the text models see never disagree.
+TITLE_YEAR_PATTERN = r"\s*\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$"
+
+
+def title_year(title: pl.Expr) -> pl.Expr:
+    """The year at the end of ``title`` as Int32 (a span gives its first year), else null."""
+    return title.str.extract(TITLE_YEAR_PATTERN, 1).cast(pl.Int32, strict=False)
+
+
+def title_without_year(title: pl.Expr) -> pl.Expr:
+    """``title`` without its trailing year or span: ``"Heat (1995)"`` -> ``"Heat"``."""
+    return title.str.replace(TITLE_YEAR_PATTERN, "")

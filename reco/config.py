@@ -7,6 +7,7 @@ Each config validates itself in ``__post_init__`` (the bad value is in the messa
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Mapping
 from typing import Any, ClassVar, TypeVar
 
@@ -41,11 +42,28 @@ def check_range(
     owner: str, name: str, value: float, low: float | None = None, high: float | None = None
 ) -> None:
     """Raise ``ConfigError`` naming the field when ``value`` is outside ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    # numbers.Real, not (int, float): numpy scalars (np.int64 is no int) are numbers too;
+    # bool is one as well in Python, but True as a size is always a slip.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise ConfigError(f"{owner}.{name} must be a number, got {value!r}")
     if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
-        raise ConfigError(f"{owner}.{name} must be in {bounds}, got {value!r}")
+        raise ConfigError(f"{owner}.{name} must be in {_bounds(low, high)}, got {value!r}")
+
+
+def check_int(
+    owner: str, name: str, value: object, low: int | None = None, high: int | None = None
+) -> None:
+    """Raise ``ConfigError`` unless ``value`` is an integer (numpy's too, not a bool) in
+    ``[low, high]``; the message names the field and the bounds."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(
+            f"{owner}.{name} must be an integer in {_bounds(low, high)}, got {value!r}"
+        )
+    check_range(owner, name, int(value), low, high)
+
+
+def _bounds(low: float | None, high: float | None) -> str:
+    return f"[{'-inf' if low is None else low}, {'inf' if high is None else high}]"
 
 
 def check_choice(owner: str, name: str, value: object, choices: tuple[str, ...]) -> None:

@@ -76,8 +76,16 @@ class IdMap:
             return np.where(known, pos, -1).astype(np.int64)
         raise ValueError(f"missing must be 'raise' or 'mask', got {missing!r}")
 
-    def to_external(self, indices: np.ndarray) -> np.ndarray:
-        return self.ids[np.asarray(indices, dtype=np.int64)]
+
+def last_occurrences(keys: np.ndarray) -> np.ndarray:
+    """Positions of the last occurrence of each distinct value in ``keys``, ascending.
+
+    Someone who rates a movie twice meant the second rating: every place that dedupes
+    ratings given as arrays keeps these positions.
+    """
+    keys = np.asarray(keys)
+    first_from_end = np.unique(keys[::-1], return_index=True)[1]
+    return np.sort(keys.size - 1 - first_from_end)
 
 
 def rating_matrix(
@@ -100,8 +108,7 @@ def rating_matrix(
     matrix = sp.csr_matrix((data, (rows, cols)), shape=(len(users), len(items)))
     matrix.sum_duplicates()
     if matrix.nnz < rows.size:  # duplicates were summed: rebuild keeping the last of each
-        key = rows * len(items) + cols
-        last = key.size - 1 - np.unique(key[::-1], return_index=True)[1]
+        last = last_occurrences(rows * len(items) + cols)
         matrix = sp.csr_matrix((data[last], (rows[last], cols[last])),
                                shape=(len(users), len(items)))
     matrix.sort_indices()

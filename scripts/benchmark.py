@@ -14,8 +14,9 @@ POST /recommend (a person the model never saw), and the server start time
 
 build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
 content, the whole build) against data size, each stage in a fresh process
-(:mod:`scripts.bench.build`, reported by :mod:`scripts.bench.report`). peers: reco's ALS against implicit's ALS and Surprise's SVD,
-fit time and NDCG@10 on one protocol split per release (:mod:`scripts.bench.peers`).
+(:mod:`scripts.bench.build`, reported by :mod:`scripts.bench.report`). peers: reco's ALS
+against implicit's ALS and Surprise's SVD, fit time and NDCG@10 on one protocol split per
+release (:mod:`scripts.bench.peers`).
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.cli import run, setup_logging  # noqa: E402
+from reco.evaluation.protocol import evaluate_release  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,32 +32,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fast", action="store_true",
                         help="small models and a 2-point EASE grid: a smoke run, not a benchmark")
     parser.add_argument("-v", "--verbose", action="store_true")
-    return parser.parse_args(argv)
-
-
-def _evaluate(args: argparse.Namespace, command: str) -> None:
-    from reco.evaluation.protocol import fast_config, run_evaluation
-    from reco.pipelines.features import load_data
-    from reco.evaluation.report import write_report
-
-    data = load_data(args.data)
-    tmdb = None
-    if args.tmdb is not None:
-        from reco.data.tmdb import read_tmdb_movies
-
-        tmdb = read_tmdb_movies(args.tmdb)
-    extra = {"config": fast_config(), "ease_grid": (100.0, 300.0)} if args.fast else {}
-    report = run_evaluation(data, tmdb=tmdb, k=args.k, include_hybrid=not args.no_hybrid, **extra)
-    for name, path in write_report(report, args.out, command).items():
-        print(f"{name}: {path}")
+    args = parser.parse_args(argv)
+    if args.k < 1:
+        parser.error(f"--k must be at least 1, got {args.k}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     shown = sys.argv[1:] if argv is None else argv
-    command = "python scripts/evaluate.py " + " ".join(shlex.quote(a) for a in shown)
-    return run(lambda: _evaluate(args, command))
+    command = shlex.join(["python", "scripts/evaluate.py", *shown])
+    return run(lambda: evaluate_release(args.data, args.out, tmdb_path=args.tmdb, k=args.k,
+                                        include_hybrid=not args.no_hybrid, fast=args.fast,
+                                        command=command))
 
 
 if __name__ == "__main__":

@@ -9,23 +9,17 @@ Example::
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
-try:
-    import reco  # noqa: F401
-except ImportError:  # run from a checkout without installing the package
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+if __package__ in (None, ""):  # run as a file from a clone that is not installed
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.exceptions import RecoError
-from reco.data.synthetic import DEFAULT_CONFIG, LAYOUTS, SyntheticConfig, make_release
-
-logger = logging.getLogger("make_synthetic")
+from reco.cli import json_object, run, setup_logging  # noqa: E402
+from reco.data.synthetic import DEFAULT_CONFIG, LAYOUTS, SyntheticConfig, make_release  # noqa: E402
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse ``argv``, generate the release and write it; 0 on success, 2 on a bad config."""
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", type=int, default=DEFAULT_CONFIG.n_users)
     parser.add_argument("--movies", type=int, default=DEFAULT_CONFIG.n_movies)
@@ -33,21 +27,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--layout", choices=LAYOUTS, default=DEFAULT_CONFIG.layout)
     parser.add_argument("--out", type=Path, required=True, help="directory to write into")
     parser.add_argument("--seed", type=int, default=DEFAULT_CONFIG.seed)
-    args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    try:
-        config = SyntheticConfig(
-            n_users=args.users, n_movies=args.movies, n_ratings=args.ratings,
-            layout=args.layout, seed=args.seed,
-        )
-        files = make_release(config, args.out)
-    except RecoError as exc:  # ConfigError included
-        logger.error("%s", exc)
-        return 2
-    logger.info("wrote %s", ", ".join(str(f) for f in files))
-    return 0
+    parser.add_argument("--config", type=json_object, default={},
+                        help="other SyntheticConfig fields as JSON (noise, taste_std, tag_rate...)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv``, generate the release and write it; 0 on success, 2 on a bad config."""
+    args = parse_args(argv)
+    setup_logging(args.verbose)
+    # SyntheticConfig validates itself: a bad size is a ConfigError, which run() exits 2 on
+    return run(lambda: make_release(SyntheticConfig.from_dict({
+        **args.config, "n_users": args.users, "n_movies": args.movies,
+        "n_ratings": args.ratings, "layout": args.layout, "seed": args.seed}), args.out))
 
 
 if __name__ == "__main__":

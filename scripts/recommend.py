@@ -9,18 +9,14 @@ in the training data. Users unknown to the model get popular titles (counted in 
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.pipelines.batch import read_user_ids, recommend_for_users  # noqa: E402
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.artifacts.model_dir import load_model  # noqa: E402
-
-log = logging.getLogger("recommend")
+from reco.pipelines.batch import recommend_file  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -36,20 +32,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def _recommend(args: argparse.Namespace) -> None:
-    model, _, _ = load_model(args.artifacts)
-    users = read_user_ids(args.users)
-    frame, unknown = recommend_for_users(model, model.stage_.popular, users, args.k)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_csv(args.out)
-    log.info("wrote %d rows for %d users (%d unknown, served popular) to %s",
-             frame.height, users.size, unknown, args.out)
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
-    return run(lambda: _recommend(args))
+    return run(lambda: recommend_file(args.artifacts, args.users, args.k, args.out))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Train the family-friendly flag on Netflix titles by weak supervision; save it as npz + JSON.
 
-    python scripts/train_family_flag.py --netflix ../shared/data/netflix-titles/netflix_titles.csv \\
+    python scripts/train_family_flag.py \\
+        --netflix ../shared/data/netflix-titles/netflix_titles.csv \\
         --out artifacts/family [--report artifacts/family-eval] [--seed 0]
 
 The labeling functions and the classifier never read the age rating; ``--report`` also

@@ -12,7 +12,7 @@ import polars as pl
 from reco.ranking.candidates import SOURCES, rank_column
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
 from reco.ranking.pair_features import (
-    GENRE_COLUMNS, MOVIE_COLUMNS, RECENT_MONTHS, USER_COLUMNS, StageOne,
+    MOVIE_COLUMNS, RECENT_MONTHS, USER_COLUMNS, StageOne,
 )
 
 

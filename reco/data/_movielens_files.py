@@ -26,8 +26,8 @@ from reco.columns import (
     USERS_SCHEMA,
     YEAR,
     ZIP_CODE,
+    title_year,
 )
-from reco.exceptions import DataFormatError
 from reco.data._readers import (
     FileSpec,
     cast_located,
@@ -39,6 +39,7 @@ from reco.data._readers import (
     read_split_text,
     scan_delimited,
 )
+from reco.exceptions import DataFormatError
 
 _I32, _I64, _F32, _STR = pl.Int32(), pl.Int64(), pl.Float32(), pl.String()
 _RATING_COLUMNS = ((USER_ID, _I32), (MOVIE_ID, _I32), (RATING, _F32), (TIMESTAMP, _I64))
@@ -75,8 +76,6 @@ SPECS["u.item"] = FileSpec(
      ("imdb_url", _STR)) + tuple((f"g_{g}", _STR) for g in U_ITEM_GENRES),
 )
 _RATINGS_FILE = {"csv": "ratings.csv", "dat": "ratings.dat", "100k": "u.data"}
-# A year in parentheses at the end of a title; ranges ("(1994-1998)") keep the first.
-_YEAR_PATTERN = r"\((\d{4})(?:\s*[-–]\s*\d{0,4})?\)\s*$"
 
 
 def ratings_spec(layout: str) -> FileSpec:
@@ -135,10 +134,6 @@ def _check_unique_ids(frame: pl.DataFrame, path: Path) -> None:
         )
 
 
-def _year_from_title() -> pl.Expr:
-    return pl.col(TITLE).str.extract(_YEAR_PATTERN, 1).cast(pl.Int32, strict=False)
-
-
 def _genre_list(column: str) -> pl.Expr:
     genres = pl.col(column).fill_null("").str.split("|")
     genres = genres.list.eval(pl.element().str.strip_chars().replace("Children's", "Children"))
@@ -159,7 +154,7 @@ def read_movies(path: Path, layout: str) -> pl.DataFrame:
     return frame.select(
         pl.col(MOVIE_ID),
         pl.col(TITLE).str.strip_chars(),
-        _year_from_title().alias(YEAR),
+        title_year(pl.col(TITLE)).alias(YEAR),
         _genre_list(GENRES).alias(GENRES),
     ).cast(dict(MOVIES_SCHEMA))
 
@@ -185,7 +180,7 @@ def _read_u_item(path: Path) -> pl.DataFrame:
     return frame.select(
         pl.col(MOVIE_ID),
         pl.col(TITLE).str.strip_chars(),
-        pl.coalesce(_year_from_title(), release_year).alias(YEAR),
+        pl.coalesce(title_year(pl.col(TITLE)), release_year).alias(YEAR),
         genres.alias(GENRES),
     ).cast(dict(MOVIES_SCHEMA))
 

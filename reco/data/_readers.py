@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import logging
 import math
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +60,24 @@ def check_not_empty(path: Path) -> None:
         raise DataFormatError("file not found", path=path)
     if path.stat().st_size == 0:
         raise DataFormatError("file is empty (0 bytes)", path=path)
+
+
+def read_csv_as_text(path: Path, columns: Collection[str]) -> pl.DataFrame:
+    """A header-first CSV read as strings (cells are parsed by the caller, so a bad one
+    is reported with its line), checked to hold ``columns``; the other columns stay."""
+    check_not_empty(path)
+    try:
+        raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
+        raise DataFormatError(f"unreadable as CSV: {exc}", path=path) from exc
+    missing = [name for name in columns if name not in raw.columns]
+    if missing:
+        raise DataFormatError(
+            f"missing column(s) {missing}; expected at least {list(columns)}, "
+            f"found {raw.columns}",
+            path=path, line=1, field=missing[0],
+        )
+    return raw
 
 
 def read_first_line(path: Path, encoding: str = "utf-8") -> str:
@@ -138,8 +156,7 @@ def _split_lines(path: Path, spec: FileSpec, encoding: str) -> Iterator[tuple[in
             rows: Iterator[list[str]] = csv.reader(handle)
         else:
             rows = (line.rstrip("\r\n").split(spec.separator) for line in handle)
-        for number, row in enumerate(rows, start=1):
-            yield number, row
+        yield from enumerate(rows, start=1)
 
 
 def diagnose(path: Path, spec: FileSpec, encoding: str = "utf-8") -> DataFormatError | None:

@@ -2,8 +2,9 @@
 
 :func:`fetch_movielens` puts release ``NAME`` in ``DEST/NAME/`` whatever its folder in the
 zip (ml-10m's is ``ml-10M100K/``), so :func:`reco.load_movielens` reads ``DEST/NAME``. The zip
-is checked against :data:`~reco.data.releases.RELEASES` (sources in the comment there; ``ml-latest``, updated
-in place by GroupLens, against the md5 published beside the zip), downloaded to a ``.part``
+is checked against :data:`~reco.data.releases.RELEASES` (sources in the comment there;
+``ml-latest``, updated in place by GroupLens, against the md5 published beside the zip),
+downloaded to a ``.part``
 file that a later call resumes with an HTTP Range request, unpacked into a hidden temporary
 folder renamed into place when complete, and marked with :data:`MARKER` so a second call
 downloads nothing. docs/DOWNLOAD.md describes the behaviour for users.
@@ -28,8 +29,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import NamedTuple
 
-from reco.exceptions import ConfigError, RecoError
 from reco.data.releases import DEFAULT_BASE_URL, RELEASES, Release
+from reco.exceptions import ConfigError, RecoError
 
 log = logging.getLogger(__name__)
 
@@ -268,8 +269,8 @@ def _check(url: str, part: Path, release: Release, got: _Digests, md5: str | Non
         if expected is not None and actual != expected:
             part.unlink(missing_ok=True)
             size = f", expected {release.size}" if release.size else ""
-            stale = (f"; GroupLens updates {release.name} in place, so the table in reco/data/fetch.py "
-                     "may be stale") if release.moving else ""
+            stale = (f"; GroupLens updates {release.name} in place, so the table in "
+                     "reco/data/releases.py may be stale") if release.moving else ""
             raise DownloadError(f"{url}: {algorithm} mismatch: expected {expected}, got {actual} "
                                 f"({got.size} bytes{size}); deleted {part}{stale}")
     log.info("%s: checksums verified (sha256 %s)", release.zip_name, got.sha256)

@@ -26,9 +26,10 @@ from pathlib import Path
 
 import polars as pl
 
-from reco.data import _movielens_files as mf
 from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
 from reco.config import ConfigBase, check_choice
+from reco.data import _movielens_files as mf
+from reco.data._readers import line_of_row
 from reco.data.dataset import (
     HALF_STAR_SCALE,
     WHOLE_STAR_SCALE,
@@ -36,8 +37,7 @@ from reco.data.dataset import (
     MovieLensData,
     RatingScale,
 )
-from reco.exceptions import DatasetNotFoundError, DataFormatError
-from reco.data._readers import line_of_row
+from reco.exceptions import DataFormatError, DatasetNotFoundError
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +68,10 @@ class LoadConfig(ConfigBase):
         Ratings of movies absent from the movies file: ``"drop"`` them (logged and
         counted in the report), ``"keep"`` them and add a placeholder movie
         ("Unknown movie <id>", no year, no genres), or ``"error"``.
-    read_tags, read_links
-        Read the optional tags and links files when the release has them.
     """
 
     duplicates: str = "keep_last"
     unknown_movies: str = "drop"
-    read_tags: bool = True
-    read_links: bool = True
 
     def __post_init__(self) -> None:
         check_choice("LoadConfig", "duplicates", self.duplicates, ("keep_last", "error"))
@@ -174,15 +170,16 @@ def load_movielens(path: str | Path, config: LoadConfig | None = None) -> MovieL
     check_scale(ratings, scale, layout.path(ratings_file), layout.name)
     movies = mf.read_movies(layout.path(movies_file), layout.name)
     report = DataReport(unknown_movie_policy=config.unknown_movies)
-    ratings = apply_duplicate_policy(ratings, config, layout.path(ratings_file), layout.name, report)
+    ratings = apply_duplicate_policy(ratings, config, layout.path(ratings_file), layout.name,
+                                     report)
     ratings, movies = apply_unknown_movie_policy(
         ratings, movies, config, layout.path(ratings_file), layout.name, report
     )
     tags = links = users = None
     tags_file = {"csv": "tags.csv", "dat": "tags.dat"}.get(layout.name)
-    if config.read_tags and tags_file and layout.has(tags_file):
+    if tags_file and layout.has(tags_file):
         tags = mf.read_tags(layout.path(tags_file), layout.name)
-    if config.read_links and layout.has("links.csv"):
+    if layout.has("links.csv"):
         links = mf.read_links(layout.path("links.csv"))
     users_file = {"dat": "users.dat", "100k": "u.user"}.get(layout.name)
     if users_file and layout.has(users_file):

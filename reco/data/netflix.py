@@ -16,8 +16,8 @@ from pathlib import Path
 
 import polars as pl
 
+from reco.data._readers import read_csv_as_text
 from reco.exceptions import DataFormatError
-from reco.data._readers import check_not_empty
 
 log = logging.getLogger(__name__)
 
@@ -68,21 +68,14 @@ def read_netflix_titles(path: str | Path) -> pl.DataFrame:
         ``duration`` that is neither ``N min`` nor ``N Season(s)``.
     """
     path = Path(path)
-    check_not_empty(path)
-    try:
-        raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise DataFormatError(f"unreadable as CSV: {exc}", path=path) from exc
-    missing = [c for c in NETFLIX_COLUMNS if c not in raw.columns]
-    if missing:
-        raise DataFormatError(f"missing column(s) {missing}; header has {raw.columns}",
-                              path=path, line=1)
+    raw = read_csv_as_text(path, NETFLIX_COLUMNS)
     if raw.is_empty():
         raise DataFormatError("header but no rows", path=path, line=1)
     raw = raw.select(NETFLIX_COLUMNS).with_row_index(_ROW, offset=2)
     # A few rows of the published file carry the duration in the rating column ("74 min")
     # and leave duration empty: move it back rather than invent a rating.
-    shifted = raw[DURATION].is_null() & raw[AGE_RATING].str.contains(_DURATION.pattern).fill_null(False)
+    in_rating = raw[AGE_RATING].str.contains(_DURATION.pattern).fill_null(False)
+    shifted = raw[DURATION].is_null() & in_rating
     if shifted.any():
         log.info("%s: %d row(s) had the duration in the rating column; moved back",
                  path, int(shifted.sum()))

@@ -18,8 +18,8 @@ from pathlib import Path
 import polars as pl
 
 from reco.columns import KEYWORDS, OVERVIEW, TMDB_ID
+from reco.data._readers import read_csv_as_text
 from reco.exceptions import DataFormatError
-from reco.data._readers import check_not_empty
 
 log = logging.getLogger(__name__)
 
@@ -71,18 +71,7 @@ def read_tmdb_movies(path: str | Path) -> pl.DataFrame:
         counting the header), the field and the value.
     """
     path = Path(path)
-    check_not_empty(path)
-    try:
-        raw = pl.read_csv(path, infer_schema=False, encoding="utf8")
-    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
-        raise DataFormatError(f"unreadable as CSV: {exc}", path=path) from exc
-    missing = [name for name in TMDB_COLUMNS if name not in raw.columns]
-    if missing:
-        raise DataFormatError(
-            f"missing column(s) {missing}; expected at least {list(TMDB_COLUMNS)}, "
-            f"found {raw.columns}",
-            path=path, line=1, field=missing[0],
-        )
+    raw = read_csv_as_text(path, TMDB_COLUMNS)
     frame = (
         raw.select(list(TMDB_COLUMNS))
         .with_row_index(_ROW)

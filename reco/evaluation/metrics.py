@@ -29,9 +29,10 @@ import polars as pl
 import scipy.sparse as sp
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
+from reco.config import check_int
+from reco.data.split import LIKE_THRESHOLD
 from reco.ids import rating_matrix
 from reco.models.base import top_k
-from reco.data.split import LIKE_THRESHOLD
 
 if TYPE_CHECKING:
     from reco.models.base import BaseRecommender
@@ -39,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-TOPN_METRICS = ("ndcg", "recall", "precision", "hit_rate", "map")
 Relevant = Sequence[Any] | sp.spmatrix | sp.sparray | Mapping[Any, Any]
 
 
@@ -110,8 +110,7 @@ def topn_metrics(
     dict
         ``{"ndcg@k", "recall@k", "precision@k", "hit_rate@k", "map@k"}``.
     """
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+    check_int("evaluate_topn", "k", k, 1)  # a ConfigError, so a ValueError
     recommended = np.asarray(recommended)
     if recommended.ndim != 2 or not np.issubdtype(recommended.dtype, np.integer):
         raise ValueError(f"recommended must be a 2-d integer array, got {recommended.dtype} "

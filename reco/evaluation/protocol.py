@@ -11,21 +11,27 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.models.mf import ALSRecommender, SVDRecommender
-from reco.models.content import ContentRecommender
 from reco.data.dataset import MovieLensData
-from reco.ranking.hybrid import HybridConfig, HybridRecommender
-from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
-from reco.evaluation.peers import EASE_LAMBDA_GRID, EASERecommender, peer_factories, tune_ease_lambda
-from reco.ranking.booster import importance
-from reco.models.base import BaseRecommender, Recommender
 from reco.data.split import LIKE_THRESHOLD, PROTOCOL, Split, global_time_split, per_user_split
+from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
+from reco.evaluation.peers import (
+    EASE_LAMBDA_GRID,
+    EASERecommender,
+    peer_factories,
+    tune_ease_lambda,
+)
+from reco.models.base import BaseRecommender, Recommender
+from reco.models.content import ContentRecommender
+from reco.models.mf import ALSRecommender, SVDRecommender
+from reco.ranking.booster import importance
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
 
 log = logging.getLogger(__name__)
 MIN_USERS_FOR_GLOBAL_SPLIT = 1_000
@@ -105,13 +111,14 @@ def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
 
 def fast_config() -> HybridConfig:
     """A cheaper configuration for smoke runs (``scripts/evaluate.py --fast``)."""
-    from reco.ranking.candidates import CandidateConfig
-    from reco.models.mf import ALSConfig, SVDConfig
     from reco.models.content import ContentConfig
+    from reco.models.mf import ALSConfig, SVDConfig
     from reco.ranking.booster import RankerConfig
+    from reco.ranking.candidates import CandidateConfig
 
     return HybridConfig(
-        cf=ALSConfig(factors=16, iterations=5), rating_model="svd", rating_svd=SVDConfig(factors=8, center="both"),
+        cf=ALSConfig(factors=16, iterations=5), rating_model="svd",
+        rating_svd=SVDConfig(factors=8, center="both"),
         content=ContentConfig(dimensions=16),
         candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
         ranker=RankerConfig(n_estimators=40, learning_rate=0.2),
@@ -130,7 +137,8 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
     report: dict[str, Any] = {"protocol": PROTOCOL, "data": data.summary(),
                               "split": split.summary(), "k": k, "config": config.to_dict(),
                               "ease_grid": list(ease_grid)}
-    rows, fitted = evaluate_methods(data, split, _methods(data, tmdb, config, include_hybrid, ease_grid), k)
+    methods = _methods(data, tmdb, config, include_hybrid, ease_grid)
+    rows, fitted = evaluate_methods(data, split, methods, k)
     report["topn"] = rows
     hybrid = fitted.get("reco full (two-stage + XGBoost)")
     if isinstance(hybrid, HybridRecommender):
@@ -147,7 +155,7 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
     strict = global_time_split(data.ratings)
     strict_users = strict.summary()["ranked_users"]
     if int(strict_users) >= MIN_USERS_FOR_GLOBAL_SPLIT:
-        strict_rows, _ = evaluate_methods(data, strict, _methods(data, tmdb, config, include_hybrid, ease_grid), k)
+        strict_rows, _ = evaluate_methods(data, strict, methods, k)
         report["global_time_split"] = {"split": strict.summary(), "topn": strict_rows}
     else:
         report["global_time_split"] = {
@@ -155,3 +163,31 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
                        f"the per-user split ranks {ranked_users}",
         }
     return report
+
+
+#: The two-point EASE grid of a ``fast`` run (the full grid is :data:`EASE_LAMBDA_GRID`).
+FAST_EASE_GRID = (100.0, 300.0)
+
+
+def evaluate_release(data_dir: str | Path | None, out: str | Path, *,
+                     tmdb_path: str | Path | None = None, k: int = 10,
+                     include_hybrid: bool = True, fast: bool = False,
+                     command: str = "") -> dict[str, Path]:
+    """:func:`run_evaluation` on a release (the embedded default when ``data_dir`` is None)
+    and its report into ``out``; returns the files written by name.
+
+    ``fast``: :func:`fast_config` and :data:`FAST_EASE_GRID`, a smoke run, not a benchmark.
+    ``command``: the command line, quoted in the Markdown so the run can be repeated.
+    """
+    from reco.data.tmdb import read_tmdb_movies
+    from reco.evaluation.report import write_report
+    from reco.pipelines.features import load_data
+
+    data = load_data(data_dir)
+    tmdb = None if tmdb_path is None else read_tmdb_movies(tmdb_path)
+    extra: dict[str, Any] = {"config": fast_config(), "ease_grid": FAST_EASE_GRID} if fast else {}
+    report = run_evaluation(data, tmdb=tmdb, k=k, include_hybrid=include_hybrid, **extra)
+    paths = write_report(report, out, command)
+    for name, path in paths.items():
+        log.info("%s: %s", name, path)
+    return paths

@@ -40,7 +40,8 @@ def classification_table(rows: list[dict[str, Any]]) -> str:
     for row in rows:
         lines.append(
             f"| {row['features']} | {row['classifier']} | {_fmt(row.get('auc'))} | "
-            f"{_fmt(row.get('accuracy'))} | {_fmt(row.get('f1'))} | {_fmt(row.get('fit_seconds'), 2)} |"
+            f"{_fmt(row.get('accuracy'))} | {_fmt(row.get('f1'))} | "
+            f"{_fmt(row.get('fit_seconds'), 2)} |"
         )
     return "\n".join(lines)
 

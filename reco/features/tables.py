@@ -31,7 +31,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, RATING, TIMESTAMP, USER_ID, YEAR
-from reco.config import ConfigBase, check_range
+from reco.config import ConfigBase, check_int, check_range
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ class FeatureConfig(ConfigBase):
     def __post_init__(self) -> None:
         check_range("FeatureConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
         check_range("FeatureConfig", "bayes_prior_weight", self.bayes_prior_weight, 0.0)
-        check_range("FeatureConfig", "recent_days", self.recent_days, 1)
+        check_int("FeatureConfig", "recent_days", self.recent_days, 1)
 
 
 # ------------------------------------------------------------------ expressions
@@ -189,14 +189,6 @@ def _user_genres_from(stats: pl.LazyFrame, genre_counts: pl.LazyFrame) -> pl.Laz
     )
 
 
-def user_features(
-    ratings: pl.LazyFrame, movies: pl.LazyFrame, config: FeatureConfig
-) -> pl.LazyFrame:
-    """One row per user who rated anything (key ``user_id``)."""
-    counts = _user_genre_counts(ratings, movies, genre_names(movies), config.like_threshold)
-    return _users_from(_user_stats(ratings, config), _active_hours(ratings), counts)
-
-
 def movie_features(
     ratings: pl.LazyFrame, movies: pl.LazyFrame, config: FeatureConfig
 ) -> pl.LazyFrame:
@@ -231,14 +223,6 @@ def movie_features(
         .drop("_recent", "_users", "_recent_users", "_global")
         .sort(MOVIE_ID)
     )
-
-
-def user_genre_features(
-    ratings: pl.LazyFrame, movies: pl.LazyFrame, config: FeatureConfig
-) -> pl.LazyFrame:
-    """One row per (user, genre) the user rated (keys ``user_id``, ``genre``)."""
-    counts = _user_genre_counts(ratings, movies, genre_names(movies), config.like_threshold)
-    return _user_genres_from(_user_stats(ratings, config), counts)
 
 
 @dataclass(frozen=True)

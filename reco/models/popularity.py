@@ -41,12 +41,6 @@ class PopularityRecommender(Recommender):
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.scores_, (len(users), self.scores_.size))
 
-    def most_popular(self, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` most liked movies and their scores: the cold-start list."""
-        self._check_fitted()
-        order = np.lexsort((np.arange(self.scores_.size), -self.scores_))[:k]
-        return self.item_map_.ids[order], self.scores_[order].astype(np.float32)
-
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         return self.scores_.copy()
 

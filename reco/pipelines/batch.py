@@ -9,7 +9,6 @@ import numpy as np
 import polars as pl
 
 from reco.exceptions import DataFormatError
-from reco.models.popularity import PopularityRecommender
 from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
@@ -39,8 +38,25 @@ def read_user_ids(path: str | Path) -> np.ndarray:
     return np.array(ids, dtype=np.int64)[np.sort(first)]
 
 
+def recommend_file(artifacts: str | Path, users: str | Path, k: int,
+                   out: str | Path) -> pl.DataFrame:
+    """Top-k for every user id in the file ``users`` (:func:`read_user_ids`) with the model
+    trained into ``artifacts``, written to the CSV ``out``; returns the rows."""
+    from reco.artifacts.model_dir import load_model  # XGBoost and the models: only when used
+
+    model, _, _ = load_model(artifacts)
+    user_ids = read_user_ids(users)
+    frame, unknown = recommend_for_users(model, model.stage_.popular, user_ids, k)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    frame.write_csv(out)
+    log.info("wrote %d rows for %d users (%d unknown, served popular) to %s",
+             frame.height, user_ids.size, unknown, out)
+    return frame
+
+
 def recommend_for_users(
-    model: Recommender, fallback: PopularityRecommender, user_ids: np.ndarray, k: int
+    model: Recommender, fallback: Recommender, user_ids: np.ndarray, k: int
 ) -> tuple[pl.DataFrame, int]:
     """Top-k rows for every user; users unknown to ``model`` get ``fallback``'s list.
 
@@ -54,8 +70,9 @@ def recommend_for_users(
         parts.append((user_ids[known], ids, scores))
     n_unknown = int((~known).sum())
     if n_unknown:
-        # Users the model never saw have rated nothing it knows: the popular list as is.
-        top_ids, top_scores = fallback.most_popular(k)
+        # Users the model never saw have rated nothing it knows: the fallback's list for
+        # someone with no ratings (for popularity, the most liked movies as they are).
+        top_ids, top_scores = fallback.recommend_new_user([], [], k)
         fb_ids = np.full((1, k), -1, dtype=np.int64)
         fb_scores = np.full((1, k), -np.inf, dtype=np.float32)
         fb_ids[0, : top_ids.size], fb_scores[0, : top_ids.size] = top_ids, top_scores

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from reco.artifacts import manifest as art
 from reco.data.dataset import MovieLensData
-from reco.features.tables import FeatureConfig, FeatureTables, build_feature_tables
 from reco.data.movielens import LoadConfig, load_movielens
+from reco.features.tables import FeatureConfig, FeatureTables, build_feature_tables
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -17,6 +17,7 @@ import json
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -26,10 +27,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
-from reco.config import ConfigBase, check_choice, check_range
-from reco.exceptions import ArtifactError, ModelFitError, NotFittedError
-from reco.text.label_model import LabelModelConfig, weak_labels
-from reco.text.labeling_functions import LabelingFunction, apply_lfs
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.data.netflix import (
     DESCRIPTION,
     DURATION_MINUTES,
@@ -40,7 +38,10 @@ from reco.data.netflix import (
     SHOW_TYPE,
     TYPE,
 )
+from reco.exceptions import ArtifactError, ModelFitError, NotFittedError
 from reco.text.augment import augment_texts
+from reco.text.label_model import LabelModelConfig, weak_labels
+from reco.text.labeling_functions import LabelingFunction, apply_lfs
 
 log = logging.getLogger(__name__)
 
@@ -99,21 +100,24 @@ class FamilyConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_range(name, "ngram_max", self.ngram_max, 1, 3)
-        check_range(name, "min_df", self.min_df, 1)
-        check_range(name, "max_features", self.max_features, 10)
+        check_int(name, "ngram_max", self.ngram_max, 1, 3)
+        check_int(name, "min_df", self.min_df, 1)
+        check_int(name, "max_features", self.max_features, 10)
         check_range(name, "C", self.C, 1e-6, 1e6)
         check_range(name, "genre_weight", self.genre_weight, 0.0, 100.0)
         check_range(name, "meta_weight", self.meta_weight, 0.0, 100.0)
         check_choice(name, "label_mode", self.label_mode, ("soft", "hard"))
-        check_range(name, "augment_copies", self.augment_copies, 0, 10)
+        check_int(name, "augment_copies", self.augment_copies, 0, 10)
         check_range(name, "augment_swap", self.augment_swap, 0.0, 0.9)
         check_range(name, "augment_delete", self.augment_delete, 0.0, 0.9)
-        check_range(name, "random_state", self.random_state, 0)
+        check_int(name, "random_state", self.random_state, 0)
 
 
 class FamilyClassifier:
     """TF-IDF + genres + duration bins into a logistic regression; ``P(family)``."""
+
+    #: What :func:`fit_family_flag` trained on (source, coverage), saved in ``family.json``.
+    training_: dict[str, Any]
 
     def __init__(self, config: FamilyConfig | None = None) -> None:
         self.config = config or FamilyConfig()

@@ -29,9 +29,9 @@ from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 
-from reco.text import multilabel as mm
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ArtifactError, NotFittedError
+from reco.text import multilabel as mm
 from reco.text.tfidf import BlockFeatures, TfidfParams
 
 log = logging.getLogger(__name__)
@@ -86,20 +86,20 @@ class TaggerConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_range(name, "word_ngram_max", self.word_ngram_max, 1, 3)
-        check_range(name, "word_min_df", self.word_min_df, 1)
-        check_range(name, "char_ngram_min", self.char_ngram_min, 1)
+        check_int(name, "word_ngram_max", self.word_ngram_max, 1, 3)
+        check_int(name, "word_min_df", self.word_min_df, 1)
+        check_int(name, "char_ngram_min", self.char_ngram_min, 1)
         if self.char_ngram_max:
-            check_range(name, "char_ngram_max", self.char_ngram_max, self.char_ngram_min, 8)
-        check_range(name, "char_min_df", self.char_min_df, 1)
+            check_int(name, "char_ngram_max", self.char_ngram_max, self.char_ngram_min, 8)
+        check_int(name, "char_min_df", self.char_min_df, 1)
         check_range(name, "char_weight", self.char_weight, 0.0)
         check_range(name, "token_weight", self.token_weight, 0.0)
         check_range(name, "c", self.c, 1e-6)
         check_choice(name, "class_weight", self.class_weight, ("balanced", "none"))
-        check_range(name, "n_folds", self.n_folds, 2, 10)
-        check_range(name, "min_label_count", self.min_label_count, 1)
+        check_int(name, "n_folds", self.n_folds, 2, 10)
+        check_int(name, "min_label_count", self.min_label_count, 1)
         check_choice(name, "threshold_mode", self.threshold_mode, THRESHOLD_MODES)
-        check_range(name, "random_state", self.random_state, 0)
+        check_int(name, "random_state", self.random_state, 0)
 
 
 def _as_list(values: Sequence[str] | None, n: int, what: str) -> list[str] | None:

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import logsumexp
 
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ConfigError, ModelFitError, NotFittedError
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class LabelModelConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         name = type(self).__name__
-        check_range(name, "max_iter", self.max_iter, 1, 100_000)
+        check_int(name, "max_iter", self.max_iter, 1, 100_000)
         check_range(name, "tol", self.tol, 0.0)
         check_range(name, "smoothing", self.smoothing, 1e-9)
         check_choice(name, "init", self.init, ("majority", "accuracy"))
@@ -246,7 +246,8 @@ class DawidSkeneLabelModel:
             raise NotFittedError("DawidSkeneLabelModel.predict_proba called before fit")
         votes = _check_votes(votes)
         if votes.shape[1] != self.confusion_.shape[0]:
-            raise ValueError(f"votes have {votes.shape[1]} LFs, the model {self.confusion_.shape[0]}")
+            raise ValueError(f"votes have {votes.shape[1]} LFs, "
+                             f"the model {self.confusion_.shape[0]}")
         if self.collapsed_:
             return majority_vote(votes)
         return self._e_step(self._indicators(votes))[0][:, 1]

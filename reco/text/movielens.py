@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from reco.columns import GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID
-from reco.text.family import FamilyClassifier
+from reco.columns import GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID, title_without_year
 from reco.data.netflix import (
     DESCRIPTION,
     DURATION_MINUTES,
@@ -23,6 +22,7 @@ from reco.data.netflix import (
     TYPE,
 )
 from reco.data.tmdb import OVERVIEW
+from reco.text.family import FamilyClassifier
 
 #: MovieLens genre -> the Netflix ``listed_in`` labels the classifier knows. Netflix has
 #: no plain "Animation" or "Crime" movie label: Animation becomes the word "animated" in
@@ -50,7 +50,7 @@ def movielens_titles(movies: pl.DataFrame, tmdb: pl.DataFrame | None = None,
     """
     out = movies.select(
         MOVIE_ID,
-        pl.col(TITLE).str.replace(r"\s*\(\d{4}\)\s*$", "").alias(NF_TITLE),
+        title_without_year(pl.col(TITLE)).alias(NF_TITLE),
         pl.col(GENRES).list.eval(pl.element().replace_strict(
             {k: list(v) for k, v in ML_TO_NETFLIX_GENRES.items()}, default=[],
             return_dtype=pl.List(pl.String))).list.eval(pl.element().explode())

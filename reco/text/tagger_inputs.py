@@ -11,16 +11,24 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
 
-from reco.columns import GENRE_VOCABULARY, GENRES, MOVIE_ID, TAG, TITLE, TMDB_ID
-from reco.text.genre_tagger import GenreTagger
+from reco.columns import (
+    GENRE_VOCABULARY,
+    GENRES,
+    MOVIE_ID,
+    TAG,
+    TITLE,
+    TMDB_ID,
+    title_without_year,
+)
 from reco.data.tmdb import OVERVIEW, TMDB_GENRES, TMDB_TITLE
+from reco.text.genre_tagger import GenreTagger
 
 log = logging.getLogger(__name__)
 
@@ -29,16 +37,13 @@ PREDICTED_GENRES = "predicted_genres"
 #: TMDB genre -> MovieLens genre where the names differ. Measured on ml-latest-small
 #: movies linked to TMDB 5000 (3,537): 92% of MovieLens "Children" are TMDB "Family" (and
 #: 63% of "Family" are "Children"); 66% of "Musical" are TMDB "Music" (59% the other way);
-#: 82% of TMDB "Science Fiction" are "Sci-Fi". Identical names map to themselves.
+#: 82% of TMDB "Science Fiction" are "Sci-Fi". Identical names map to themselves; the rest
+#: (History, Foreign, TV Movie) MovieLens lacks, so to_movielens_genres drops them.
 TMDB_TO_MOVIELENS: dict[str, str] = {
     "Science Fiction": "Sci-Fi",
     "Family": "Children",
     "Music": "Musical",
 }
-#: TMDB genres MovieLens does not have: dropped from the MovieLens tagger's labels.
-TMDB_DROPPED: tuple[str, ...] = ("History", "Foreign", "TV Movie")
-
-_YEAR_SUFFIX = re.compile(r"\s*\(\d{4}\)\s*$")
 
 
 @dataclass(frozen=True)
@@ -60,10 +65,20 @@ class TaggerInputs:
         return TaggerInputs(pick(self.texts) or [], pick(self.tokens),
                             None if self.meta is None else self.meta[idx], pick(self.groups))
 
-    def kwargs(self) -> dict[str, object]:
+    def kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``fit`` / ``predict_proba`` / ``predict``."""
         return {"texts": self.texts, "meta": self.meta, "tokens": self.tokens,
                 "groups": self.groups}
+
+
+def with_genres(inputs: TaggerInputs,
+                labels: list[list[str]]) -> tuple[TaggerInputs, list[list[str]]]:
+    """The titles that have at least one genre (the others teach and score nothing;
+    TMDB 5000 has 28), inputs and labels kept aligned."""
+    keep = [i for i, row in enumerate(labels) if row]
+    if len(keep) < len(labels):
+        log.info("%d of %d titles have genres; the others are left out", len(keep), len(labels))
+    return inputs.subset(keep), [labels[i] for i in keep]
 
 
 def _tags(prefix: str, cell: str) -> list[str]:
@@ -150,7 +165,7 @@ def predict_movielens_genres(tagger: GenreTagger, movies: pl.DataFrame,
     schema = {MOVIE_ID: pl.Int32, PREDICTED_GENRES: pl.List(pl.String)}
     if empty.is_empty():
         return pl.DataFrame(schema=schema)
-    frame = empty.with_columns(pl.col(TITLE).str.replace(_YEAR_SUFFIX.pattern, ""),
+    frame = empty.with_columns(title_without_year(pl.col(TITLE)),
                                pl.lit(None, dtype=pl.String).alias(OVERVIEW),
                                pl.lit(None, dtype=pl.String).alias(TAG))
     if tmdb is not None and links is not None:

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import CountVectorizer, TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int
 from reco.exceptions import ArtifactError
 
 ANALYZERS = ("word", "char", "char_wb")
@@ -69,10 +69,10 @@ class TfidfParams(ConfigBase):
     def __post_init__(self) -> None:
         name = type(self).__name__
         check_choice(name, "analyzer", self.analyzer, ANALYZERS)
-        check_range(name, "ngram_min", self.ngram_min, 1)
-        check_range(name, "ngram_max", self.ngram_max, self.ngram_min)
-        check_range(name, "min_df", self.min_df, 1)
-        check_range(name, "max_features", self.max_features, 0)
+        check_int(name, "ngram_min", self.ngram_min, 1)
+        check_int(name, "ngram_max", self.ngram_max, self.ngram_min)
+        check_int(name, "min_df", self.min_df, 1)
+        check_int(name, "max_features", self.max_features, 0)
 
     def _vectorizer_kwargs(self) -> dict[str, object]:
         kwargs: dict[str, object] = {

@@ -104,8 +104,8 @@ def run_stage(stage: str, data_dir: Path, work: Path, fast: bool = False) -> dic
 
         extra["rows"] = build_feature_tables_pandas(*pandas_inputs).row_counts()
     elif stage == "cf":
-        from reco.ranking.hybrid import HybridConfig
         from reco.models.mf import ALSRecommender
+        from reco.ranking.hybrid import HybridConfig
 
         model = ALSRecommender(HybridConfig().cf).fit(inputs.ratings)
         extra.update(config=model.config.to_dict(), regularization=model.regularization_)

@@ -3,7 +3,8 @@
 On each release: one protocol split (:func:`reco.data.split.per_user_split`), then every method
 fitted ``repeats`` times on its training part (repeats outermost, so background load hits
 every method alike), fit time per run, and NDCG@10 etc. of the last fit on the test part
-(:func:`reco.evaluation.metrics.evaluate_topn`, ``shared/EVALUATION.md``). All in one process, one run.
+(:func:`reco.evaluation.metrics.evaluate_topn`, ``shared/EVALUATION.md``). All in one
+process, one run.
 
 Same model where the two libraries allow it (both fit Hu, Koren & Volinsky's implicit ALS
 on the like matrix, rating >= 3.5):
@@ -37,10 +38,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from scripts.bench.report import runs_cell, target_row
 from reco.columns import RATING, USER_ID
-from reco.models.base import Recommender
 from reco.data.split import LIKE_THRESHOLD, Split, per_user_split
+from reco.models.base import Recommender
+from scripts.bench.report import runs_cell, target_row, targets_table
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +68,15 @@ class PeerSettings:
 def _methods(settings: PeerSettings, reg: float,
              n_ratings: int) -> dict[str, Callable[[], Recommender] | str]:
     """Factories of the methods for one release (a string says why one is skipped)."""
-    from reco.models.mf import ALSConfig, ALSRecommender
     from reco.evaluation.peers.external import (
-        ImplicitALSConfig, ImplicitALSPeer, SurpriseSVDConfig, SurpriseSVDPeer,
-        implicit_available, surprise_available,
+        ImplicitALSConfig,
+        ImplicitALSPeer,
+        SurpriseSVDConfig,
+        SurpriseSVDPeer,
+        implicit_available,
+        surprise_available,
     )
+    from reco.models.mf import ALSConfig, ALSRecommender
 
     s = settings
     methods: dict[str, Callable[[], Recommender] | str] = {
@@ -113,8 +118,8 @@ def eval_split(split: Split, max_users: int | None, seed: int) -> Split:
 def compare_on(label: str, ratings: pl.DataFrame, settings: PeerSettings,
                repeats: int) -> dict[str, Any]:
     """Every method on one release's protocol split; JSON-ready."""
-    from reco.models.mf import ALSConfig
     from reco.evaluation.metrics import evaluate_topn
+    from reco.models.mf import ALSConfig
 
     split = per_user_split(ratings)
     n_likes = int((split.train[RATING] >= LIKE_THRESHOLD).sum())
@@ -224,8 +229,5 @@ def render_peers(result: dict[str, Any], command: str) -> str:
                 f"{m[hits]:.4f} | "
                 f"{m['n_users']:,} |")
         lines.append("")
-    lines += ["**Targets**", "", "| target | measured | status |", "| --- | ---: | --- |"]
-    for t in peer_targets(result):
-        lines.append(f"| {t['target']} | {t['measured'] or '-'} | {t['status']}"
-                     + (f": {t['margin']}" if "margin" in t else "") + " |")
+    lines += targets_table(peer_targets(result))
     return "\n".join(lines)

@@ -117,8 +117,8 @@ class Profile:
 
 def instrument_training(profile: Profile) -> None:
     """Time the parts of :meth:`HybridRecommender.fit` (this process only; no core edits)."""
-    from reco.ranking import hybrid
     from reco.features.temporal import RecentItems, TimePopularity
+    from reco.ranking import hybrid
 
     profile.wrap(hybrid.HybridRecommender, "_stage_one", "stage one (both windows)")
     profile.wrap(hybrid.ALSRecommender, "fit", lambda model, *a: f"ALS {model.config.feedback}")

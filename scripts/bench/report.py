@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 
-
 BUILD_TITLE = "Build (issue: scale)"
 GENERATED_END = "<!-- end of generated figures: notes below this line are kept on re-runs -->"
 TITLES = {"load": "load (read + validate)", "features": "features, Polars (reco)",
@@ -101,6 +100,15 @@ def build_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def targets_table(targets: list[dict[str, Any]], measured: str = "measured") -> list[str]:
+    """The **Targets** table of a section: target, what was measured, met or missed."""
+    lines = ["**Targets**", "", f"| target | {measured} | status |", "| --- | ---: | --- |"]
+    for t in targets:
+        lines.append(f"| {t['target']} | {t['measured'] or '-'} | {t['status']}"
+                     + (f": {t['margin']}" if "margin" in t else "") + " |")
+    return lines
+
+
 def render_build(result: dict[str, Any], command: str, image: str | None) -> str:
     """The ``## Build`` section of docs/BENCHMARKS.md from a :func:`run_build` result."""
     sizes = result["sizes"]
@@ -153,7 +161,8 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
                   f"{run['process_peak_rss_mb']:,.0f} MB; parts nest, stage one holds "
                   "ALS, content, features...; manifest steps: "
                   + ", ".join(f"{k} {v:.1f} s" for k, v in run["manifest_timings"].items())
-                  + ")", "", "| part | calls | seconds | peak RSS (MB) |", "| --- | ---: | ---: | ---: |"]
+                  + ")", "", "| part | calls | seconds | peak RSS (MB) |",
+                  "| --- | ---: | ---: | ---: |"]
         for name, part in sorted(run["parts"].items(), key=lambda kv: -kv[1]["seconds"]):
             lines.append(f"| {name} | {part['calls']} | {part['seconds']:.1f} | "
                          f"{part['peak_rss_mb']:,.0f} |")
@@ -161,10 +170,7 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
             lines.append(f"| outside these parts (load, the rest of fit, save) | | "
                          f"{run['outside_parts_seconds']:.1f} | |")
         lines.append("")
-    lines += ["**Targets**", "", "| target | measured (median) | status |", "| --- | ---: | --- |"]
-    for t in build_targets(result):
-        lines.append(f"| {t['target']} | {t['measured'] or '-'} | {t['status']}"
-                     + (f": {t['margin']}" if "margin" in t else "") + " |")
+    lines += targets_table(build_targets(result), "measured (median)")
     if image:
         lines += ["", f"![time and peak memory per stage against ratings]({image})"]
     return "\n".join(lines)

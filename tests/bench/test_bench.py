@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from scripts import benchmark
 from scripts.bench.build import Size, growth_exponent, prepare_release, release_shape, run_stage
 from scripts.bench.profile import Profile
 from scripts.bench.report import GENERATED_END, update_doc_section
-from scripts import benchmark
 
 TINY = "5000:100:300"
 
 
+@pytest.mark.slow  # three fresh processes, each importing reco and building a release
 def test_build_end_to_end(tmp_path: Path):
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\n## Serving\n\nuntouched\n")
@@ -83,8 +84,8 @@ def test_peers_end_to_end(tmp_path: Path):
 
 def test_surprise_is_capped(tmp_path: Path):
     pytest.importorskip("surprise")
-    from scripts.bench.peers import PeerSettings, compare_on
     from reco.data.synthetic import SyntheticConfig, generate
+    from scripts.bench.peers import PeerSettings, compare_on
 
     ratings = generate(SyntheticConfig(n_users=60, n_movies=100, n_ratings=2000)).ratings
     entry = compare_on("tiny", ratings, PeerSettings(factors=4, iterations=2,

@@ -8,10 +8,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from reco.features.tables import FeatureConfig, build_feature_tables
-from scripts.bench.features_pandas import build_feature_tables_pandas, to_pandas_frames
 from reco.data.movielens import load_movielens
 from reco.data.synthetic import SyntheticConfig, generate
+from reco.features.tables import FeatureConfig, build_feature_tables
+from scripts.bench.features_pandas import build_feature_tables_pandas, to_pandas_frames
 
 TABLES = ("users", "movies", "user_genres")
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from reco.exceptions import DataFormatError, RecoError
 from reco.data.movielens import load_movielens
+from reco.exceptions import DataFormatError, RecoError
 from tests import fixtures
 
 
@@ -31,24 +31,19 @@ def test_non_numeric_rating_deep_in_a_file(tmp_path):
     assert (err.line, err.field, err.value) == (122, "rating", "four")
 
 
-def test_non_numeric_id_in_dat_ratings(tmp_path):
-    directory = fixtures.write_release(tmp_path, "ml-1m")
-    path = directory / "ratings.dat"
+@pytest.mark.parametrize("release, name, line, text, field, value", [
+    ("ml-1m", "ratings.dat", 2, "1::x2::3::978300760", "movie_id", "x2"),
+    ("ml-100k", "u.data", 5, "2\t3\tgood\t978300760", "rating", "good"),
+    ("ml-10m", "movies.dat", 3, "three::Café Society (2016)::Drama", "movie_id", "three"),
+])
+def test_a_bad_cell_is_located(tmp_path, release, name, line, text, field, value):
+    directory = fixtures.write_release(tmp_path, release)
+    path = directory / name
     lines = path.read_text().splitlines()
-    lines[1] = "1::x2::3::978300760"
+    lines[line - 1] = text
     path.write_text("\n".join(lines) + "\n")
     err = _error(directory)
-    assert (err.path.name, err.line, err.field, err.value) == ("ratings.dat", 2, "movie_id", "x2")
-
-
-def test_non_numeric_rating_in_u_data(tmp_path):
-    directory = fixtures.write_release(tmp_path, "ml-100k")
-    path = directory / "u.data"
-    lines = path.read_text().splitlines()
-    lines[4] = "2\t3\tgood\t978300760"
-    path.write_text("\n".join(lines) + "\n")
-    err = _error(directory)
-    assert (err.path.name, err.line, err.field, err.value) == ("u.data", 5, "rating", "good")
+    assert (err.path.name, err.line, err.field, err.value) == (name, line, field, value)
 
 
 @pytest.mark.parametrize("value", ["7.0", "0.0", "-1.0", "5.5"])
@@ -143,16 +138,6 @@ def test_empty_movies_file(tmp_path):
     (directory / "movies.dat").write_bytes(b"")
     err = _error(directory)
     assert err.path.name == "movies.dat"
-
-
-def test_bad_movie_id_in_movies_dat(tmp_path):
-    directory = fixtures.write_release(tmp_path, "ml-10m")
-    path = directory / "movies.dat"
-    lines = path.read_text().splitlines()
-    lines[2] = "three::Café Society (2016)::Drama"
-    path.write_text("\n".join(lines) + "\n")
-    err = _error(directory)
-    assert (err.path.name, err.line, err.field, err.value) == ("movies.dat", 3, "movie_id", "three")
 
 
 def test_duplicate_movie_id_in_movies(tmp_path):

@@ -22,8 +22,8 @@ import pytest
 
 import reco
 from reco.data import fetch
-from reco.exceptions import ConfigError
 from reco.data.fetch import MARKER, RELEASES, DownloadError, Release, fetch_movielens
+from reco.exceptions import ConfigError
 from scripts import fetch_movielens as script
 from tests import fixtures
 

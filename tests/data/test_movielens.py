@@ -10,8 +10,8 @@ from polars.testing import assert_frame_equal
 
 from reco.columns import LINKS_SCHEMA, MOVIES_SCHEMA, RATINGS_SCHEMA, TAGS_SCHEMA, USERS_SCHEMA
 from reco.data.dataset import HALF_STAR_SCALE, WHOLE_STAR_SCALE
-from reco.exceptions import DatasetNotFoundError, RecoError
 from reco.data.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
+from reco.exceptions import DatasetNotFoundError, RecoError
 from tests import fixtures
 
 LAYOUT_OF = {"ml-100k": "100k", "ml-1m": "dat", "ml-10m": "dat"}
@@ -66,7 +66,8 @@ def test_year_from_title_else_null(csv_release):
 
 def test_title_with_comma_survives_csv_quoting(csv_release):
     movies = load_movielens(csv_release).movies
-    assert movies.filter(pl.col("movie_id") == 2)["title"].item() == "American President, The (1995)"
+    title = movies.filter(pl.col("movie_id") == 2)["title"].item()
+    assert title == "American President, The (1995)"
 
 
 def test_release_inside_a_parent_directory_is_found(tmp_path):

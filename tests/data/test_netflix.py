@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from reco.exceptions import DataFormatError
 from reco.data.netflix import NETFLIX_COLUMNS, read_netflix_titles
+from reco.exceptions import DataFormatError
 
 
 def _row(show_id: str, **values: str) -> list[str]:
@@ -35,7 +35,8 @@ def test_reads_lists_durations_and_the_shifted_rating(tmp_path: Path) -> None:
         _row("s4", type="TV Show", duration="1 Season", listed_in="", description=""),
     ])
     frame = read_netflix_titles(path)
-    assert frame["listed_in"].to_list() == [["Comedies", "Dramas"], ["Kids' TV"], ["Comedies", "Dramas"], []]
+    assert frame["listed_in"].to_list() == [
+        ["Comedies", "Dramas"], ["Kids' TV"], ["Comedies", "Dramas"], []]
     assert frame["duration_minutes"].to_list() == [90, None, 74, None]
     assert frame["seasons"].to_list() == [None, 3, None, 1]
     assert frame["rating"].to_list() == ["PG", "TV-Y", None, "PG"]

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import polars as pl
 import pytest
@@ -21,7 +18,6 @@ from reco.columns import (
     USERS_SCHEMA,
 )
 from reco.data.dataset import HALF_STAR_SCALE, WHOLE_STAR_SCALE
-from reco.exceptions import ConfigError
 from reco.data.synthetic import (
     DEFAULT_CONFIG,
     SyntheticConfig,
@@ -30,8 +26,9 @@ from reco.data.synthetic import (
     write_release,
 )
 from reco.data.synthetic._writers import GENRES_100K
+from reco.exceptions import ConfigError
+from scripts import make_synthetic
 
-REPO = Path(__file__).resolve().parents[2]
 TABLES = ("ratings", "movies", "tags", "links", "users")
 SMALL = dict(n_users=60, n_movies=200, n_ratings=3000)
 
@@ -53,14 +50,6 @@ def assert_same_data(a, b) -> None:
         assert (x is None) == (y is None), name
         if x is not None:
             assert_frame_equal(x, y)
-
-
-def load_script():
-    path = REPO / "scripts" / "make_synthetic.py"
-    spec = importlib.util.spec_from_file_location("make_synthetic", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 # --- determinism --------------------------------------------------------------------------
@@ -426,7 +415,7 @@ def test_written_release_reads_back_identical(layout, tmp_path):
 
 
 def test_script_writes_a_release(tmp_path):
-    script = load_script()
+    script = make_synthetic
     argv = ["--users", "30", "--movies", "80", "--ratings", "900", "--layout", "100k",
             "--out", str(tmp_path), "--seed", "5"]
     assert script.main(argv) == 0
@@ -435,8 +424,13 @@ def test_script_writes_a_release(tmp_path):
 
 
 def test_script_reports_a_bad_config(tmp_path, caplog):
-    script = load_script()
+    script = make_synthetic
     argv = ["--users", "10", "--movies", "10", "--ratings", "1000", "--out", str(tmp_path)]
     assert script.main(argv) == 2
     assert "n_ratings" in caplog.text
+    small = ["--users", "30", "--movies", "80", "--ratings", "900", "--out", str(tmp_path)]
+    assert script.main([*small, "--config", '{"noise": 9.0}']) == 2
+    assert "noise" in caplog.text
+    assert script.main([*small, "--config", '{"tag_rate": 0.0}']) == 0
+    assert (tmp_path / "tags.csv").read_text().count("\n") == 1  # the header only
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from reco.exceptions import DataFormatError
 from reco.data.tmdb import TMDB_SCHEMA, read_tmdb_movies
+from reco.exceptions import DataFormatError
 
 HEADER = ["budget", "genres", "id", "keywords", "overview", "title", "vote_count"]
 

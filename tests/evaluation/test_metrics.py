@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from reco.columns import RATINGS_SCHEMA
 from reco.config import ConfigBase
+from reco.data.split import per_user_split
 from reco.evaluation.metrics import (
     classification_metrics,
     coverage,
@@ -24,7 +25,6 @@ from reco.evaluation.metrics import (
     topn_metrics,
 )
 from reco.models.base import Recommender
-from reco.data.split import per_user_split
 
 A, B, X, Y = 11, 12, 91, 92
 KEYS = ("ndcg@10", "recall@10", "precision@10", "hit_rate@10", "map@10")

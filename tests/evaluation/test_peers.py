@@ -7,11 +7,11 @@ import polars as pl
 import pytest
 
 import reco.evaluation.peers.external as external
-from reco.evaluation import peers
 from reco.columns import RATINGS_SCHEMA
-from reco.exceptions import ModelFitError
-from reco.evaluation.metrics import evaluate_topn
 from reco.data.movielens import load_movielens
+from reco.data.split import per_user_split
+from reco.evaluation import peers
+from reco.evaluation.metrics import evaluate_topn
 from reco.evaluation.peers import (
     EASEConfig,
     EASERecommender,
@@ -29,9 +29,9 @@ from reco.evaluation.peers.external import (
     implicit_available,
     surprise_available,
 )
-from reco.models.popularity import PopularityRecommender
+from reco.exceptions import ModelFitError
 from reco.models.base import Recommender
-from reco.data.split import per_user_split
+from reco.models.popularity import PopularityRecommender
 
 
 def _needs(available: bool, pip_name: str, module: str) -> pytest.MarkDecorator:

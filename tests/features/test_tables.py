@@ -13,9 +13,9 @@ import math
 import polars as pl
 import pytest
 
+from reco.data.movielens import load_movielens
 from reco.exceptions import ConfigError
 from reco.features.tables import FeatureConfig, build_feature_tables
-from reco.data.movielens import load_movielens
 
 GLOBAL_MEAN = 24 / 7
 

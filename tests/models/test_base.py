@@ -15,8 +15,8 @@ from reco.columns import RATINGS_SCHEMA
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError, UnknownIdError
 from reco.ids import IdMap
-from reco.models.popularity import PopularityRecommender
 from reco.models.base import Recommender, top_k
+from reco.models.popularity import PopularityRecommender
 
 
 @dataclass(frozen=True)
@@ -73,7 +73,7 @@ def test_top_k_matches_a_full_sort(values, k):
 
 def test_id_map_round_trip_and_unknown_ids():
     ids = IdMap([30, 10, 20], "user")
-    assert ids.index(20) == 1 and ids.to_external(np.array([2, 0])).tolist() == [30, 10]
+    assert ids.index(20) == 1 and ids.ids[ids.indices([30, 10])].tolist() == [30, 10]
     assert ids.indices([10, 99], missing="mask").tolist() == [0, -1]
     assert 10 in ids and 99 not in ids and "x" not in ids
     with pytest.raises(UnknownIdError, match="unknown user id 99"):
@@ -169,7 +169,8 @@ def test_config_of_another_model_is_rejected():
 def test_duplicate_ratings_keep_the_last_value():
     from reco.ids import rating_matrix
 
-    dup = pl.concat([RATINGS, RATINGS.head(1).with_columns(pl.lit(1.5, pl.Float32).alias("rating"))])
+    again = RATINGS.head(1).with_columns(pl.lit(1.5, pl.Float32).alias("rating"))
+    dup = pl.concat([RATINGS, again])
     users, items = IdMap([10, 20, 30]), IdMap([100, 200, 300, 400])
     matrix = rating_matrix(dup, users, items)
     assert matrix[0, 0] == 1.5 and matrix.nnz == RATINGS.height
@@ -208,3 +209,10 @@ def test_models_fitted_on_one_interactions_share_its_maps():
     assert cf.seen_ is popular.seen_ is shared.matrix
     alone = PopularityRecommender().fit(frame)
     np.testing.assert_array_equal(popular.recommend(1, 3)[0], alone.recommend(1, 3)[0])
+
+
+def test_last_occurrences_keeps_the_latest_position_of_each_key():
+    from reco.ids import last_occurrences
+
+    assert last_occurrences(np.array([5, 3, 5, 7, 3])).tolist() == [2, 3, 4]
+    assert last_occurrences(np.array([], dtype=np.int64)).tolist() == []

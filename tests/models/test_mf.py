@@ -1,4 +1,4 @@
-"""reco.models.mf.svd and reco.models.mf.als: SVD and ALS against known answers, and on the real data."""
+"""reco.models.mf.svd and .als: SVD and ALS against known answers, and on the real data."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ import threadpoolctl
 
 import reco.models.mf._als_solver
 import reco.models.mf.als
-from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender, baseline
 from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, USER_ID
-from reco.exceptions import ConfigError, ModelFitError
 from reco.data.movielens import load_movielens
 from reco.data.split import LIKE_THRESHOLD, per_user_split
+from reco.exceptions import ConfigError, ModelFitError
+from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender, baseline
 from tests.recommenders import RECOMMENDER_CASES, block_ratings
 
 
@@ -241,7 +241,8 @@ def test_regularization_defaults_per_variant():
 def test_threads_are_honoured(monkeypatch):
     ratings, _ = low_rank_ratings()
     calls, workers, blas_seen = [], [], []
-    real_limits, real_pool = reco.models.mf._als_solver.threadpool_limits, reco.models.mf.als.ThreadPoolExecutor
+    real_limits = reco.models.mf._als_solver.threadpool_limits
+    real_pool = reco.models.mf.als.ThreadPoolExecutor
 
     @contextmanager
     def recording_limits(limits: int, user_api: str):

@@ -37,6 +37,19 @@ def test_builds_tables_and_manifest_from_a_release(csv_release, tmp_path):
     assert not genres.select("user_id", "genre").is_duplicated().any()
 
 
+def test_config_overrides_reach_the_manifest_and_bad_ones_exit_2(csv_release, tmp_path):
+    out = tmp_path / "artifacts"
+    assert _run("--data", str(csv_release), "--artifacts", str(out),
+                "--feature-config", '{"recent_days": 30}',
+                "--load-config", '{"unknown_movies": "keep"}') == 0
+    config = json.loads((out / "manifest.json").read_text())["config"]
+    assert config["features"]["recent_days"] == 30 and config["load"]["unknown_movies"] == "keep"
+    assert _run("--data", str(csv_release), "--artifacts", str(out),
+                "--feature-config", '{"recent_dayz": 30}') == 2
+    with pytest.raises(SystemExit):
+        _run("--load-config", "[]")
+
+
 def test_default_runs_on_the_embedded_synthetic_data(tmp_path):
     out = tmp_path / "artifacts"
     assert _run("--artifacts", str(out)) == 0

@@ -3,6 +3,7 @@ features, the catalog and the API (family=true filters)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,15 +11,16 @@ import polars as pl
 import pytest
 
 from api import create_app
-from reco.pipelines import train as training
-from reco.text.family import FamilyClassifier, FamilyConfig
-from reco.text.genre_tagger import GenreTagger
 from reco.data.movielens import load_movielens
 from reco.data.synthetic import SyntheticConfig, make_release
-from reco.pipelines.text_models import apply_text_models
-from tests.text.test_family import _titles
-from tests.text.test_genre_tagger import FAST, MARKERS, _corpus
+from reco.pipelines import train as training
+from reco.pipelines.text_models import apply_text_models, train_genre_tagger
+from reco.text.family import FamilyClassifier, FamilyConfig
+from reco.text.genre_tagger import GenreTagger, TaggerConfig
+from scripts import train_genre_tagger as train_genre_tagger_script
 from tests.ranking.test_hybrid import SMALL
+from tests.text.test_family import _titles
+from tests.text.test_genre_tagger import FAST, MARKERS, _corpus, write_tmdb_csv
 
 UNTAGGED = (1, 2, 3)
 
@@ -84,3 +86,24 @@ def test_training_carries_the_columns_to_features_catalog_and_api(release, text_
     assert body["items"] and all(item["family"] >= 0.5 for item in body["items"])
     similar = client.get("/similar/1?k=5&family=true").get_json()
     assert all(item["family"] >= 0.5 for item in similar["items"])
+
+
+def test_train_genre_tagger_saves_a_movielens_named_tagger(tmp_path):
+    data = write_tmdb_csv(tmp_path / "tmdb.csv")
+    config = TaggerConfig(char_ngram_max=0, min_label_count=2, c=100.0)
+    path = train_genre_tagger(data, "tmdb", tmp_path / "out", movielens_genres=True,
+                              config=config)
+    assert path == tmp_path / "out" / "genre_tagger_movielens.npz"
+    assert GenreTagger.load(path).labels_ == ("Comedy", "Horror", "Sci-Fi")  # MovieLens names
+    with pytest.raises(ValueError, match="TMDB"):
+        train_genre_tagger(data, "netflix", tmp_path, movielens_genres=True)
+
+
+def test_train_genre_tagger_script(tmp_path):
+    data = write_tmdb_csv(tmp_path / "tmdb.csv")
+    args = ["--data", str(data), "--source", "tmdb", "--out", str(tmp_path / "out"),
+            "--config", json.dumps({"char_ngram_max": 0, "min_label_count": 2})]
+    assert train_genre_tagger_script.main(args) == 0
+    assert (tmp_path / "out" / "genre_tagger_tmdb.json").is_file()
+    with pytest.raises(SystemExit):
+        train_genre_tagger_script.main([*args, "--movielens-genres", "--source", "netflix"])

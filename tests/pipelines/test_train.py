@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from reco.artifacts.model_dir import load_model
-from reco.pipelines import train as training
-from reco.exceptions import ArtifactError, DataFormatError
 from reco.data.synthetic import SyntheticConfig, make_release
+from reco.exceptions import ArtifactError, DataFormatError
+from reco.pipelines import train as training
 from scripts import build_features, evaluate, recommend
 from scripts import train as train_script
 from tests.ranking.test_hybrid import SMALL
@@ -94,6 +94,14 @@ def test_train_script_exit_codes(tmp_path):
     assert train_script.main(["--data", str(tmp_path), "--artifacts", str(tmp_path / "a")]) == 2
 
 
+def test_evaluate_script_exits_2_on_bad_input(tmp_path):
+    assert evaluate.main(["--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        evaluate.main(["--k", "0"])
+    assert exit_info.value.code == 2
+
+
+@pytest.mark.slow  # every peer and the full model fitted and measured: seconds, not ms
 def test_evaluate_script_writes_tables_and_charts(release, tmp_path):
     out = tmp_path / "report"
     assert evaluate.main(["--data", str(release), "--out", str(out), "--fast"]) == 0

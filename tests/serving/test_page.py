@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from api import create_app
-from tests.test_api import trained  # noqa: F401  (module-scoped artifacts fixture)
+
+# A browser against a live server, end to end: part of the full suite, not the fast loop.
+pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
@@ -25,11 +27,12 @@ def _browser_available() -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(trained):  # noqa: F811
+def server(trained):
     from werkzeug.serving import make_server
 
     httpd = make_server("127.0.0.1", 0, create_app({"ARTIFACTS": str(trained)}), threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    # shutdown() waits for the loop to look again: every 20 ms, not the default 0.5 s
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{httpd.server_port}"
     httpd.shutdown()

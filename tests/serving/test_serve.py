@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from scripts.bench.serve import free_port
 from scripts import serve
-from tests.test_api import trained  # noqa: F401  (module-scoped artifacts fixture)
+from scripts.bench.serve import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_gunicorn_serves_the_api(trained):  # noqa: F811
+@pytest.mark.slow  # gunicorn in a subprocess: ~3 s of process start and model loading
+def test_gunicorn_serves_the_api(trained):
     pytest.importorskip("gunicorn")
     port = free_port()
     process = subprocess.Popen(
@@ -34,7 +34,8 @@ def test_gunicorn_serves_the_api(trained):  # noqa: F811
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise AssertionError(f"server did not answer; exit code {process.poll()}") from None
+                    raise AssertionError(
+                        f"server did not answer; exit code {process.poll()}") from None
                 time.sleep(0.3)
         assert len(body["items"]) == 3
     finally:
@@ -48,7 +49,8 @@ def test_serve_refuses_missing_or_untrained_artifacts(tmp_path):
     assert serve.main(["--artifacts", str(tmp_path)]) == 2
 
 
-def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):  # noqa: F811
+@pytest.mark.slow  # gunicorn again, and a load run against it
+def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):
     pytest.importorskip("gunicorn")
     from scripts import benchmark
 

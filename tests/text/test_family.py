@@ -10,26 +10,31 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.exceptions import ArtifactError, ConfigError, ModelFitError, NotFittedError
-from reco.text.family import FamilyClassifier, FamilyConfig, fit_family_flag
-from reco.evaluation.family import (
-    FamilyEvalConfig,
-    binary_metrics,
-    evaluate_family,
-    gold_labels,
-    split_parts,
-    write_report,
-)
-from reco.text.movielens import family_probabilities, movielens_titles
 from reco.data.netflix import NETFLIX_COLUMNS, read_netflix_titles
+from reco.evaluation.family import binary_metrics, gold_labels, split_parts
+from reco.exceptions import ArtifactError, ConfigError, ModelFitError, NotFittedError
 from reco.text.augment import augment_texts
-from scripts import evaluate_text
-from scripts.train_family_flag import main
+from reco.text.family import FamilyClassifier, FamilyConfig, fit_family_flag
+from reco.text.movielens import family_probabilities, movielens_titles
 
 KIDS = ["A curious puppy and his pals learn to share.", "Animated friends sing songs at school.",
         "A little princess and her pony go on adventures.", "Preschool kids learn shapes."]
 DARK = ["A serial killer stalks the city at night.", "Drug cartels wage a violent war.",
         "A haunted house terrifies a grieving widow.", "A gangster plots brutal revenge."]
+
+
+def write_netflix_csv(titles: pl.DataFrame, path: Path) -> Path:
+    """``titles`` (as :func:`_titles` makes them) as a netflix_titles.csv file."""
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(NETFLIX_COLUMNS)
+        for row in titles.iter_rows(named=True):
+            cells = {**row, "director": "", "cast": "", "country": "", "date_added": "",
+                     "release_year": "2020", "listed_in": ", ".join(row["listed_in"]),
+                     "duration": f"{row['duration_minutes']} min" if row["duration_minutes"]
+                     else f"{row['seasons']} Seasons"}
+            writer.writerow([cells[c] for c in NETFLIX_COLUMNS])
+    return path
 
 
 def _titles(n: int = 40) -> pl.DataFrame:
@@ -133,16 +138,6 @@ def test_family_probabilities_on_movielens_shaped_frames(tiny_model: FamilyClass
     assert bare["family"][0] > bare["family"][1]
 
 
-def test_metrics_and_split() -> None:
-    parts = split_parts(1000, seed=3)
-    assert set(parts) == {"train", "dev", "test"} and (parts == split_parts(1000, seed=3)).all()
-    m = binary_metrics(np.array([1, 0, 1, 0]), np.array([0.9, 0.2, 0.4, 0.1]))
-    assert m["roc_auc"] == 1.0 and m["precision"] == 1.0 and m["recall"] == 0.5
-    assert binary_metrics(np.array([1, 1]), np.array([0.2, 0.9]))["roc_auc"] is None
-    gold = gold_labels(pl.DataFrame({"rating": ["G", "TV-MA", "PG-13", None, "TV-Y7-FV"]}))
-    assert gold.tolist() == [1, 0, -1, -1, 1]
-
-
 @pytest.mark.slow
 def test_real_netflix_end_to_end(netflix_file: Path) -> None:
     titles = read_netflix_titles(netflix_file)
@@ -153,43 +148,3 @@ def test_real_netflix_end_to_end(netflix_file: Path) -> None:
     test = (parts == "test") & (gold >= 0)
     auc = binary_metrics(gold[test], model.predict_proba(titles)[test])["roc_auc"]
     assert auc >= 0.94  # measured 0.962 (seed 0): docs/TEXT_MODELS.md
-
-
-@pytest.mark.slow
-def test_real_evaluation_report_on_a_sample(netflix_file: Path, tmp_path: Path) -> None:
-    titles = read_netflix_titles(netflix_file).head(2500)
-    result = evaluate_family(titles, FamilyEvalConfig(seed=1))
-    assert result["selection"]["source"] in ("majority", "em")
-    assert result["test"]["roc_auc"] > 0.85
-    json_path, md_path = write_report(result, tmp_path)
-    assert json.loads(json_path.read_text())["parts"]["test"]["titles"] > 0
-    assert "genre_kids" in md_path.read_text() and "ROC-AUC" in md_path.read_text()
-
-
-@pytest.mark.slow
-def test_evaluate_text_family_summarises_seeds(netflix_file: Path, tmp_path: Path) -> None:
-    out = tmp_path / "ev"
-    assert evaluate_text.main(["family", "--netflix", str(netflix_file), "--out", str(out),
-                               "--seeds", "0"]) == 0
-    report = json.loads((out / "family_seeds.json").read_text())
-    assert report["summary"]["test"]["roc_auc"][0] >= 0.94  # measured 0.9619
-    per_seed = json.loads((out / "seed-0" / "family_eval.json").read_text())
-    assert per_seed["test"]["roc_auc"] == report["summary"]["test"]["roc_auc"][0]
-    assert "met" in (out / "family_seeds.md").read_text()
-
-
-def test_script_trains_and_saves(tmp_path: Path) -> None:
-    path = tmp_path / "n.csv"
-    with path.open("w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(NETFLIX_COLUMNS)
-        for row in _titles().iter_rows(named=True):
-            cells = {**row, "director": "", "cast": "", "country": "", "date_added": "",
-                     "release_year": "2020", "listed_in": ", ".join(row["listed_in"]),
-                     "duration": f"{row['duration_minutes']} min" if row["duration_minutes"]
-                     else f"{row['seasons']} Seasons"}
-            writer.writerow([cells[c] for c in NETFLIX_COLUMNS])
-    assert main(["--netflix", str(path), "--out", str(tmp_path / "out")]) == 0
-    loaded = FamilyClassifier.load(tmp_path / "out")
-    assert (loaded.predict_proba(_titles())[::2] > 0.5).all()
-    assert main(["--netflix", str(tmp_path / "absent.csv"), "--out", str(tmp_path / "o")]) == 2

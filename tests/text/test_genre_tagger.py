@@ -11,8 +11,10 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.text import multilabel as mm
+from reco.data.netflix import read_netflix_titles
+from reco.data.tmdb import read_tmdb_movies
 from reco.exceptions import ConfigError, NotFittedError
+from reco.text import multilabel as mm
 from reco.text.genre_tagger import GenreTagger, TaggerConfig
 from reco.text.tagger_inputs import (
     PREDICTED_GENRES,
@@ -21,10 +23,6 @@ from reco.text.tagger_inputs import (
     tmdb_inputs,
     to_movielens_genres,
 )
-from reco.data.netflix import read_netflix_titles
-from reco.data.tmdb import read_tmdb_movies
-from scripts import evaluate_text as evaluate_script
-from scripts import train_genre_tagger as train_script
 
 FAST = TaggerConfig(char_ngram_max=0, word_min_df=1, min_label_count=2, c=100.0)
 MARKERS = {"Horror": "ghost", "Comedy": "joke", "Sci-Fi": "spaceship"}
@@ -178,7 +176,8 @@ def test_tmdb_title_and_overview_only(tmdb_file: Path, tmp_path: Path) -> None:
     assert again.predict(texts) == tagger.predict(texts)
 
 
-def _write_tmdb(path: Path, n: int = 60) -> Path:
+def write_tmdb_csv(path: Path, n: int = 60) -> Path:
+    """A tmdb_5000_movies.csv of :func:`_corpus` titles (TMDB genre names)."""
     texts, labels = _corpus(n)
     rename = {"Sci-Fi": "Science Fiction", "Comedy": "Comedy", "Horror": "Horror"}
     with path.open("w", encoding="utf-8", newline="") as handle:
@@ -188,21 +187,3 @@ def _write_tmdb(path: Path, n: int = 60) -> Path:
             named = json.dumps([{"id": k, "name": rename[g]} for k, g in enumerate(genres)])
             writer.writerow([i + 1, f"Title {i}", text, "[]", named])
     return path
-
-
-def test_scripts_train_and_evaluate_on_a_tiny_file(tmp_path: Path) -> None:
-    data = _write_tmdb(tmp_path / "tmdb.csv")
-    config = json.dumps({"char_ngram_max": 0, "min_label_count": 2, "c": 100.0})
-    assert train_script.main(["--data", str(data), "--source", "tmdb", "--movielens-genres",
-                              "--out", str(tmp_path / "out"), "--config", config]) == 0
-    tagger = GenreTagger.load(tmp_path / "out" / "genre_tagger_movielens.npz")
-    assert tagger.labels_ == ("Comedy", "Horror", "Sci-Fi")  # MovieLens names
-    assert evaluate_script.main(["tagger", "--tmdb", str(data), "--out", str(tmp_path / "ev"),
-                                 "--seeds", "0", "1", "--config", config]) == 0
-    report = json.loads((tmp_path / "ev" / "genre_tagger.json").read_text())
-    assert report["tmdb"]["aggregate"]["modes"]["per_label"]["summary"]["f1_micro"]["mean"] > 0.9
-    assert (tmp_path / "ev" / "genre_f1_tmdb.png").stat().st_size > 0
-    assert "### tmdb" in (tmp_path / "ev" / "genre_tagger.md").read_text()
-    with pytest.raises(SystemExit):
-        train_script.main(["--data", str(data), "--source", "netflix", "--movielens-genres",
-                           "--out", str(tmp_path)])

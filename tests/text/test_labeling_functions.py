@@ -6,6 +6,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from reco.data.netflix import AGE_RATING
 from reco.text.labeling_functions import (
     ABSTAIN,
     FAMILY,
@@ -17,7 +18,6 @@ from reco.text.labeling_functions import (
     lf_input,
     lf_summary,
 )
-from reco.data.netflix import AGE_RATING
 
 NAMES = [lf.name for lf in default_lfs()]
 
@@ -51,7 +51,8 @@ def _votes(row: dict) -> dict[str, int]:
       "description": "Animated friends throw a party for the kids."},
      {"genre_kids": FAMILY, "kw_kids": FAMILY, "kw_whimsy": FAMILY, "short_movie": FAMILY}),
     # A kid word next to a dark word is not a family vote.
-    ({"listed_in": ["Documentaries"], "description": "Parents of missing children hunt a murderer."},
+    ({"listed_in": ["Documentaries"],
+      "description": "Parents of missing children hunt a murderer."},
      {"kw_violence": NOT_FAMILY}),
     ({"listed_in": ["Comedies"], "description": "Two neighbours argue about a fence."}, {}),
 ])

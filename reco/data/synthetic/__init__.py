@@ -37,12 +37,12 @@ from reco.columns import (
     USER_ID,
     YEAR,
 )
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.data.dataset import MovieLensData, RatingScale
-from reco.exceptions import ConfigError
 from reco.data.synthetic._sampling import sample_pairs, water_fill
 from reco.data.synthetic._tables import make_links, make_tags, make_titles, make_user_table
 from reco.data.synthetic._writers import LAYOUT_SCALES, LAYOUTS, write_release
+from reco.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -79,11 +79,6 @@ _GENRE_BIAS = {"Film-Noir": 0.3, "Documentary": 0.25, "War": 0.2, "Drama": 0.1,
 # Users' preferred hour of day (UTC): quiet at night, peaking in the evening.
 _HOUR_WEIGHTS = np.array([3, 2, 1.5, 1, 1, 1, 1.5, 2, 3, 3.5, 4, 4, 4.5, 4.5, 4.5, 5, 5, 5.5,
                           6, 7, 7.5, 7, 6, 4.5])
-
-
-def _check_int(owner: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise ConfigError(f"{owner}.{name} must be an integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -134,27 +129,23 @@ class SyntheticConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         owner = type(self).__name__
-        ints = ("n_users", "n_movies", "n_ratings", "n_factors", "seed", "min_user_ratings",
-                "first_rating_year", "last_rating_year")
-        for name in ints:
-            _check_int(owner, name, getattr(self, name))
-        check_range(owner, "n_users", self.n_users, 1, 50_000_000)
+        check_int(owner, "n_users", self.n_users, 1, 50_000_000)
         # imdb ids are 7 digits and distinct, so the catalogue stays well below 10M
-        check_range(owner, "n_movies", self.n_movies, 1, 5_000_000)
-        check_range(owner, "n_ratings", self.n_ratings, self.n_users, 2**31 - 1)
+        check_int(owner, "n_movies", self.n_movies, 1, 5_000_000)
+        check_int(owner, "n_ratings", self.n_ratings, self.n_users, 2**31 - 1)
         check_choice(owner, "layout", self.layout, LAYOUTS)
-        check_range(owner, "n_factors", self.n_factors, 1, 256)
+        check_int(owner, "n_factors", self.n_factors, 1, 256)
         check_range(owner, "noise", self.noise, 0.0, 5.0)
-        check_range(owner, "seed", self.seed, 0)
-        check_range(owner, "min_user_ratings", self.min_user_ratings, 1)
+        check_int(owner, "seed", self.seed, 0)
+        check_int(owner, "min_user_ratings", self.min_user_ratings, 1)
         check_range(owner, "max_user_share", self.max_user_share, 1e-9, 1.0)
         check_range(owner, "activity_sigma", self.activity_sigma, 0.0, 4.0)
         check_range(owner, "popularity_exponent", self.popularity_exponent, 0.0, 3.0)
         check_range(owner, "genre_weight", self.genre_weight, 0.0, 1.0)
         check_range(owner, "taste_std", self.taste_std, 0.0, 5.0)
         check_range(owner, "tag_rate", self.tag_rate, 0.0, 1.0)
-        check_range(owner, "first_rating_year", self.first_rating_year, 1970, 2100)
-        check_range(owner, "last_rating_year", self.last_rating_year, self.first_rating_year, 2100)
+        check_int(owner, "first_rating_year", self.first_rating_year, 1970, 2100)
+        check_int(owner, "last_rating_year", self.last_rating_year, self.first_rating_year, 2100)
         cap = self.user_cap
         if self.n_ratings > self.n_users * cap:
             raise ConfigError(

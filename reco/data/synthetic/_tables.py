@@ -9,8 +9,21 @@ import numpy as np
 import polars as pl
 
 from reco.columns import (
-    AGE, GENDER, GENRE_VOCABULARY, IMDB_ID, LINKS_SCHEMA, MOVIE_ID, OCCUPATION, TAG,
-    TAGS_SCHEMA, TIMESTAMP, TITLE, TMDB_ID, USER_ID, USERS_SCHEMA, ZIP_CODE,
+    AGE,
+    GENDER,
+    GENRE_VOCABULARY,
+    IMDB_ID,
+    LINKS_SCHEMA,
+    MOVIE_ID,
+    OCCUPATION,
+    TAG,
+    TAGS_SCHEMA,
+    TIMESTAMP,
+    TITLE,
+    TMDB_ID,
+    USER_ID,
+    USERS_SCHEMA,
+    ZIP_CODE,
 )
 
 _DAY = 86_400

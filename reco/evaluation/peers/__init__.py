@@ -26,8 +26,8 @@ import polars as pl
 import scipy.linalg
 import scipy.sparse as sp
 
-from reco.config import ConfigBase, check_range
-from reco.exceptions import ConfigError, ModelFitError
+from reco.config import ConfigBase, check_int, check_range
+from reco.data.split import LIKE_THRESHOLD, per_user_split
 from reco.evaluation.metrics import evaluate_topn
 from reco.evaluation.peers.external import (
     ImplicitALSPeer,
@@ -35,9 +35,9 @@ from reco.evaluation.peers.external import (
     implicit_available,
     surprise_available,
 )
-from reco.models.popularity import PopularityRecommender
+from reco.exceptions import ConfigError, ModelFitError
 from reco.models.base import Recommender
-from reco.data.split import LIKE_THRESHOLD, per_user_split
+from reco.models.popularity import PopularityRecommender
 
 log = logging.getLogger(__name__)
 
@@ -72,12 +72,8 @@ class EASEConfig(ConfigBase):
         if self.lam <= 0:
             raise ConfigError(f"EASEConfig.lam must be > 0, got {self.lam!r}")
         check_range("EASEConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
-        if self.max_items is not None and (
-            isinstance(self.max_items, bool) or not isinstance(self.max_items, int)
-            or self.max_items < 1
-        ):
-            raise ConfigError(f"EASEConfig.max_items must be a positive int or None, "
-                              f"got {self.max_items!r}")
+        if self.max_items is not None:
+            check_int("EASEConfig", "max_items", self.max_items, 1)
 
 
 def _like_matrix(ratings: sp.csr_matrix, threshold: float) -> sp.csr_matrix:
@@ -198,10 +194,7 @@ class TruncatedSVDConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         for field in ("n_components", "n_iter"):
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"TruncatedSVDConfig.{field} must be a positive int, "
-                                  f"got {value!r}")
+            check_int("TruncatedSVDConfig", field, getattr(self, field), 1)
 
 
 class TruncatedSVDPeer(Recommender):

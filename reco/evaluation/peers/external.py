@@ -20,10 +20,10 @@ import polars as pl
 import scipy.sparse as sp
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.config import ConfigBase, check_range
-from reco.exceptions import ConfigError, RecoError
-from reco.models.base import Recommender
+from reco.config import ConfigBase, check_int, check_range
 from reco.data.split import LIKE_THRESHOLD
+from reco.exceptions import RecoError
+from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +61,6 @@ def surprise_available() -> bool:
     return _import_error("surprise") is None
 
 
-def _check_positive_int(owner: str, name: str, value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{owner}.{name} must be a positive int, got {value!r}")
-
-
 # ---------------------------------------------------------------------------- implicit
 @dataclass(frozen=True)
 class ImplicitALSConfig(ConfigBase):
@@ -85,7 +80,7 @@ class ImplicitALSConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         for name in ("factors", "iterations", "num_threads"):
-            _check_positive_int("ImplicitALSConfig", name, getattr(self, name))
+            check_int("ImplicitALSConfig", name, getattr(self, name), 1)
         check_range("ImplicitALSConfig", "regularization", self.regularization, 0.0)
         check_range("ImplicitALSConfig", "alpha", self.alpha, 0.0)
         check_range("ImplicitALSConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
@@ -151,7 +146,7 @@ class SurpriseSVDConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         for name in ("n_factors", "n_epochs"):
-            _check_positive_int("SurpriseSVDConfig", name, getattr(self, name))
+            check_int("SurpriseSVDConfig", name, getattr(self, name), 1)
         for name in ("lr_all", "reg_all", "init_std_dev"):
             check_range("SurpriseSVDConfig", name, getattr(self, name), 0.0)
 

@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from reco.exceptions import ConfigError
+from reco.config import check_int
 from reco.models.base import Recommender
 
 try:
@@ -93,10 +93,9 @@ def resolve_threads(threads: int | None) -> int:
 
 
 def check_threads(owner: str, threads: int | None) -> None:
-    if threads is not None and (
-        isinstance(threads, bool) or not isinstance(threads, int) or threads < 1
-    ):
-        raise ConfigError(f"{owner}.threads must be None or a positive integer, got {threads!r}")
+    """``threads`` is None (every core) or a positive integer."""
+    if threads is not None:
+        check_int(owner, "threads", threads, 1)
 
 
 # ---------------------------------------------------------------- batched solver

@@ -4,10 +4,11 @@ Both variants alternate two half-steps: with the item factors ``Y`` fixed, every
 factor solves a small ridge regression, then the roles swap. Implicit ALS fits preference 1
 with confidence ``1 + alpha v`` on liked items and preference 0 with confidence 1 on every
 other item; explicit ALS fits ``mu + b_u + b_i + x_u . y_i`` to the observed ratings only,
-with weighted-lambda regularisation (Zhou et al. 2008). :mod:`reco.models.mf._als_solver` writes both
-as one system ``(G + diag(lambda_u) + F_u^T W_u F_u) x_u = F_u^T t_u`` (its docstring gives
-``G``, ``W``, ``t`` and ``lambda`` of each variant) and solves it in batches: by default a
-few conjugate gradient steps per half-step warm-started from the previous factors;
+with weighted-lambda regularisation (Zhou et al. 2008). :mod:`reco.models.mf._als_solver`
+writes both as one system ``(G + diag(lambda_u) + F_u^T W_u F_u) x_u = F_u^T t_u`` (its
+docstring gives ``G``, ``W``, ``t`` and ``lambda`` of each variant) and solves it in
+batches: by default a few conjugate gradient steps per half-step warm-started from the
+previous factors;
 ``solver="exact"`` builds and solves every ``k x k`` system instead.
 """
 
@@ -23,14 +24,22 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from reco.config import ConfigBase, check_choice, check_int, check_range
+from reco.exceptions import ModelFitError
+from reco.models.base import Recommender
+
 # reco.models.mf.svd imports the thread and pair helpers from here too
 from reco.models.mf._als_solver import (
-    Side, _no_pool, blas_threads, check_threads, csr_rows, half_step, pair_dots, predict_known,
+    Side,
+    _no_pool,
+    blas_threads,
+    check_threads,
+    csr_rows,
+    half_step,
+    pair_dots,
+    predict_known,
     resolve_threads,
 )
-from reco.config import ConfigBase, check_choice, check_range
-from reco.exceptions import ConfigError, ModelFitError
-from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
 
@@ -98,14 +107,10 @@ class ALSConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         owner = "ALSConfig"
-        for name in ("factors", "iterations", "cg_steps", "random_state"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"{owner}.{name} must be an integer, got {value!r}")
-        check_range(owner, "factors", self.factors, 1, 4096)
-        check_range(owner, "iterations", self.iterations, 1, 10_000)
-        check_range(owner, "cg_steps", self.cg_steps, 1, 1000)
-        check_range(owner, "random_state", self.random_state, 0, 2**32 - 1)
+        check_int(owner, "factors", self.factors, 1, 4096)
+        check_int(owner, "iterations", self.iterations, 1, 10_000)
+        check_int(owner, "cg_steps", self.cg_steps, 1, 1000)
+        check_int(owner, "random_state", self.random_state, 0, 2**32 - 1)
         if self.regularization is not None:
             check_range(owner, "regularization", self.regularization, 0.0)
         check_range(owner, "alpha", self.alpha, 0.0)

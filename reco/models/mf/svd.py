@@ -22,6 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.linalg import svds
 
+from reco.config import ConfigBase, check_choice, check_int
+from reco.models.base import Recommender
 from reco.models.mf.als import (
     blas_threads,
     check_threads,
@@ -29,9 +31,6 @@ from reco.models.mf.als import (
     predict_known,
     resolve_threads,
 )
-from reco.config import ConfigBase, check_choice, check_range
-from reco.exceptions import ConfigError
-from reco.models.base import Recommender
 
 __all__ = ["SVDConfig", "SVDRecommender", "baseline"]
 
@@ -68,12 +67,8 @@ class SVDConfig(ConfigBase):
     threads: int | None = None
 
     def __post_init__(self) -> None:
-        for name in ("factors", "random_state"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ConfigError(f"SVDConfig.{name} must be an integer, got {value!r}")
-        check_range("SVDConfig", "factors", self.factors, 1, 4096)
-        check_range("SVDConfig", "random_state", self.random_state, 0, 2**32 - 1)
+        check_int("SVDConfig", "factors", self.factors, 1, 4096)
+        check_int("SVDConfig", "random_state", self.random_state, 0, 2**32 - 1)
         check_choice("SVDConfig", "center", self.center, CENTERS)
         check_threads("SVDConfig", self.threads)
 
