@@ -140,13 +140,15 @@ def _ratings_body(service: RecoService) -> tuple[list[int], list[float], list[in
     for n, entry in enumerate(ratings):
         where = f"ratings[{n}]"
         if not isinstance(entry, dict):
-            raise ApiError(400, f"{where} must be an object with movie_id and rating, got {entry!r}")
+            raise ApiError(
+                400, f"{where} must be an object with movie_id and rating, got {entry!r}")
         movie = entry.get("movie_id")
         if not _is_int(movie) or not 0 <= movie < 2**31:
             raise ApiError(400, f"{where}.movie_id must be an integer id, got {movie!r}")
         rating = entry.get("rating")
         if not _is_number(rating) or not low <= rating <= high:
-            raise ApiError(400, f"{where}.rating must be a number from {low} to {high}, got {rating!r}")
+            raise ApiError(
+                400, f"{where}.rating must be a number from {low} to {high}, got {rating!r}")
         stamp = entry.get("timestamp")
         if stamp is not None and (not _is_int(stamp) or not 0 <= stamp < 2**40):
             raise ApiError(400, f"{where}.timestamp must be Unix seconds, got {stamp!r}")

@@ -79,7 +79,9 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
     return arrays
 
 
-def _map_member(path: Path, handle: BinaryIO, whole: mmap.mmap, info: zipfile.ZipInfo) -> np.ndarray:
+def _map_member(
+    path: Path, handle: BinaryIO, whole: mmap.mmap, info: zipfile.ZipInfo
+) -> np.ndarray:
     handle.seek(info.header_offset)
     signature, name_length, extra_length = _LOCAL_HEADER.unpack(handle.read(_LOCAL_HEADER.size))
     if signature != _LOCAL_SIGNATURE:

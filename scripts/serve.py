@@ -5,8 +5,9 @@
 Each worker loads the artifacts once, at start, and gets cores // workers threads for
 Polars, OpenMP and BLAS (unless those variables are set): with every library spawning a
 thread per core in every worker, /recommend p50 was 56.7 ms on ml-latest-small artifacts;
-with one thread per worker on 2 cores, 12.0 ms (docs/BENCHMARKS.md). Not --preload: Polars' and OpenMP's thread
-pools do not survive fork, and a worker forked from a master that had loaded the models
+with one thread per worker on 2 cores, 12.0 ms (docs/BENCHMARKS.md). Not --preload: Polars'
+and OpenMP's thread pools do not survive fork, and a worker forked from a master that had loaded
+the models
 deadlocked on its first recommendation (measured; /health still answered).
 """
 

@@ -9,10 +9,13 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from reco.ranking.candidates import SOURCES, rank_column
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
+from reco.ranking.candidates import SOURCES, rank_column
 from reco.ranking.pair_features import (
-    MOVIE_COLUMNS, RECENT_MONTHS, USER_COLUMNS, StageOne,
+    MOVIE_COLUMNS,
+    RECENT_MONTHS,
+    USER_COLUMNS,
+    StageOne,
 )
 
 

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import create_app
-from reco.pipelines import train as training
 from reco.data.synthetic import SyntheticConfig, make_release
+from reco.pipelines import train as training
 from scripts import build_features
 from tests.ranking.test_hybrid import SMALL
 
@@ -79,18 +79,21 @@ def test_post_recommend_folds_in_a_new_person(client):
 def test_a_known_users_ratings_sent_as_a_new_person_give_much_the_same_list(client):
     service = client.application.extensions["reco"]["service"]
     movies, ratings = service.model.stage_.store.known_users([1]).seen(0)
-    payload = {"ratings": [{"movie_id": int(m), "rating": float(r)} for m, r in zip(movies, ratings)]}
-    folded = {i["movie_id"] for i in client.post("/recommend?k=10", json=payload).get_json()["items"]}
+    payload = {"ratings": [{"movie_id": int(m), "rating": float(r)}
+                           for m, r in zip(movies, ratings)]}
+    folded_items = client.post("/recommend?k=10", json=payload).get_json()["items"]
+    folded = {i["movie_id"] for i in folded_items}
     known = {i["movie_id"] for i in client.get("/recommend/1?k=10").get_json()["items"]}
     # timestamps differ (the model's "now" vs the user's own) and fold-in is one half-step
     assert len(folded & known) >= 5
 
 
 def test_post_recommend_ignores_unknown_movies_and_falls_back(client):
-    body = client.post("/recommend", json={"ratings": [{"movie_id": 1, "rating": 4},
-                                                        {"movie_id": 99_999_999, "rating": 5}]}).get_json()
+    ratings = [{"movie_id": 1, "rating": 4}, {"movie_id": 99_999_999, "rating": 5}]
+    body = client.post("/recommend", json={"ratings": ratings}).get_json()
     assert body["fallback"] is False and body["ignored_movie_ids"] == [99_999_999]
-    body = client.post("/recommend?k=4", json={"ratings": [{"movie_id": 99_999_999, "rating": 5}]}).get_json()
+    unknown_only = {"ratings": [{"movie_id": 99_999_999, "rating": 5}]}
+    body = client.post("/recommend?k=4", json=unknown_only).get_json()
     assert body["fallback"] is True and len(body["items"]) == 4
 
 
@@ -172,7 +175,8 @@ _query = st.dictionaries(
     st.one_of(_segment, st.integers(-10**12, 10**12).map(str)), max_size=5)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.sampled_from(["recommend", "similar", "movies", "users", "health", "x"]),
        st.one_of(_segment, st.integers(-10**12, 10**12).map(str)), _query)
 def test_fuzz_never_answers_5xx(client, route, ident, query):

@@ -35,8 +35,8 @@ from reco.ids import rating_matrix
 from reco.models.base import top_k
 
 if TYPE_CHECKING:
-    from reco.models.base import BaseRecommender
     from reco.data.split import Split
+    from reco.models.base import BaseRecommender
 
 log = logging.getLogger(__name__)
 

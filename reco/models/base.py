@@ -66,7 +66,8 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
             kth = scores[0, part].min()
             if np.count_nonzero(scores[0] >= kth) == k_eff:
                 return _sorted_top(scores, part[None, :], k, k_eff)
-        kth = np.partition(scores, n_items - k_eff, axis=1)[:, n_items - k_eff : n_items - k_eff + 1]
+        cut = n_items - k_eff
+        kth = np.partition(scores, cut, axis=1)[:, cut : cut + 1]
         chosen = scores >= kth
         excess = chosen.sum(axis=1) > k_eff
         if excess.any():  # more ties at the k-th value than room: keep the lowest indices
@@ -388,7 +389,8 @@ class Recommender(BaseRecommender):
         arrays = load_npz(path)  # read-only views of the file, shared by processes
         meta = json.loads(str(arrays.pop("meta")))
         if meta.get("format") != MODEL_FORMAT:
-            raise ArtifactError(f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
+            raise ArtifactError(
+                f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
         if meta.get("class") not in REGISTRY:
             for module in MODEL_MODULES:
                 importlib.import_module(module)

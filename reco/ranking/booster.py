@@ -127,7 +127,9 @@ def fit_booster(
     return booster
 
 
-def predict(booster: xgb.Booster, features: np.ndarray, feature_names: tuple[str, ...]) -> np.ndarray:
+def predict(
+    booster: xgb.Booster, features: np.ndarray, feature_names: tuple[str, ...]
+) -> np.ndarray:
     """Scores of feature rows whose columns are ``feature_names``, in order.
 
     ``inplace_predict`` skips building a DMatrix (a sizeable share of a request); the

@@ -248,7 +248,8 @@ class HybridRecommender(BaseRecommender):
         same_text = feature_text.tags is None or (
             tags is not None and feature_text.tags.height == tags.height)
         final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None)
-        self.stage_, self.ranker_, self.like_model_, self.window_ = final, ranker, like_model, windows
+        self.stage_, self.ranker_, self.like_model_ = final, ranker, like_model
+        self.window_ = windows
         self.user_map_, self.item_map_ = interactions.user_map, interactions.item_map
         self.seen_ = interactions.matrix
         return self

@@ -18,9 +18,15 @@ import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, USER_ID, YEAR
+
 # LIKE_FEATURES is re-exported: callers that build rows take the feature order from here too
 from reco.ranking.schema import (  # noqa: F401
-    GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, RANK_FEATURES, RECENT_MONTHS, USER_COLUMNS,
+    GENRE_COLUMNS,
+    LIKE_FEATURES,
+    MOVIE_COLUMNS,
+    RANK_FEATURES,
+    RECENT_MONTHS,
+    USER_COLUMNS,
 )
 from reco.ranking.stage_one import StageOne
 from reco.ranking.user_state import UserContext
@@ -158,7 +164,8 @@ def _block(stage: StageOne, context: UserContext, users: np.ndarray,
     if store.content is not None:
         c_rows = model_rows(store.content_rows)
         cols["content_sim"] = _dots(context.content[users], store.content_emb, c_rows)
-        cols["content_recent_sim"] = _dots(context.recent_content[users], store.content_unit, c_rows)
+        cols["content_recent_sim"] = _dots(
+            context.recent_content[users], store.content_unit, c_rows)
     last = context.last_timestamp[users]
     for months in RECENT_MONTHS:
         cols[f"m_share_{months}m_at_user"] = stage.time_popularity.share(movie_ids, last, months)

@@ -22,7 +22,12 @@ from reco.features.temporal import RecentItems
 from reco.ids import IdMap
 from reco.ranking.schema import MOVIE_COLUMNS, USER_COLUMNS
 from reco.ranking.user_state import (
-    NEW_USER, PREF_COLUMNS, RECENT_N, UserContext, rows_or_nan, unit_mean,
+    NEW_USER,
+    PREF_COLUMNS,
+    RECENT_N,
+    UserContext,
+    rows_or_nan,
+    unit_mean,
 )
 
 log = logging.getLogger(__name__)
@@ -61,7 +66,8 @@ class FeatureStore:
         tables = stage.tables
         movies = tables.movies.sort(MOVIE_ID)
         self.movies = IdMap(movies[MOVIE_ID].to_numpy(), "movie")
-        self.movie_stats = movies.select(pl.col(c).cast(pl.Float64) for c in MOVIE_COLUMNS).to_numpy()
+        self.movie_stats = movies.select(
+            pl.col(c).cast(pl.Float64) for c in MOVIE_COLUMNS).to_numpy()
         self.movie_year = movies[YEAR].cast(pl.Float64).to_numpy()
         genre_lists = stage.movies.select(MOVIE_ID, GENRES)
         names = set(tables.user_genres[GENRE].unique().to_list())
@@ -85,7 +91,8 @@ class FeatureStore:
         u = self.users.indices(prefs[USER_ID].to_numpy(), missing="mask")
         g = self._genre_codes(prefs[GENRE])
         for slot, column in enumerate(PREF_COLUMNS):
-            self.user_prefs[u[u >= 0], g[u >= 0], slot] = prefs[column].cast(pl.Float64).to_numpy()[u >= 0]
+            values = prefs[column].cast(pl.Float64).to_numpy()
+            self.user_prefs[u[u >= 0], g[u >= 0], slot] = values[u >= 0]
 
         cf = stage.cf
         self.cf_rows = cf.item_map_.indices(self.movies.ids, missing="mask")
@@ -94,7 +101,8 @@ class FeatureStore:
         self.rating = stage.rating_model if hasattr(stage.rating_model, "rating_terms") else None
         if self.rating is not None:
             self.rating_rows = self.rating.item_map_.indices(self.movies.ids, missing="mask")
-            _, _, self.rating_items, self.rating_item_bias, self.rating_mean = self.rating.rating_terms()
+            _, _, self.rating_items, self.rating_item_bias, self.rating_mean = (
+                self.rating.rating_terms())
         self.content = stage.content if hasattr(stage.content, "profiles_") else None
         if self.content is not None:
             self.content_rows = self.content.item_map_.indices(self.movies.ids, missing="mask")
@@ -238,7 +246,8 @@ class FeatureStore:
 
     def _fold_rating(self, movies: np.ndarray, values: np.ndarray) -> dict[str, np.ndarray]:
         if self.rating is None:
-            return {"rating": np.full((1, 1), np.nan, np.float32), "rating_bias": np.full(1, np.nan)}
+            return {"rating": np.full((1, 1), np.nan, np.float32),
+                    "rating_bias": np.full(1, np.nan)}
         rows = self.rating.item_map_.indices(movies, missing="mask")
         vector, bias = self.rating.fold_in_rating_terms(rows[rows >= 0], values[rows >= 0])
         return {"rating": vector[None].astype(np.float32), "rating_bias": np.array([bias])}

@@ -26,6 +26,10 @@ _FILTERS = [
     _param("family", "query", {"type": "boolean", "default": False},
            "family-friendly titles only; 400 when the artifacts carry no family flag"),
 ]
+_ERROR_SCHEMA = {"type": "object", "properties": {"error": {
+    "type": "object", "properties": {"status": {"type": "integer"},
+                                     "name": {"type": "string"},
+                                     "message": {"type": "string"}}}}}
 _ID = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
 _RATINGS = {"type": "object", "required": ["ratings"], "properties": {"ratings": {
     "type": "array", "minItems": 1, "maxItems": 1000, "items": {
@@ -35,7 +39,9 @@ _RATINGS = {"type": "object", "required": ["ratings"], "properties": {"ratings":
                           "description": "Unix seconds; on every rating or on none"}}}}}}
 
 
-def _get(summary: str, params: list[dict[str, Any]], ok: str, codes: tuple[int, ...]) -> dict[str, Any]:
+def _get(
+    summary: str, params: list[dict[str, Any]], ok: str, codes: tuple[int, ...]
+) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": ok}}
     responses.update({str(code): _ERROR for code in codes})
     return {"get": {"summary": summary, "parameters": params, "responses": responses}}
@@ -77,8 +83,5 @@ def openapi_spec() -> dict[str, Any]:
                                   "the user", (400, 404, 503)),
             "/health": _get("Liveness and a manifest summary", [], "ok", (503,)),
         },
-        "components": {"schemas": {"Ratings": _RATINGS, "Error": {"type": "object", "properties": {"error": {
-            "type": "object", "properties": {"status": {"type": "integer"},
-                                             "name": {"type": "string"},
-                                             "message": {"type": "string"}}}}}}},
+        "components": {"schemas": {"Ratings": _RATINGS, "Error": _ERROR_SCHEMA}},
     }

@@ -149,9 +149,11 @@ class RecoService:
                .sort(["n_ratings", "rating_mean"], descending=True).head(5))
         return {
             "user_id": user_id, "n_ratings": stats["n_ratings"],
-            "rating_mean": round(stats["rating_mean"], 3), "like_rate": round(stats["like_rate"], 3),
-            "top_genres": [{"genre": g, "n_ratings": n, "rating_mean": round(m, 3)}
-                           for g, n, m in top.select(GENRE, "n_ratings", "rating_mean").iter_rows()],
+            "rating_mean": round(stats["rating_mean"], 3),
+            "like_rate": round(stats["like_rate"], 3),
+            "top_genres": [
+                {"genre": g, "n_ratings": n, "rating_mean": round(m, 3)}
+                for g, n, m in top.select(GENRE, "n_ratings", "rating_mean").iter_rows()],
         }
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import polars as pl
 import pytest
 
 from reco.columns import LINKS_SCHEMA, MOVIES_SCHEMA, RATINGS_SCHEMA, TAGS_SCHEMA
-from reco.models.content import ContentConfig, ContentRecommender, movie_texts
+from reco.data.tmdb import TMDB_SCHEMA
 from reco.exceptions import ArtifactError, ConfigError, NotFittedError, UnknownIdError
 from reco.models.base import Recommender
-from reco.data.tmdb import TMDB_SCHEMA
+from reco.models.content import ContentConfig, ContentRecommender, movie_texts
 
 SCI_FI = {1, 2, 3, 7}
 ROMANCE = {4, 5, 6}

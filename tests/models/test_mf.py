@@ -198,7 +198,8 @@ def test_predict_needs_ratings_and_marks_unknown_pairs():
         explicit.predict([1, 2], [1])
 
 
-@pytest.mark.parametrize("name", [c.name for c in RECOMMENDER_CASES if c.name not in ("popularity", "hybrid")])
+@pytest.mark.parametrize(
+    "name", [c.name for c in RECOMMENDER_CASES if c.name not in ("popularity", "hybrid")])
 def test_similar_movies_come_from_the_same_block(name):
     model = {c.name: c for c in RECOMMENDER_CASES}[name].fit(block_ratings()[0])
     for movie, group in ((101, range(101, 107)), (204, range(201, 207))):

@@ -6,18 +6,18 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.ranking.candidates import CandidateConfig, generate_candidates
-from reco.models.mf import ALSConfig, SVDConfig
-from reco.columns import RATINGS_SCHEMA
-from reco.models.content import ContentConfig
-from reco.features.temporal import RecentItems, TimePopularity
-from reco.exceptions import ArtifactError, UnknownIdError
-from reco.ranking.hybrid import HybridConfig, HybridRecommender
-from reco.ranking.booster import RankerConfig, sample_rows
-from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
-from reco.data.synthetic import SyntheticConfig, generate
 from reco.artifacts.manifest import read_manifest, write_manifest
 from reco.artifacts.model_dir import load_model, save_model
+from reco.columns import RATINGS_SCHEMA
+from reco.data.synthetic import SyntheticConfig, generate
+from reco.exceptions import ArtifactError, UnknownIdError
+from reco.features.temporal import RecentItems, TimePopularity
+from reco.models.content import ContentConfig
+from reco.models.mf import ALSConfig, SVDConfig
+from reco.ranking.booster import RankerConfig, sample_rows
+from reco.ranking.candidates import CandidateConfig, generate_candidates
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
+from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
 
 SMALL = HybridConfig(
     cf=ALSConfig(factors=16, iterations=5),
@@ -88,7 +88,8 @@ def test_load_rejects_another_feature_order(model, data, tmp_path):
 def test_same_seed_same_recommendations(data):
     users = data.ratings["user_id"].unique().to_numpy()[:15]
     fits = [HybridRecommender(SMALL).fit(data.ratings, data.movies) for _ in range(2)]
-    assert np.array_equal(fits[0].recommend_batch(users, 10)[0], fits[1].recommend_batch(users, 10)[0])
+    first, second = (fit.recommend_batch(users, 10)[0] for fit in fits)
+    assert np.array_equal(first, second)
 
 
 def test_config_round_trips_through_a_dict():
@@ -293,7 +294,8 @@ def test_one_like_threshold_reaches_every_part(data):
     assert stage.like_threshold == stage.store.like_threshold == 4.0
     assert stage.popular.config.like_threshold == 4.0
     assert stage.cf.config.like_threshold == 4.0
-    with pytest.raises(ConfigError, match=r"HybridConfig.like_threshold.*HybridConfig.cf.like_threshold"):
+    with pytest.raises(
+            ConfigError, match=r"HybridConfig.like_threshold.*HybridConfig.cf.like_threshold"):
         HybridConfig(like_threshold=4.0)
     with pytest.raises(ConfigError, match="content.like_threshold"):
         HybridConfig(content=ContentConfig(like_threshold=3.0))

@@ -8,12 +8,12 @@ import polars as pl
 import pytest
 
 from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
+from reco.data.synthetic import SyntheticConfig, generate
 from reco.ranking.hybrid import HybridRecommender
 from reco.ranking.pair_features import RANK_FEATURES, build_rows, rank_within, to_matrix
-from reco.data.synthetic import SyntheticConfig, generate
 from reco.ranking.user_state import NEW_USER
-from tests.reference_rows import reference_rows
 from tests.ranking.test_hybrid import SMALL
+from tests.reference_rows import reference_rows
 
 
 @pytest.fixture(scope="module")
