@@ -79,6 +79,14 @@ def per_user_split(ratings: pl.DataFrame) -> Split:
     return Split(train=train, test=_drop_unseen_movies(train, test), kind="per_user")
 
 
+def held_out(ratings: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
+    """The ratings of ``ratings`` that are not in ``train``: a split's whole test period,
+    including the rows :func:`per_user_split` drops for movies unseen in train (what a
+    side table such as tags must be cut at, since those ratings happened too)."""
+    return ratings.join(train.select(USER_ID, MOVIE_ID, TIMESTAMP),
+                        on=[USER_ID, MOVIE_ID, TIMESTAMP], how="anti")
+
+
 def global_time_split(ratings: pl.DataFrame, quantile: float = 0.8) -> Split:
     """Train = ratings before T, the ``quantile`` of all timestamps (lower).
 

@@ -25,10 +25,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.data.split import LIKE_THRESHOLD, Split, per_user_split
+from reco.data.split import LIKE_THRESHOLD, Split, held_out, per_user_split
 from reco.evaluation.metrics import classification_metrics
 from reco.ranking.booster import fit_booster, predict
-from reco.ranking.hybrid import HybridRecommender
+from reco.ranking.hybrid import HybridRecommender, tags_before_label_window
 from reco.ranking.pair_features import build_rows, to_matrix
 from reco.ranking.schema import GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, USER_COLUMNS
 from reco.ranking.stage_one import StageOne
@@ -64,7 +64,9 @@ def classification_comparison(
     ``context`` holds ``movies`` and optionally ``tags``, ``links``, ``tmdb``.
     """
     inner = per_user_split(split.train)
-    window_stage = hybrid.stage_one(inner.train, context["movies"], tags=context.get("tags"),
+    # the inner stage sees tags up to its own label window, as the hybrid's fit does
+    inner_tags = tags_before_label_window(context.get("tags"), held_out(split.train, inner.train))
+    window_stage = hybrid.stage_one(inner.train, context["movies"], tags=inner_tags,
                                     links=context.get("links"), tmdb=context.get("tmdb"))
     train_rows, y_train = _xy(inner.test, window_stage)
     test_rows, y_test = _xy(split.test, hybrid.stage_)

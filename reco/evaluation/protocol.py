@@ -17,9 +17,16 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from reco.columns import MOVIE_ID, RATING, USER_ID
+from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
 from reco.data.dataset import MovieLensData
-from reco.data.split import LIKE_THRESHOLD, PROTOCOL, Split, global_time_split, per_user_split
+from reco.data.split import (
+    LIKE_THRESHOLD,
+    PROTOCOL,
+    Split,
+    global_time_split,
+    held_out,
+    per_user_split,
+)
 from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
 from reco.evaluation.peers import (
     EASE_LAMBDA_GRID,
@@ -31,7 +38,7 @@ from reco.models.base import BaseRecommender, Recommender
 from reco.models.content import ContentRecommender
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.ranking.booster import importance
-from reco.ranking.hybrid import HybridConfig, HybridRecommender
+from reco.ranking.hybrid import HybridConfig, HybridRecommender, tags_before_label_window
 
 log = logging.getLogger(__name__)
 MIN_USERS_FOR_GLOBAL_SPLIT = 1_000
@@ -54,6 +61,9 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
         log.info("EASE lambda tuned on an inner split of train: %s (%s)", lam, table)
         return EASERecommender.with_lambda(lam).fit(split.train)
 
+    def seen_tags(split: Split) -> pl.DataFrame | None:
+        return tags_seen_in_train(data.tags, split, data.ratings)
+
     methods = [Method("EASE (lambda tuned on train)", "peer", fit_ease)]
     for name, factory in peer_factories(available_only=True).items():
         if "EASE" not in name:
@@ -68,14 +78,29 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
         Method("reco rating model: centred SVD (option; predicts ratings, not a ranker)",
                "reco", lambda s: SVDRecommender(config.rating_svd).fit(s.train), True),
         Method("reco content", "reco", lambda s: ContentRecommender(config.content).fit(
-            s.train, data.movies, tags=data.tags, links=data.links, tmdb=tmdb)),
+            s.train, data.movies, tags=seen_tags(s), links=data.links, tmdb=tmdb)),
     ]
     if include_hybrid:
         methods.append(Method("reco full (two-stage + XGBoost)", "reco",
                               lambda s: HybridRecommender(config).fit(
-                                  s.train, data.movies, tags=data.tags, links=data.links,
-                                  tmdb=tmdb)))
+                                  s.train, data.movies, tags=seen_tags(s),
+                                  links=data.links, tmdb=tmdb)))
     return methods
+
+
+def tags_seen_in_train(tags: pl.DataFrame | None, split: Split,
+                       ratings: pl.DataFrame) -> pl.DataFrame | None:
+    """The tags a model fitted on ``split.train`` (of ``ratings``) may see: none applied
+    after the ratings it is judged on. Per-user split: each user's tags dated before the
+    first of that user's ratings outside train (the protocol drops test rows of unseen
+    movies, but they were rated then); all tags of a user with none. Global split: tags
+    dated no later than the last training rating, for everyone."""
+    if tags is None or tags.is_empty():
+        return tags
+    if split.kind == "global_time":
+        last = split.train[TIMESTAMP].max()
+        return tags if last is None else tags.filter(pl.col(TIMESTAMP) <= last)
+    return tags_before_label_window(tags, held_out(ratings, split.train))
 
 
 def _rating_rows(model: BaseRecommender, test: pl.DataFrame) -> dict[str, float] | None:
@@ -149,7 +174,8 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
         report["importance"] = {"ranker": importance(hybrid.ranker_),
                                 "like_model": importance(hybrid.like_model_)}
         report["windows"] = hybrid.window_
-        context = {"movies": data.movies, "tags": data.tags, "links": data.links, "tmdb": tmdb}
+        tags = tags_seen_in_train(data.tags, split, data.ratings)
+        context = {"movies": data.movies, "tags": tags, "links": data.links, "tmdb": tmdb}
         report["classification"] = classification_comparison(split, hybrid, context)
     ranked_users = split.summary()["ranked_users"]
     strict = global_time_split(data.ratings)

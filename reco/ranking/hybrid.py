@@ -58,7 +58,7 @@ import xgboost as xgb
 
 from reco.columns import GENRES, MOVIE_ID, RATING, TIMESTAMP, USER_ID, YEAR
 from reco.config import ConfigBase, check_choice, check_range
-from reco.data.split import LIKE_THRESHOLD, per_user_split
+from reco.data.split import LIKE_THRESHOLD, held_out, per_user_split
 from reco.exceptions import ConfigError
 from reco.features.tables import FeatureConfig, build_feature_tables
 from reco.features.temporal import RecentItems, TimePopularity
@@ -150,10 +150,10 @@ class HybridConfig(ConfigBase):
         nested = {f.name: f for f in fields(cls)}
         for name, value in list(values.items()):
             spec = nested.get(name)
-            if spec is not None and isinstance(value, dict):
-                klass = type(spec.default_factory())  # type: ignore[misc, operator]
+            if spec is not None and isinstance(value, dict) and callable(spec.default_factory):
+                klass = type(spec.default_factory())
                 values[name] = klass.from_dict(value)
-        return super().from_dict(values)  # type: ignore[return-value]
+        return super().from_dict(values)
 
 
 @dataclass(frozen=True)
@@ -238,7 +238,9 @@ class HybridRecommender(BaseRecommender):
         if window.test.is_empty():
             raise ValueError("too few ratings for a label window: users need >= 5 ratings")
         text = TextInputs(movies, tags, links, tmdb)
-        feature_text = replace(text, tags=tags_before_label_window(tags, window.test))
+        # cut at the whole label window, movies unseen in the feature window included
+        label_period = held_out(ratings, window.train)
+        feature_text = replace(text, tags=tags_before_label_window(tags, label_period))
         stage, _, embeddings = self._stage_one(window.train, feature_text)
         ranker, like_model, trained = self._fit_boosters(stage, window.test)
         windows = {"feature_window_ratings": window.train.height,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from reco.columns import RATINGS_SCHEMA
+from reco.columns import MOVIE_ID, RATINGS_SCHEMA, TIMESTAMP
 from reco.data.movielens import load_movielens
 from reco.data.split import global_time_split, n_test_ratings, per_user_split
 
@@ -105,3 +105,15 @@ def test_reference_figures_on_ml_latest_small(ml_latest_small):
     assert summary["test_ratings"] == 18_472
     assert summary["ranked_users"] == 594
     assert summary["train_movies"] == 8_239
+
+
+def test_held_out_keeps_the_test_rows_the_split_drops():
+    from reco.data.split import held_out
+
+    # user 1's last rating (movie 9) is test, then dropped: nobody rated movie 9 in train
+    rows = [(1, m, 4.0, 10 * m) for m in (1, 2, 3, 4, 9)] + [(2, 1, 3.0, 5)]
+    ratings = pl.DataFrame(rows, schema=RATINGS_SCHEMA, orient="row")
+    split = per_user_split(ratings)
+    assert split.test.is_empty()
+    period = held_out(ratings, split.train)
+    assert period[MOVIE_ID].to_list() == [9] and period[TIMESTAMP].to_list() == [90]
