@@ -13,7 +13,7 @@ import logging
 import math
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard, overload
 
 from flask import Blueprint, Flask, current_app, jsonify, request, send_from_directory
 from werkzeug.exceptions import HTTPException
@@ -65,6 +65,10 @@ def _path_id(value: str, what: str) -> int:
     return number
 
 
+@overload
+def _int_arg(name: str, default: int, low: int, high: int) -> int: ...
+@overload
+def _int_arg(name: str, default: None, low: int, high: int) -> int | None: ...
 def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
     if raw is None or raw == "":
@@ -161,11 +165,11 @@ def _ratings_body(service: RecoService) -> tuple[list[int], list[float], list[in
     return movies, values, (stamps if all(given) else None)  # type: ignore[return-value]
 
 
-def _is_int(value: object) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)
             and math.isfinite(value))
 

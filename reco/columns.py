@@ -31,7 +31,7 @@ RATINGS_SCHEMA = pl.Schema(
     {USER_ID: pl.Int32, MOVIE_ID: pl.Int32, RATING: pl.Float32, TIMESTAMP: pl.Int64}
 )
 MOVIES_SCHEMA = pl.Schema(
-    {MOVIE_ID: pl.Int32, TITLE: pl.String, YEAR: pl.Int32, GENRES: pl.List(pl.String)}
+    {MOVIE_ID: pl.Int32(), TITLE: pl.String(), YEAR: pl.Int32(), GENRES: pl.List(pl.String)}
 )
 TAGS_SCHEMA = pl.Schema(
     {USER_ID: pl.Int32, MOVIE_ID: pl.Int32, TAG: pl.String, TIMESTAMP: pl.Int64}

@@ -25,7 +25,7 @@ class ConfigBase:
     def from_dict(cls: type[C], values: Mapping[str, Any] | None = None) -> C:
         """Build a config from a mapping, rejecting keys the config does not have."""
         values = dict(values or {})
-        known = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+        known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:
             raise ConfigError(
@@ -35,7 +35,7 @@ class ConfigBase:
 
     def to_dict(self) -> dict[str, Any]:
         """The config as plain JSON-ready values."""
-        return dataclasses.asdict(self)  # type: ignore[call-overload]
+        return dataclasses.asdict(self)
 
 
 def check_range(

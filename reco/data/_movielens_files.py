@@ -156,7 +156,7 @@ def read_movies(path: Path, layout: str) -> pl.DataFrame:
         pl.col(TITLE).str.strip_chars(),
         title_year(pl.col(TITLE)).alias(YEAR),
         _genre_list(GENRES).alias(GENRES),
-    ).cast(dict(MOVIES_SCHEMA))
+    ).cast(MOVIES_SCHEMA)
 
 
 def _read_u_item(path: Path) -> pl.DataFrame:
@@ -182,7 +182,7 @@ def _read_u_item(path: Path) -> pl.DataFrame:
         pl.col(TITLE).str.strip_chars(),
         pl.coalesce(title_year(pl.col(TITLE)), release_year).alias(YEAR),
         genres.alias(GENRES),
-    ).cast(dict(MOVIES_SCHEMA))
+    ).cast(MOVIES_SCHEMA)
 
 
 def read_tags(path: Path, layout: str) -> pl.DataFrame:
@@ -194,7 +194,7 @@ def read_tags(path: Path, layout: str) -> pl.DataFrame:
     return frame.select(
         pl.col(USER_ID), pl.col(MOVIE_ID), pl.col(TAG).fill_null("").str.strip_chars(),
         pl.col(TIMESTAMP),
-    ).cast(dict(TAGS_SCHEMA))
+    ).cast(TAGS_SCHEMA)
 
 
 def read_links(path: Path) -> pl.DataFrame:
@@ -203,7 +203,7 @@ def read_links(path: Path) -> pl.DataFrame:
     frame = _read_small(path, spec)
     _require(frame, path, [MOVIE_ID])
     frame = cast_located(frame, path, spec)
-    return frame.select(list(LINKS_SCHEMA)).cast(dict(LINKS_SCHEMA))
+    return frame.select(list(LINKS_SCHEMA)).cast(LINKS_SCHEMA)
 
 
 def read_users(path: Path, layout: str) -> pl.DataFrame:
@@ -212,4 +212,4 @@ def read_users(path: Path, layout: str) -> pl.DataFrame:
     frame = _read_small(path, spec)
     _require(frame, path, [USER_ID])
     frame = cast_located(frame, path, spec)
-    return frame.select(list(USERS_SCHEMA)).cast(dict(USERS_SCHEMA))
+    return frame.select(list(USERS_SCHEMA)).cast(USERS_SCHEMA)

@@ -188,8 +188,8 @@ def _download(url: str, part: Path, *, timeout: float, chunk_size: int, progress
         response = _open(url, {"Range": f"bytes={offset}-"} if offset else {}, timeout)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # nothing after `offset`: complete, or a stale part
-            total = re.search(r"/(\d+)", exc.headers.get("Content-Range", ""))
-            if total and int(total.group(1)) == offset:
+            complete = re.search(r"/(\d+)", exc.headers.get("Content-Range", ""))
+            if complete and int(complete.group(1)) == offset:
                 log.info("%s: %s is already complete", url, part)
                 return
             log.warning("%s: cannot resume %s at byte %d; starting again", url, part, offset)

@@ -217,7 +217,7 @@ def check_scale(ratings: pl.DataFrame, scale: RatingScale, path: Path, layout: s
 
 
 def _pair_key(ratings: pl.DataFrame) -> pl.Expr:
-    width = int(ratings[MOVIE_ID].max() or 0) + 1  # type: ignore[operator]
+    width = int(ratings.select(pl.col(MOVIE_ID).max()).item() or 0) + 1
     return pl.col(USER_ID).cast(pl.Int64) * width + pl.col(MOVIE_ID).cast(pl.Int64)
 
 

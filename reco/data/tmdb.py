@@ -28,9 +28,9 @@ TMDB_GENRES = "tmdb_genres"
 
 TMDB_SCHEMA = pl.Schema(
     {
-        TMDB_ID: pl.Int32,
-        TMDB_TITLE: pl.String,
-        OVERVIEW: pl.String,
+        TMDB_ID: pl.Int32(),
+        TMDB_TITLE: pl.String(),
+        OVERVIEW: pl.String(),
         KEYWORDS: pl.List(pl.String),
         TMDB_GENRES: pl.List(pl.String),
     }

@@ -232,8 +232,10 @@ def _label_model_report(votes: np.ndarray, fit_rows: np.ndarray,
     collapse on these LFs (abstains ignored)."""
     em = DawidSkeneLabelModel(label_config).fit(votes[fit_rows])
     variants = {}
-    for name, kwargs in (("ignore_full", {"abstain": "ignore"}),
-                         ("ignore_symmetric", {"abstain": "ignore", "confusion": "symmetric"})):
+    settings: dict[str, dict[str, Any]] = {
+        "ignore_full": {"abstain": "ignore"},
+        "ignore_symmetric": {"abstain": "ignore", "confusion": "symmetric"}}
+    for name, kwargs in settings.items():
         cfg = dataclasses.replace(label_config, on_collapse="fallback", **kwargs)
         variants[name] = DawidSkeneLabelModel(cfg).fit(votes[fit_rows]).collapsed_
     return {

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 import numpy as np
 import polars as pl
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-Relevant = Sequence[Any] | sp.spmatrix | sp.sparray | Mapping[Any, Any]
+Relevant: TypeAlias = Sequence[Any] | sp.spmatrix | sp.sparray | Mapping[Any, Any]
 
 
 # ---------------------------------------------------------------------------- top-N

@@ -413,4 +413,4 @@ class Recommender(BaseRecommender):
                                 f"has {shape[0]} users x {shape[1]} movies")
         model.seen_ = seen
         model._load_state({k[2:]: v for k, v in arrays.items() if k.startswith("m_")})
-        return model  # type: ignore[return-value]
+        return model

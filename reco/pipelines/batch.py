@@ -9,7 +9,7 @@ import numpy as np
 import polars as pl
 
 from reco.exceptions import DataFormatError
-from reco.models.base import Recommender
+from reco.models.base import BaseRecommender, Recommender
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ def recommend_file(artifacts: str | Path, users: str | Path, k: int,
 
 
 def recommend_for_users(
-    model: Recommender, fallback: Recommender, user_ids: np.ndarray, k: int
+    model: BaseRecommender, fallback: Recommender, user_ids: np.ndarray, k: int
 ) -> tuple[pl.DataFrame, int]:
     """Top-k rows for every user; users unknown to ``model`` get ``fallback``'s list.
 

@@ -148,8 +148,9 @@ def apply_text_models(movies: pl.DataFrame, *, tmdb: pl.DataFrame | None = None,
         model = FamilyClassifier.load(family_model)
         scores = family_probabilities(model, movies, tmdb, links, tags)
         extra = extra.join(scores, on=MOVIE_ID, how="left")
+        mean = scores.select(pl.col(FAMILY).mean()).item()
         section["family_model"] = {"path": str(family_model),
-                                   "mean_probability": float(scores[FAMILY].mean() or 0.0),
+                                   "mean_probability": float(mean or 0.0),
                                    "flagged": int((scores[FAMILY] >= 0.5).sum())}
         log.info("family flag: %d of %d movies at P >= 0.5", section["family_model"]["flagged"],
                  scores.height)

@@ -10,6 +10,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import xgboost as xgb
@@ -172,4 +173,6 @@ def load_booster(path: str | Path, feature_names: tuple[str, ...]) -> xgb.Booste
 
 def importance(booster: xgb.Booster) -> dict[str, float]:
     """Total gain per feature (features never split on are absent)."""
-    return {k: float(v) for k, v in booster.get_score(importance_type="total_gain").items()}
+    scores = booster.get_score(importance_type="total_gain")
+    # the stubs allow lists (gblinear's per-class weights); a tree booster's gain is one float
+    return {k: float(cast(float, v)) for k, v in scores.items()}

@@ -123,7 +123,8 @@ def pair_features(
         part = slice(start, start + CHUNK)
         values = _block(stage, context, user_rows[part], movie_ids[part])
         for name, j in position.items():
-            source = extra[name][part] if name in extra else values.get(name)
+            source: np.ndarray | float | None = (
+                extra[name][part] if name in extra else values.get(name))
             if source is None:
                 if not name.startswith("rank_in_"):
                     raise KeyError(f"no feature named {name!r}")

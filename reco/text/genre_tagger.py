@@ -111,6 +111,11 @@ def _as_list(values: Sequence[str] | None, n: int, what: str) -> list[str] | Non
     return values
 
 
+def _pick(values: list[str] | None, rows: np.ndarray) -> list[str] | None:
+    """The ``rows`` of an optional column (a fold's share)."""
+    return None if values is None else [values[i] for i in rows]
+
+
 def _fit_features(cfg: TaggerConfig, texts: list[str], tokens: list[str] | None,
                   n_meta: int) -> BlockFeatures:
     specs = {"word": ("text", TfidfParams(ngram_max=cfg.word_ngram_max,
@@ -248,14 +253,14 @@ class GenreTagger:
         oof = np.zeros(y.shape)
         folds = KFold(min(cfg.n_folds, len(texts)), shuffle=True, random_state=cfg.random_state)
         for train, valid in folds.split(texts):
-            pick = lambda v, idx: None if v is None else [v[i] for i in idx]  # noqa: E731
             feats, coef, intercept = self._fit_linear(
-                pick(texts, train), pick(tokens, train),
+                [texts[i] for i in train], _pick(tokens, train),
                 None if meta is None else meta[train], y[train])
-            x = feats.transform({"text": pick(texts, valid), "tokens": pick(tokens, valid)},
+            x = feats.transform({"text": [texts[i] for i in valid],
+                                 "tokens": _pick(tokens, valid)},
                                 None if meta is None else meta[valid])
             # The group mask comes from the whole training set: it only shapes thresholds.
-            oof[valid] = self._proba(x, coef, intercept, pick(groups, valid))
+            oof[valid] = self._proba(x, coef, intercept, _pick(groups, valid))
         return oof
 
     # -- predicting ------------------------------------------------------------------

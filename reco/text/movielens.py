@@ -66,8 +66,9 @@ def movielens_titles(movies: pl.DataFrame, tmdb: pl.DataFrame | None = None,
         joined = tags.group_by(MOVIE_ID).agg(
             pl.col(TAG).unique(maintain_order=True).str.join(", ").alias("_tags"))
         out = out.drop("_tags").join(joined, on=MOVIE_ID, how="left")
-    overview, tag_text = pl.col("_overview").fill_null(""), pl.col("_tags").fill_null("")
-    text = pl.when(overview != "").then(overview).otherwise(tag_text)
+    overview_text = pl.col("_overview").fill_null("")
+    tag_text = pl.col("_tags").fill_null("")
+    text = pl.when(overview_text != "").then(overview_text).otherwise(tag_text)
     return out.select(
         MOVIE_ID, NF_TITLE,
         pl.when(pl.col("_animated")).then(pl.concat_str([pl.lit("animated."), text],

@@ -162,7 +162,7 @@ def predict_movielens_genres(tagger: GenreTagger, movies: pl.DataFrame,
         movie, in ``movies`` order.
     """
     empty = movies.filter(pl.col(GENRES).list.len() == 0).select(MOVIE_ID, TITLE)
-    schema = {MOVIE_ID: pl.Int32, PREDICTED_GENRES: pl.List(pl.String)}
+    schema = pl.Schema({MOVIE_ID: pl.Int32(), PREDICTED_GENRES: pl.List(pl.String)})
     if empty.is_empty():
         return pl.DataFrame(schema=schema)
     frame = empty.with_columns(title_without_year(pl.col(TITLE)),

@@ -169,6 +169,14 @@ class TfidfBlock:
         return cls(arrays[keys[0]].tolist(), arrays[keys[1]], params)
 
 
+def _source(docs: Mapping[str, Sequence[str] | None], name: str, source: str) -> Sequence[str]:
+    """``docs[source]``, which block ``name`` reads; absent or None is a caller mistake."""
+    found = docs.get(source)
+    if found is None:
+        raise ValueError(f"block {name!r} needs documents for {source!r}")
+    return found
+
+
 class BlockFeatures:
     """Named TF-IDF blocks side by side, each scaled by a weight, then dense columns.
 
@@ -191,9 +199,9 @@ class BlockFeatures:
 
     @classmethod
     def fit(cls, specs: Mapping[str, tuple[str, TfidfParams, float]],
-            docs: Mapping[str, Sequence[str]], n_dense: int = 0) -> BlockFeatures:
+            docs: Mapping[str, Sequence[str] | None], n_dense: int = 0) -> BlockFeatures:
         """Fit one block per ``name -> (source, params, weight)`` on ``docs[source]``."""
-        return cls({name: (source, TfidfBlock.fit(docs[source], params), weight)
+        return cls({name: (source, TfidfBlock.fit(_source(docs, name, source), params), weight)
                     for name, (source, params, weight) in specs.items()}, n_dense)
 
     @property
@@ -201,14 +209,12 @@ class BlockFeatures:
         """Number of columns."""
         return sum(b.n_features for _, b, _ in self.blocks.values()) + self.n_dense
 
-    def transform(self, docs: Mapping[str, Sequence[str]],
+    def transform(self, docs: Mapping[str, Sequence[str] | None],
                   dense: np.ndarray | None = None) -> sp.csr_matrix:
         """The feature matrix; ``docs`` must hold every block's source."""
         parts = []
         for name, (source, block, weight) in self.blocks.items():
-            if docs.get(source) is None:
-                raise ValueError(f"block {name!r} needs documents for {source!r}")
-            parts.append(block.transform(docs[source]) * weight)
+            parts.append(block.transform(_source(docs, name, source)) * weight)
         if self.n_dense:
             n = parts[0].shape[0] if parts else (0 if dense is None else len(dense))
             if dense is None or np.shape(dense) != (n, self.n_dense):

@@ -141,6 +141,7 @@ class ALSRecommender(Recommender):
     name = "als"
     config_class = ALSConfig
     config: ALSConfig
+    _gram: np.ndarray | None  # Y^T Y for fold-in, cached after the first new user
 
     # ------------------------------------------------------------ fitting
     def _weights(self, values: np.ndarray) -> np.ndarray:
@@ -165,6 +166,8 @@ class ALSRecommender(Recommender):
         started = time.perf_counter()
         self.regularization_ = cfg.resolve_regularization(data.nnz)
         data_t = data.T.tocsr()
+        w_u: np.ndarray | None
+        w_i: np.ndarray | None
         if implicit:
             w_u = self._weights(data.data)
             w_i = self._weights(data_t.data)
