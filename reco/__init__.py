@@ -5,7 +5,7 @@ The public API is re-exported here; see README.md and docs/ for the guided tour.
 
 import importlib
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 # OpenMP threads (XGBoost, scikit-learn) spin while they wait by default. When another
 # process holds a core, that spinning slows fits down several times over. Measured with
@@ -46,7 +46,9 @@ _EXPORTS: dict[str, str] = {
     "IdMap": "reco.ids",
     "PopularityConfig": "reco.models.popularity",
     "PopularityRecommender": "reco.models.popularity",
+    "BaseRecommender": "reco.models.base",
     "Recommender": "reco.models.base",
+    "Interactions": "reco.models.interactions",
     "LoadConfig": "reco.data.movielens",
     "detect_layout": "reco.data.movielens",
     "load_movielens": "reco.data.movielens",
@@ -78,6 +80,43 @@ _EXPORTS: dict[str, str] = {
     "family_probabilities": "reco.text.movielens",
     "apply_text_models": "reco.pipelines.text_models",
 }
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
+    from reco.artifacts.model_dir import load_model, save_model
+    from reco.data.dataset import DataReport, MovieLensData, RatingScale
+    from reco.data.fetch import DownloadError, fetch_movielens
+    from reco.data.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
+    from reco.data.netflix import read_netflix_titles
+    from reco.data.split import Split, global_time_split, per_user_split
+    from reco.data.synthetic import SyntheticConfig, default_dataset, generate, write_release
+    from reco.data.tmdb import read_tmdb_movies
+    from reco.exceptions import (
+        ArtifactError,
+        ConfigError,
+        DataFormatError,
+        DatasetNotFoundError,
+        ModelFitError,
+        NotFittedError,
+        RecoError,
+        UnknownIdError,
+    )
+    from reco.features.tables import FeatureConfig, FeatureTables, build_feature_tables
+    from reco.ids import IdMap
+    from reco.models.base import BaseRecommender, Recommender
+    from reco.models.content import ContentConfig, ContentRecommender
+    from reco.models.interactions import Interactions
+    from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
+    from reco.models.popularity import PopularityConfig, PopularityRecommender
+    from reco.pipelines.batch import read_user_ids, recommend_for_users
+    from reco.pipelines.features import build_features
+    from reco.pipelines.text_models import apply_text_models
+    from reco.pipelines.train import train
+    from reco.ranking.hybrid import HybridConfig, HybridRecommender
+    from reco.text.family import FamilyClassifier, FamilyConfig, fit_family_flag
+    from reco.text.genre_tagger import GenreTagger, TaggerConfig
+    from reco.text.label_model import DawidSkeneLabelModel, LabelModelConfig, majority_vote
+    from reco.text.movielens import family_probabilities
+    from reco.text.tagger_inputs import predict_movielens_genres
 
 
 def __getattr__(name: str) -> Any:
@@ -119,6 +158,8 @@ __all__ = [
     "IdMap",
     "PopularityConfig",
     "PopularityRecommender",
+    "BaseRecommender",
+    "Interactions",
     "Recommender",
     "SVDConfig",
     "SVDRecommender",

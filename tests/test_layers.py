@@ -25,10 +25,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "reco"
 
-#: The core modules (``reco/__init__.py`` is ``reco``): they may import only each other.
-CORE = frozenset({"reco", "reco.columns", "reco.exceptions", "reco.config", "reco.ids",
+#: The core modules: they may import only each other.
+CORE = frozenset({"reco.columns", "reco.exceptions", "reco.config", "reco.ids",
                   "reco.npz", "reco._numeric", "reco.cli"})
 CORE_PART = "core"
+#: ``reco/__init__.py``: the public face. Its names load lazily (``_EXPORTS``), but its
+#: ``if TYPE_CHECKING:`` block imports each one for type checkers, so it is a part of its own.
+FACADE = "facade"
 API = "api"
 
 # What each part may import, inside reco: a part's name allows every module of that part,
@@ -48,6 +51,9 @@ ALLOWED: dict[str, frozenset[str]] = {
                           "reco.data.feedback"}),
     "evaluation": frozenset({CORE_PART, "data", "features", "models", "text", "ranking",
                              "artifacts", "pipelines"}),
+    # the facade re-exports the library's public names; serving has its own face (api.py's)
+    FACADE: frozenset({CORE_PART, "data", "features", "models", "text", "ranking",
+                       "artifacts", "pipelines"}),
     # the HTTP layer sees the serving package's public face and the errors, nothing else
     API: frozenset({"reco.serving", "reco.exceptions"}),
 }
@@ -118,6 +124,8 @@ def part_of(module: str) -> str | None:
     """The part of ARCHITECTURE.md a module belongs to (None: in no part)."""
     if module == API:
         return API
+    if module == PACKAGE:
+        return FACADE
     if module in CORE:
         return CORE_PART
     pieces = module.split(".")
@@ -272,6 +280,21 @@ def test_every_lazy_export_names_a_module():
     missing = sorted({m for m in exports.values() if m not in files})
     assert not missing, f"_EXPORTS names modules that do not exist: {missing}"
     assert all(importlib.util.find_spec(m) is not None for m in set(exports.values()))
+
+
+def test_the_type_checking_imports_match_the_lazy_exports():
+    # the TYPE_CHECKING block is what mypy and IDEs see: it must name every export, from
+    # the module __getattr__ loads it from, and nothing else
+    tree = ast.parse((ROOT / "reco" / "__init__.py").read_text(encoding="utf-8"))
+    exports = next(
+        ast.literal_eval(node.value) for node in tree.body
+        if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", None) == "_EXPORTS"
+    )
+    block = next(node for node in tree.body if isinstance(node, ast.If)
+                 and getattr(node.test, "id", None) == "TYPE_CHECKING")
+    imported = {alias.name: node.module for node in block.body
+                if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert imported == exports
 
 
 # ---------------------------------------------------------------- the checkers fail
