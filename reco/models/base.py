@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from reco.columns import MOVIE_ID
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError
-from reco.ids import IdMap
+from reco.ids import IdMap, last_occurrences
 from reco.models.interactions import Interactions
 from reco.npz import load_npz, save_npz
 
@@ -279,9 +279,8 @@ class BaseRecommender(ABC):
         values = np.asarray(ratings, dtype=np.float32)
         if items.shape != values.shape:
             raise ValueError(f"{items.size} movie ids but {values.size} ratings")
-        # A movie rated twice keeps its last rating.
-        last = items.size - 1 - np.unique(items[::-1], return_index=True)[1]
-        items, values = items[np.sort(last)], values[np.sort(last)]
+        last = last_occurrences(items)  # a movie rated twice keeps its last rating
+        items, values = items[last], values[last]
         known = items >= 0
         scores = np.asarray(self._fold_in(items[known], values[known]), dtype=np.float32).copy()
         scores[items[known]] = -np.inf

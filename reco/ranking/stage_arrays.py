@@ -19,7 +19,7 @@ import polars as pl
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
 from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems
-from reco.ids import IdMap
+from reco.ids import IdMap, last_occurrences
 from reco.ranking.schema import MOVIE_COLUMNS, USER_COLUMNS
 from reco.ranking.user_state import (
     NEW_USER,
@@ -197,8 +197,7 @@ class FeatureStore:
         if not movies.shape == values.shape == stamps.shape or movies.ndim != 1:
             raise ValueError(f"{movies.size} movie ids, {values.size} ratings and "
                              f"{stamps.size} timestamps: give one of each per rating")
-        last = movies.size - 1 - np.unique(movies[::-1], return_index=True)[1]
-        keep = np.sort(last)
+        keep = last_occurrences(movies)
         keep = keep[self.movies.indices(movies[keep], missing="mask") >= 0]
         if keep.size == 0:
             raise ValueError("none of the rated movies is known to the model")

@@ -27,6 +27,7 @@ import scipy.sparse as sp
 
 from reco.columns import MOVIE_ID
 from reco.exceptions import ArtifactError, ModelFitError
+from reco.ids import last_occurrences
 from reco.models.base import Recommender
 from reco.models.content._config import ContentConfig
 from reco.models.content._text import MovieEmbeddings, embed_movies, normalize_rows
@@ -149,7 +150,7 @@ class ContentRecommender(Recommender):
         indices); a movie listed twice counts once, with its last rating."""
         items = np.asarray(items, dtype=np.int64)
         values = np.asarray(values, dtype=np.float32)
-        last = items.size - 1 - np.unique(items[::-1], return_index=True)[1]
+        last = last_occurrences(items)
         row = sp.csr_matrix(
             (values[last], (np.zeros(last.size, np.int64), items[last])), shape=(1, self.n_items)
         )

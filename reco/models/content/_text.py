@@ -36,12 +36,20 @@ import scipy.sparse as sp
 from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from reco.columns import GENRES, KEYWORDS, MOVIE_ID, OVERVIEW, TAG, TITLE, TMDB_ID
+from reco.columns import (
+    GENRES,
+    KEYWORDS,
+    MOVIE_ID,
+    OVERVIEW,
+    TAG,
+    TITLE,
+    TMDB_ID,
+    title_without_year,
+)
 from reco.exceptions import ModelFitError
 from reco.models.content._config import FIELDS, ContentConfig
 
 log = logging.getLogger(__name__)
-_YEAR_SUFFIX = r"\s*\(\d{4}(?:\s*[-–]\s*\d{0,4})?\)\s*$"
 
 
 # ---------------------------------------------------------------- text per movie
@@ -77,7 +85,7 @@ def movie_texts(
     )
     out = movies.lazy().unique(MOVIE_ID, keep="first", maintain_order=True).select(
         pl.col(MOVIE_ID),
-        pl.col(TITLE).fill_null("").str.replace(_YEAR_SUFFIX, "").alias("title"),
+        title_without_year(pl.col(TITLE).fill_null("")).alias("title"),
         pl.col(GENRES).list.eval(genre_token).list.join(" ").fill_null("").alias("genres"),
     )
     if tags is not None and tags.height:
