@@ -29,8 +29,8 @@ import polars as pl
 import scipy.sparse as sp
 
 from reco.columns import MOVIE_ID
-from reco.config import ConfigBase
-from reco.exceptions import ArtifactError, NotFittedError
+from reco.config import ConfigBase, check_int
+from reco.exceptions import ArtifactError, ConfigError, NotFittedError
 from reco.ids import IdMap, last_occurrences
 from reco.models.interactions import Interactions
 from reco.npz import load_npz, save_npz
@@ -104,9 +104,12 @@ def _learned(attribute: str) -> bool:
     return (attribute.endswith("_") and not attribute.startswith("__")) or attribute in CACHES
 
 
-def _check_k(k: int) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+def _check_k(k: object, method: str) -> None:
+    """A bad ``k`` is the caller's mistake, not a config's: a plain ValueError."""
+    try:
+        check_int(method, "k", k, 1)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
 
 
 class BaseRecommender(ABC):
@@ -231,7 +234,7 @@ class BaseRecommender(ABC):
         """Top ``k`` movie ids and scores for many known users: arrays (n, k), padded
         with id -1 and score -inf when fewer than ``k`` movies are left."""
         self._check_fitted()
-        _check_k(k)
+        _check_k(k, "recommend_batch")
         users = self.user_map_.indices(user_ids)
         out_ids = np.full((len(users), k), -1, dtype=np.int64)
         out_scores = np.full((len(users), k), -np.inf, dtype=np.float32)
@@ -253,7 +256,7 @@ class BaseRecommender(ABC):
     def similar_items(self, movie_id: int, k: int = 10) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` movies most similar to ``movie_id`` (itself excluded), by cosine."""
         self._check_fitted()
-        _check_k(k)
+        _check_k(k, "similar_items")
         item = self.item_map_.index(movie_id)
         vectors = self._item_vectors()
         norms = np.linalg.norm(vectors, axis=1)
@@ -274,7 +277,7 @@ class BaseRecommender(ABC):
         Unknown movie ids among the ratings are ignored; rated movies are excluded.
         """
         self._check_fitted()
-        _check_k(k)
+        _check_k(k, "recommend_new_user")
         items = self.item_map_.indices(movie_ids, missing="mask")
         values = np.asarray(ratings, dtype=np.float32)
         if items.shape != values.shape:

@@ -15,7 +15,7 @@ from typing import cast
 import numpy as np
 import xgboost as xgb
 
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ArtifactError, ModelFitError
 
 log = logging.getLogger(__name__)
@@ -60,16 +60,16 @@ class RankerConfig(ConfigBase):
     def __post_init__(self) -> None:
         name = "RankerConfig"
         check_choice(name, "objective", self.objective, ("binary:logistic", "rank:ndcg"))
-        check_range(name, "max_train_users", self.max_train_users, 1)
-        check_range(name, "max_train_rows", self.max_train_rows, 100)
-        check_range(name, "n_estimators", self.n_estimators, 1, 100_000)
+        check_int(name, "max_train_users", self.max_train_users, 1)
+        check_int(name, "max_train_rows", self.max_train_rows, 100)
+        check_int(name, "n_estimators", self.n_estimators, 1, 100_000)
         check_range(name, "learning_rate", self.learning_rate, 1e-6, 1.0)
-        check_range(name, "max_depth", self.max_depth, 1, 20)
+        check_int(name, "max_depth", self.max_depth, 1, 20)
         check_range(name, "min_child_weight", self.min_child_weight, 0.0)
         check_range(name, "subsample", self.subsample, 0.05, 1.0)
         check_range(name, "colsample_bytree", self.colsample_bytree, 0.05, 1.0)
         if self.threads is not None:
-            check_range(name, "threads", self.threads, 1, 1024)
+            check_int(name, "threads", self.threads, 1, 1024)
 
 
 def sample_rows(labels: np.ndarray, cap: int, rng: np.random.Generator,

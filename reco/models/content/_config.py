@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
-
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ConfigError
 
 #: The text fields of a movie, in the order their TF-IDF blocks are stacked.
@@ -15,11 +13,6 @@ FIELDS = ("title", "genres", "tags", "overview", "keywords")
 PROFILES = ("mean_centered", "liked")
 _WEIGHTS = dict(zip(FIELDS, ("title_weight", "genre_weight", "tag_weight", "overview_weight",
                              "keyword_weight")))
-
-
-def _check_int(owner: str, name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ConfigError(f"{owner}.{name} must be an integer >= {low}, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -63,9 +56,9 @@ class ContentConfig(ConfigBase):
 
     def __post_init__(self) -> None:
         owner = "ContentConfig"
-        _check_int(owner, "dimensions", self.dimensions, 1)
-        _check_int(owner, "min_df", self.min_df, 1)
-        _check_int(owner, "max_features", self.max_features, 1)
+        check_int(owner, "dimensions", self.dimensions, 1)
+        check_int(owner, "min_df", self.min_df, 1)
+        check_int(owner, "max_features", self.max_features, 1)
         for attribute in _WEIGHTS.values():
             check_range(owner, attribute, getattr(self, attribute), 0.0, None)
         if not any(self.weights().values()):
@@ -73,7 +66,7 @@ class ContentConfig(ConfigBase):
         check_range(owner, "like_threshold", self.like_threshold, 0.0, 10.0)
         check_choice(owner, "profile", self.profile, PROFILES)
         if self.random_state is not None:
-            _check_int(owner, "random_state", self.random_state, 0)
+            check_int(owner, "random_state", self.random_state, 0)
 
     def weights(self) -> dict[str, float]:
         """The weight of each field of :data:`FIELDS`."""
