@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -10,23 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api import create_app
-from reco.data.synthetic import SyntheticConfig, make_release
-from reco.pipelines import train as training
 from scripts import build_features
-from tests.ranking.test_hybrid import SMALL
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> Path:
-    release = tmp_path_factory.mktemp("release")
-    make_release(SyntheticConfig(n_users=200, n_movies=250, n_ratings=12_000, seed=11), release)
-    out = tmp_path_factory.mktemp("artifacts")
-    training.train(release, out, config=SMALL)
-    return out
-
-
-@pytest.fixture(scope="module")
-def client(trained):
+def client(trained):  # trained: the session's artifacts (tests/conftest.py), read only
     return create_app({"ARTIFACTS": str(trained), "TESTING": True}).test_client()
 
 
