@@ -99,6 +99,16 @@ def _sorted_top(scores: np.ndarray, part: np.ndarray, k: int,
     return idx, vals
 
 
+def _registered(name: str) -> type[Recommender] | None:
+    """The model class called ``name``, importing reco's model modules one by one until it
+    is registered: loading an ALS file does not pay for the content model's scikit-learn."""
+    for module in MODEL_MODULES:
+        if name in REGISTRY:
+            break
+        importlib.import_module(module)
+    return REGISTRY.get(name)
+
+
 def _learned(attribute: str) -> bool:
     """Learned state by the naming rule: ``name_`` (not dunder), or a derived cache."""
     return (attribute.endswith("_") and not attribute.startswith("__")) or attribute in CACHES
@@ -393,10 +403,7 @@ class Recommender(BaseRecommender):
         if meta.get("format") != MODEL_FORMAT:
             raise ArtifactError(
                 f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
-        if meta.get("class") not in REGISTRY:
-            for module in MODEL_MODULES:
-                importlib.import_module(module)
-        klass = REGISTRY.get(meta.get("class", ""))
+        klass = _registered(meta.get("class", ""))
         if klass is None or not issubclass(klass, cls):
             raise ArtifactError(f"{path}: holds a {meta.get('class')!r}, not a {cls.__name__}")
         model = klass(klass.config_class.from_dict(meta["config"]))
