@@ -265,10 +265,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
                              "service": None}
     try:
         state["manifest"] = read_manifest(artifacts)
-        if "model" in state["manifest"]:
-            state["service"] = RecoService.load(artifacts)
-        else:
-            state["error"] = "the artifacts hold features only; run scripts/train.py for the models"
+        state["service"] = RecoService.load(artifacts)  # ArtifactError if features only
     except ArtifactError as exc:
         # Start anyway so /health can say what is wrong; model routes will answer 503. The
         # message names files inside the directory; the directory itself goes to the log.

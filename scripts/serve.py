@@ -22,7 +22,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.artifacts.manifest import read_manifest  # noqa: E402
+from reco.artifacts.manifest import model_manifest, read_manifest  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 
@@ -55,12 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        manifest = read_manifest(args.artifacts)
+        model_manifest(read_manifest(args.artifacts))  # fail here, not in every worker
     except ArtifactError as exc:
         log.error("%s: %s", args.artifacts, exc)  # the message names files, not the directory
-        return EXIT_BAD_INPUT
-    if "model" not in manifest:
-        log.error("%s holds features only: run scripts/train.py first", args.artifacts)
         return EXIT_BAD_INPUT
     os.environ["RECO_ARTIFACTS"] = str(args.artifacts.resolve())
     threads = str(max(1, (os.cpu_count() or 1) // max(args.workers, 1)))

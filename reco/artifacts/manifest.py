@@ -142,6 +142,17 @@ def read_manifest(artifacts: str | Path) -> dict[str, Any]:
     return manifest
 
 
+def model_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The manifest's ``model`` section (what :func:`reco.artifacts.model_dir.save_model`
+    wrote); ``ArtifactError`` when the artifacts hold features only. The one check the
+    loader, ``scripts/serve.py`` and the API make before serving."""
+    section = manifest.get("model")
+    if not isinstance(section, dict):
+        raise ArtifactError("the artifact directory holds features only; run "
+                            "scripts/train.py to fit the models")
+    return section
+
+
 def table_section(frame: pl.DataFrame, name: str) -> dict[str, Any]:
     """What the manifest records of a table: its file, rows and column order."""
     return {"path": TABLE_FILES[name], "rows": frame.height, "columns": frame.columns}

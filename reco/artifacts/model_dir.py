@@ -184,10 +184,7 @@ def load_model(directory: str | Path) -> tuple[HybridRecommender, pl.DataFrame, 
     """
     directory = Path(directory)
     manifest = _relative(directory, lambda: art.read_manifest(directory))
-    section = manifest.get("model")
-    if not isinstance(section, dict):
-        raise ArtifactError("the artifact directory holds features only; run "
-                            "scripts/train.py to fit the models")
+    section = art.model_manifest(manifest)
     for key, expected in (("rank_features", RANK_FEATURES), ("like_features", LIKE_FEATURES)):
         if tuple(section.get(key, ())) != expected:
             raise ArtifactError(f"{art.MANIFEST}: {key} differ from this reco's "
