@@ -9,7 +9,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reco.config import ConfigBase, check_range
-from reco.models.base import Recommender
+from reco.models.base import Recommender, top_k
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,17 @@ class PopularityRecommender(Recommender):
 
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         return self.scores_.copy()
+
+    def top_allowed(self, allowed: np.ndarray,
+                    k: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Item indices of the ``k`` most popular movies among ``allowed`` (a boolean mask
+        over the items; every allowed one when ``k`` is None), best first, with their
+        scores: the candidate source and the API's fallback list."""
+        self._check_fitted()
+        scores = np.where(allowed, self.scores_, -np.inf)
+        idx, vals = top_k(scores[None, :], int(np.count_nonzero(allowed)) if k is None else k)
+        keep = idx[0] >= 0
+        return idx[0][keep], vals[0][keep]
 
     def _state(self) -> dict[str, np.ndarray]:
         return {"scores": self.scores_}

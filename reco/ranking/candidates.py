@@ -108,10 +108,9 @@ def _popular_order(store: FeatureStore) -> tuple[np.ndarray, np.ndarray, np.ndar
     cached = store.__dict__.get("_popular_order")
     if cached is None:
         ids, blocked, scorer = _sources(store)["popular"]
-        scores = np.array(store.stage.popular.scores_, dtype=np.float64)[None, :]
-        scores[:, blocked] = -np.inf
-        idx, _ = top_k(scores, int(np.isfinite(scores).sum()))
-        order = idx[0][idx[0] >= 0]
+        allowed = np.ones(ids.size, dtype=bool)
+        allowed[blocked] = False
+        order, _ = store.stage.popular.top_allowed(allowed)
         rank_of = np.full(ids.size, -1, dtype=np.int64)
         rank_of[order] = np.arange(order.size)
         cached = store.__dict__["_popular_order"] = (ids, order, rank_of)

@@ -232,9 +232,8 @@ class RecoService:
         eligible = self._eligible(filters)
         if exclude:
             eligible &= ~np.isin(self.model.item_map_.ids, np.asarray(exclude))
-        scores = np.where(eligible, self.model.stage_.popular.scores_, -np.inf)
-        idx, vals = top_k(scores[None, :], k)
-        return [(i, v, "popular with many users") for i, v in zip(idx[0], vals[0]) if i >= 0]
+        idx, vals = self.model.stage_.popular.top_allowed(eligible, k)
+        return [(i, v, "popular with many users") for i, v in zip(idx, vals)]
 
     def _ranked(self, context: UserContext, k: int, exclude_seen: bool,
                 filters: Filters) -> list[tuple[int, float, str]]:
