@@ -135,6 +135,15 @@ def test_fold_in_excludes_the_rated_movies():
     assert 100 not in ids.tolist() and len(ids) == 3
 
 
+def test_popularity_top_allowed_skips_disallowed_and_breaks_ties_by_index():
+    model = PopularityRecommender().fit(RATINGS)  # likes, then ratings: 100 > 200 > 300 = 400
+    assert model.item_map_.ids.tolist() == [100, 200, 300, 400]
+    idx, scores = model.top_allowed(np.array([False, True, True, True]))
+    assert idx.tolist() == [1, 2, 3] and scores[0] > scores[1] == scores[2]
+    assert model.top_allowed(np.array([False, True, True, True]), k=2)[0].tolist() == [1, 2]
+    assert model.top_allowed(np.zeros(4, dtype=bool))[0].size == 0
+
+
 def test_top_k_ties_at_the_cut_go_to_the_lower_index():
     idx, _ = top_k(np.zeros((1, 1000)), 5)
     assert idx.tolist() == [[0, 1, 2, 3, 4]]
