@@ -306,8 +306,11 @@ class Recommender(BaseRecommender):
     """A single model: fitted on one window's :class:`Interactions`, saved as one ``.npz``.
 
     Subclasses implement ``_fit`` (learn from ``self.seen_``, the users x items CSR) and
-    ``_state`` / ``_load_state`` (their learned arrays).
+    name their learned arrays in ``state_arrays`` (``"scores"`` saves ``self.scores_``), or
+    override ``_state`` / ``_load_state`` when loading needs more than restoring them.
     """
+
+    state_arrays: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -317,13 +320,16 @@ class Recommender(BaseRecommender):
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         """Learn from the users x items CSR of ratings (``self.seen_``)."""
 
-    @abstractmethod
     def _state(self) -> dict[str, np.ndarray]:
-        """The learned arrays (saved to npz)."""
+        """The learned arrays (saved to npz): ``name -> self.name_`` for ``state_arrays``."""
+        if not self.state_arrays:  # saving nothing would load as an unusable model
+            raise NotImplementedError(f"{type(self).__name__} names no state_arrays")
+        return {name: getattr(self, f"{name}_") for name in self.state_arrays}
 
-    @abstractmethod
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Restore what ``_state`` returned."""
+        for name in self.state_arrays:
+            setattr(self, f"{name}_", arrays[name])
 
     def _item_ids(self, ratings: pl.DataFrame, movies: pl.DataFrame | None) -> np.ndarray:
         """The item universe: movies rated in training (content models widen it)."""

@@ -31,6 +31,7 @@ class PopularityRecommender(Recommender):
     name = "popularity"
     config_class = PopularityConfig
     config: PopularityConfig
+    state_arrays = ("scores",)
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         likes = np.asarray((matrix >= self.config.like_threshold).sum(axis=0)).ravel()
@@ -54,9 +55,3 @@ class PopularityRecommender(Recommender):
         idx, vals = top_k(scores[None, :], int(np.count_nonzero(allowed)) if k is None else k)
         keep = idx[0] >= 0
         return idx[0][keep], vals[0][keep]
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"scores": self.scores_}
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.scores_ = arrays["scores"]

@@ -99,6 +99,7 @@ class EASERecommender(Recommender):
     name = "ease"
     config_class = EASEConfig
     config: EASEConfig
+    state_arrays = ("active", "B")
 
     @classmethod
     def with_lambda(cls, lam: float, **config: Any) -> EASERecommender:
@@ -146,13 +147,6 @@ class EASERecommender(Recommender):
         scores = np.zeros(self.n_items, dtype=np.float32)
         scores[self.active_] = x[self.active_] @ self.B_
         return scores
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"active": self.active_, "B": self.B_}
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.active_ = arrays["active"]
-        self.B_ = arrays["B"]
 
 
 def tune_ease_lambda(
@@ -207,6 +201,7 @@ class TruncatedSVDPeer(Recommender):
     name = "truncated_svd"
     config_class = TruncatedSVDConfig
     config: TruncatedSVDConfig
+    state_arrays = ("user_factors", "item_factors", "singular_values")
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         from sklearn.decomposition import TruncatedSVD
@@ -228,15 +223,6 @@ class TruncatedSVDPeer(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_ * self.singular_values_
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_,
-                "singular_values": self.singular_values_}
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"]
-        self.item_factors_ = arrays["item_factors"]
-        self.singular_values_ = arrays["singular_values"]
 
 
 #: Each peer's line in the protocol's reference table, keyed by its model ``name``.

@@ -96,6 +96,7 @@ class ImplicitALSPeer(Recommender):
     name = "implicit_als"
     config_class = ImplicitALSConfig
     config: ImplicitALSConfig
+    state_arrays = ("user_factors", "item_factors")
 
     def __init__(self, config: ImplicitALSConfig | None = None) -> None:
         self._als = _require("implicit.cpu.als", "implicit", type(self).__name__)
@@ -123,13 +124,6 @@ class ImplicitALSPeer(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"]
-        self.item_factors_ = arrays["item_factors"]
 
 
 # ---------------------------------------------------------------------------- surprise
@@ -162,6 +156,8 @@ class SurpriseSVDPeer(Recommender):
     name = "surprise_svd"
     config_class = SurpriseSVDConfig
     config: SurpriseSVDConfig
+    state_arrays = (
+        "user_factors", "item_factors", "user_bias", "item_bias", "global_mean", "rating_range")
 
     def __init__(self, config: SurpriseSVDConfig | None = None) -> None:
         self._surprise = _require("surprise", "scikit-surprise", type(self).__name__)
@@ -240,16 +236,3 @@ class SurpriseSVDPeer(Recommender):
 
     def _item_vectors(self) -> np.ndarray:
         return self.item_factors_
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_,
-                "user_bias": self.user_bias_, "item_bias": self.item_bias_,
-                "global_mean": self.global_mean_, "rating_range": self.rating_range_}
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"]
-        self.item_factors_ = arrays["item_factors"]
-        self.user_bias_ = arrays["user_bias"]
-        self.item_bias_ = arrays["item_bias"]
-        self.global_mean_ = arrays["global_mean"]
-        self.rating_range_ = arrays["rating_range"]

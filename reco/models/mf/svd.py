@@ -131,6 +131,7 @@ class SVDRecommender(Recommender):
     name = "svd"
     config_class = SVDConfig
     config: SVDConfig
+    state_arrays = ("user_factors", "singular_values", "item_factors", "user_bias", "item_bias")
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         cfg = self.config
@@ -215,15 +216,3 @@ class SVDRecommender(Recommender):
         dots = pair_dots(self.user_factors_ * self.singular_values_, self.item_factors_,
                          users, items)
         return self.user_bias_[users] + self.item_bias_[items] + dots
-
-    def _state(self) -> dict[str, np.ndarray]:
-        return {"user_factors": self.user_factors_, "singular_values": self.singular_values_,
-                "item_factors": self.item_factors_, "user_bias": self.user_bias_,
-                "item_bias": self.item_bias_}
-
-    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
-        self.user_factors_ = arrays["user_factors"]
-        self.singular_values_ = arrays["singular_values"]
-        self.item_factors_ = arrays["item_factors"]
-        self.user_bias_ = arrays["user_bias"]
-        self.item_bias_ = arrays["item_bias"]
