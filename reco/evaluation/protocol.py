@@ -67,7 +67,7 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
     methods = [Method("EASE (lambda tuned on train)", "peer", fit_ease)]
     for name, factory in peer_factories(available_only=True).items():
         if "EASE" not in name:
-            methods.append(Method(name, "peer", lambda s, f=factory: f().fit(s.train),
+            methods.append(Method(name, "peer", _fit_on_train(factory),
                                   predicts_ratings=name.startswith("Surprise")))
     methods += [
         Method("reco CF (implicit ALS)", "reco",
@@ -86,6 +86,10 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
                                   s.train, data.movies, tags=seen_tags(s),
                                   links=data.links, tmdb=tmdb)))
     return methods
+
+
+def _fit_on_train(factory: Callable[[], Recommender]) -> Callable[[Split], BaseRecommender]:
+    return lambda split: factory().fit(split.train)
 
 
 def tags_seen_in_train(tags: pl.DataFrame | None, split: Split,
