@@ -2,11 +2,14 @@
 
 :func:`per_user_split` is the headline protocol: each user's last 20% of ratings in time
 is test. :func:`global_time_split` is the strict check: one time cut for everyone, so no
-rating in train is later than any rating in test.
+rating in train is later than any rating in test. :func:`held_out` and
+:func:`tags_before_label_window` cut side data (tags) at the same point, so that nothing a
+model sees was applied after the ratings it is judged on.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +21,8 @@ PROTOCOL = "reco-eval v1"
 MIN_USER_RATINGS = 5
 TEST_FRACTION = 0.2
 LIKE_THRESHOLD = 3.5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -101,3 +106,29 @@ def global_time_split(ratings: pl.DataFrame, quantile: float = 0.8) -> Split:
         pl.col(USER_ID).is_in(active[USER_ID].implode())
     )
     return Split(train=train, test=_drop_unseen_movies(train, test), kind="global_time")
+
+
+def tags_before_label_window(tags: pl.DataFrame | None,
+                             label_window: pl.DataFrame) -> pl.DataFrame | None:
+    """Each user's tags dated before that user's first label-window rating; every tag
+    of a user without a label window. Strictly before: a tag applied in the same second
+    as the first label rating may describe it.
+
+    Raises
+    ------
+    ValueError
+        ``tags`` lacks ``user_id`` or ``timestamp``, so it cannot be cut.
+    """
+    if tags is None or tags.is_empty():
+        return tags
+    missing = [c for c in (USER_ID, TIMESTAMP) if c not in tags.columns]
+    if missing:
+        raise ValueError(f"tags need {missing} to be cut at the label window; has {tags.columns}")
+    cut = label_window.group_by(USER_ID).agg(pl.col(TIMESTAMP).min().alias("_cut"))
+    kept = tags.join(cut, on=USER_ID, how="left", maintain_order="left").filter(
+        pl.col("_cut").is_null() | (pl.col(TIMESTAMP) < pl.col("_cut"))
+    ).drop("_cut")
+    if kept.height < tags.height:
+        log.info("feature window: %d of %d tags were applied in a label window; left out",
+                 tags.height - kept.height, tags.height)
+    return kept

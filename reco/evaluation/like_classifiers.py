@@ -25,10 +25,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.data.split import LIKE_THRESHOLD, Split, held_out, per_user_split
+from reco.data.split import (
+    LIKE_THRESHOLD,
+    Split,
+    held_out,
+    per_user_split,
+    tags_before_label_window,
+)
 from reco.evaluation.metrics import classification_metrics
 from reco.ranking.booster import fit_booster, predict
-from reco.ranking.hybrid import HybridRecommender, tags_before_label_window
+from reco.ranking.hybrid import HybridRecommender
 from reco.ranking.pair_features import build_rows, to_matrix
 from reco.ranking.schema import GENRE_COLUMNS, LIKE_FEATURES, MOVIE_COLUMNS, USER_COLUMNS
 from reco.ranking.stage_one import StageOne

@@ -28,11 +28,11 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from reco._numeric import top_k
 from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.config import check_int
 from reco.data.split import LIKE_THRESHOLD
 from reco.ids import rating_matrix
-from reco.models.base import top_k
 
 if TYPE_CHECKING:
     from reco.data.split import Split

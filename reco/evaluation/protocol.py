@@ -26,6 +26,7 @@ from reco.data.split import (
     global_time_split,
     held_out,
     per_user_split,
+    tags_before_label_window,
 )
 from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
 from reco.evaluation.peers import (
@@ -38,7 +39,7 @@ from reco.models.base import BaseRecommender, Recommender
 from reco.models.content import ContentRecommender
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.ranking.booster import importance
-from reco.ranking.hybrid import HybridConfig, HybridRecommender, tags_before_label_window
+from reco.ranking.hybrid import HybridConfig, HybridRecommender
 
 log = logging.getLogger(__name__)
 MIN_USERS_FOR_GLOBAL_SPLIT = 1_000

@@ -28,6 +28,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from reco._numeric import MAX_BLOCK_CELLS, top_k
 from reco.columns import MOVIE_ID
 from reco.config import ConfigBase, check_int
 from reco.exceptions import ArtifactError, ConfigError, NotFittedError
@@ -38,65 +39,11 @@ from reco.npz import load_npz, save_npz
 log = logging.getLogger(__name__)
 R = TypeVar("R", bound="Recommender")
 MODEL_FORMAT = 1
-MAX_BLOCK_CELLS = 1 << 25
 #: Attributes derived from the learned arrays on first use; dropped by a refit.
 CACHES = ("_unit_vectors", "_us")
 REGISTRY: dict[str, type[Recommender]] = {}
 #: reco's model modules, imported by :meth:`Recommender.load` for a class not registered yet
 MODEL_MODULES = ("reco.models.popularity", "reco.models.mf", "reco.models.content")
-
-
-def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices and values of the ``k`` best scores per row, best first.
-
-    Ties break on the lower index, also at the k-th place, so results are deterministic.
-    ``-inf`` marks excluded items; rows with fewer than ``k`` finite scores are padded
-    with index -1, score -inf.
-    """
-    scores = np.atleast_2d(scores)
-    n_rows, n_items = scores.shape
-    k_eff = min(k, n_items)
-    if k_eff <= 0:
-        return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), -np.inf, np.float32)
-    if k_eff < n_items:
-        # The k-th best value per row; take everything above it, then the lowest-index
-        # items equal to it until k are taken (argpartition alone picks ties arbitrarily).
-        if n_rows == 1:  # the serving case: one argpartition, exact unless ties cross k
-            part = np.argpartition(-scores[0], k_eff - 1)[:k_eff]
-            kth = scores[0, part].min()
-            if np.count_nonzero(scores[0] >= kth) == k_eff:
-                return _sorted_top(scores, part[None, :], k, k_eff)
-        cut = n_items - k_eff
-        kth = np.partition(scores, cut, axis=1)[:, cut : cut + 1]
-        chosen = scores >= kth
-        excess = chosen.sum(axis=1) > k_eff
-        if excess.any():  # more ties at the k-th value than room: keep the lowest indices
-            rows = np.flatnonzero(excess)
-            sub = scores[rows]
-            above = sub > kth[rows]
-            tied = sub == kth[rows]
-            room = k_eff - above.sum(axis=1, keepdims=True)
-            chosen[rows] = above | (tied & (np.cumsum(tied, axis=1) <= room))
-        part = np.nonzero(chosen)[1].reshape(n_rows, k_eff)
-    else:
-        part = np.tile(np.arange(n_items), (n_rows, 1))
-    return _sorted_top(scores, part, k, k_eff)
-
-
-def _sorted_top(scores: np.ndarray, part: np.ndarray, k: int,
-                k_eff: int) -> tuple[np.ndarray, np.ndarray]:
-    """Order the chosen columns ``part`` best first (lower index on ties); pad to k."""
-    vals = np.take_along_axis(scores, part, axis=1)
-    order = np.lexsort((part, -vals), axis=1)
-    idx = np.take_along_axis(part, order, axis=1).astype(np.int64)
-    vals = np.take_along_axis(vals, order, axis=1).astype(np.float32)
-    idx[~np.isfinite(vals)] = -1
-    vals[~np.isfinite(vals)] = -np.inf
-    if k_eff < k:
-        pad = k - k_eff
-        idx = np.pad(idx, ((0, 0), (0, pad)), constant_values=-1)
-        vals = np.pad(vals, ((0, 0), (0, pad)), constant_values=-np.inf)
-    return idx, vals
 
 
 def _registered(name: str) -> type[Recommender] | None:

@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from reco._numeric import top_k
 from reco.config import ConfigBase, check_range
-from reco.models.base import Recommender, top_k
+from reco.models.base import Recommender
 
 
 @dataclass(frozen=True)

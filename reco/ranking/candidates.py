@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import polars as pl
 
+from reco._numeric import MAX_BLOCK_CELLS, top_k
 from reco.columns import MOVIE_ID, USER_ID
 from reco.config import ConfigBase, check_range
-from reco.models.base import MAX_BLOCK_CELLS, top_k
 from reco.ranking.schema import SOURCES, rank_column
 from reco.ranking.user_state import UserContext
 

@@ -48,37 +48,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import polars as pl
 import xgboost as xgb
 
-from reco.columns import GENRES, MOVIE_ID, RATING, TIMESTAMP, USER_ID, YEAR
-from reco.config import ConfigBase, check_choice, check_range
-from reco.data.split import LIKE_THRESHOLD, held_out, per_user_split
-from reco.exceptions import ConfigError
-from reco.features.tables import FeatureConfig, build_feature_tables
+from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
+from reco.data.split import held_out, per_user_split, tags_before_label_window
+from reco.features.tables import build_feature_tables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import BaseRecommender, Recommender
 from reco.models.content import (
-    ContentConfig,
     ContentRecommender,
     MovieEmbeddings,
     embed_movies,
 )
 from reco.models.interactions import Interactions
-from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender
+from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
-from reco.ranking.booster import Booster, RankerConfig, fit_booster, predict, sample_rows
-from reco.ranking.candidates import (
-    SOURCES,
-    CandidateConfig,
-    Candidates,
-    generate_candidates,
-)
+from reco.ranking.booster import Booster, fit_booster, predict, sample_rows
+from reco.ranking.candidates import SOURCES, Candidates, generate_candidates
+from reco.ranking.hybrid_config import HybridConfig
 from reco.ranking.pair_features import (
     LIKE_FEATURES,
     RANK_FEATURES,
@@ -91,70 +83,6 @@ from reco.ranking.pair_features import (
 from reco.ranking.user_state import UserContext
 
 log = logging.getLogger(__name__)
-
-#: The sub-configs that carry a like threshold of their own (single models stay usable alone).
-THRESHOLD_OWNERS = ("cf", "rating_als", "content", "features")
-
-
-@dataclass(frozen=True)
-class HybridConfig(ConfigBase):
-    """Configs of every part of the full recommender (each validated on its own).
-
-    ``like_threshold`` is the one threshold of every part (see the module docstring).
-    ``rating_model`` picks the explicit rating predictor behind the ``rating_pred``
-    features: ``"explicit_als"`` (``rating_als``; on ml-latest-small RMSE 0.871 and the
-    like model's ROC-AUC 0.813) or ``"svd"`` (``rating_svd``, centred; RMSE 0.920, AUC
-    0.806, about ten times cheaper on 32M ratings).
-    """
-
-    like_threshold: float = LIKE_THRESHOLD
-    cf: ALSConfig = field(default_factory=ALSConfig)
-    rating_model: str = "explicit_als"
-    # 8 iterations: on ml-latest-small the test RMSE is the same as with 15 (0.8707) at
-    # half the cost, which matters at 32M ratings
-    rating_als: ALSConfig = field(
-        default_factory=lambda: ALSConfig(feedback="explicit", iterations=8))
-    rating_svd: SVDConfig = field(default_factory=lambda: SVDConfig(center="both"))
-    content: ContentConfig = field(default_factory=ContentConfig)
-    candidates: CandidateConfig = field(default_factory=CandidateConfig)
-    ranker: RankerConfig = field(default_factory=RankerConfig)
-    features: FeatureConfig = field(default_factory=FeatureConfig)
-    use_content: bool = True
-
-    def __post_init__(self) -> None:
-        check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))
-        check_range("HybridConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
-        for name in THRESHOLD_OWNERS:
-            theirs = getattr(self, name).like_threshold
-            if theirs != self.like_threshold:
-                raise ConfigError(
-                    f"HybridConfig.like_threshold is {self.like_threshold!r} but "
-                    f"HybridConfig.{name}.like_threshold is {theirs!r}: the hybrid uses one "
-                    "threshold; use HybridConfig.with_like_threshold(...) to set them all")
-
-    def with_like_threshold(self, threshold: float) -> HybridConfig:
-        """This config with ``threshold`` as the like threshold of every part."""
-        parts = {name: replace(getattr(self, name), like_threshold=threshold)
-                 for name in THRESHOLD_OWNERS}
-        return replace(self, like_threshold=threshold, **parts)
-
-    @classmethod
-    def from_dict(cls, values: Mapping[str, Any] | None = None) -> HybridConfig:
-        values = dict(values or {})
-        ranker = values.get("ranker")
-        if isinstance(ranker, dict) and "like_threshold" in ranker:
-            # manifests written before the threshold moved up from RankerConfig
-            ranker = dict(ranker)
-            values.setdefault("like_threshold", ranker.pop("like_threshold"))
-            values["ranker"] = ranker
-        nested = {f.name: f for f in fields(cls)}
-        for name, value in list(values.items()):
-            spec = nested.get(name)
-            if spec is not None and isinstance(value, dict) and callable(spec.default_factory):
-                klass = type(spec.default_factory())
-                values[name] = klass.from_dict(value)
-        return super().from_dict(values)
-
 
 @dataclass(frozen=True)
 class TextInputs:
@@ -170,32 +98,6 @@ def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
     return ratings.filter(pl.col(RATING) >= threshold).select(
         USER_ID, MOVIE_ID, pl.lit(1, dtype=pl.Int8).alias("label")
     )
-
-
-def tags_before_label_window(tags: pl.DataFrame | None,
-                             label_window: pl.DataFrame) -> pl.DataFrame | None:
-    """Each user's tags dated before that user's first label-window rating; every tag
-    of a user without a label window. Strictly before: a tag applied in the same second
-    as the first label rating may describe it.
-
-    Raises
-    ------
-    ValueError
-        ``tags`` lacks ``user_id`` or ``timestamp``, so it cannot be cut.
-    """
-    if tags is None or tags.is_empty():
-        return tags
-    missing = [c for c in (USER_ID, TIMESTAMP) if c not in tags.columns]
-    if missing:
-        raise ValueError(f"tags need {missing} to be cut at the label window; has {tags.columns}")
-    cut = label_window.group_by(USER_ID).agg(pl.col(TIMESTAMP).min().alias("_cut"))
-    kept = tags.join(cut, on=USER_ID, how="left", maintain_order="left").filter(
-        pl.col("_cut").is_null() | (pl.col(TIMESTAMP) < pl.col("_cut"))
-    ).drop("_cut")
-    if kept.height < tags.height:
-        log.info("feature window: %d of %d tags were applied in a label window; left out",
-                 tags.height - kept.height, tags.height)
-    return kept
 
 
 class HybridRecommender(BaseRecommender):

@@ -19,10 +19,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from reco._numeric import top_k
 from reco.artifacts.model_dir import load_model
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
 from reco.exceptions import UnknownIdError
-from reco.models.base import top_k
 from reco.ranking.user_state import UserContext
 
 log = logging.getLogger(__name__)

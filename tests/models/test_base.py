@@ -1,4 +1,4 @@
-"""The model bases: top_k, id mapping, seen masking, score_pairs, persistence, interactions."""
+"""The model bases: id mapping, seen masking, score_pairs, persistence, interactions."""
 
 from __future__ import annotations
 
@@ -8,14 +8,12 @@ from typing import Any
 import numpy as np
 import polars as pl
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from reco.columns import RATINGS_SCHEMA
 from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, NotFittedError, UnknownIdError
 from reco.ids import IdMap
-from reco.models.base import Recommender, top_k
+from reco.models.base import Recommender
 from reco.models.popularity import PopularityRecommender
 
 
@@ -47,28 +45,6 @@ RATINGS = pl.DataFrame(
      (30, 400, 1.0, 5)],
     schema=RATINGS_SCHEMA, orient="row",
 )
-
-
-def test_top_k_orders_and_breaks_ties_by_index():
-    idx, vals = top_k(np.array([[1.0, 3.0, 3.0, -np.inf, 2.0]]), 4)
-    assert idx.tolist() == [[1, 2, 4, 0]]
-    assert vals.tolist() == [[3.0, 3.0, 2.0, 1.0]]
-
-
-def test_top_k_pads_when_too_few_items():
-    idx, vals = top_k(np.array([[1.0, -np.inf]]), 3)
-    assert idx.tolist() == [[0, -1, -1]]
-    assert vals[0, 0] == 1.0 and np.isneginf(vals[0, 1:]).all()
-
-
-@settings(max_examples=50, deadline=None)
-@given(st.lists(st.floats(-1e6, 1e6), min_size=1, max_size=40), st.integers(1, 50))
-def test_top_k_matches_a_full_sort(values, k):
-    scores = np.array([values])
-    idx, vals = top_k(scores, k)
-    expected = sorted(range(len(values)), key=lambda i: (-values[i], i))[:k]
-    assert idx[0][: len(expected)].tolist() == expected
-    assert np.all(np.diff(vals[0][: len(expected)]) <= 0)
 
 
 def test_id_map_round_trip_and_unknown_ids():
@@ -142,13 +118,6 @@ def test_popularity_top_allowed_skips_disallowed_and_breaks_ties_by_index():
     assert idx.tolist() == [1, 2, 3] and scores[0] > scores[1] == scores[2]
     assert model.top_allowed(np.array([False, True, True, True]), k=2)[0].tolist() == [1, 2]
     assert model.top_allowed(np.zeros(4, dtype=bool))[0].size == 0
-
-
-def test_top_k_ties_at_the_cut_go_to_the_lower_index():
-    idx, _ = top_k(np.zeros((1, 1000)), 5)
-    assert idx.tolist() == [[0, 1, 2, 3, 4]]
-    idx, _ = top_k(np.array([[1.0, 2.0, 1.0, 1.0, 0.0, 1.0]]), 3)
-    assert idx.tolist() == [[1, 0, 2]]
 
 
 def test_similar_items_of_a_zero_vector_is_empty():

@@ -259,7 +259,7 @@ def test_label_window_tags_do_not_reach_the_feature_window(monkeypatch, data):
 
 
 def test_tags_are_cut_per_user_at_their_first_label_rating():
-    from reco.ranking.hybrid import tags_before_label_window
+    from reco.data.split import tags_before_label_window
 
     label = _ratings([(1, 10, 4.0, 100), (1, 11, 4.0, 200), (2, 10, 4.0, 50)])
     tags = pl.DataFrame({"user_id": [1, 1, 2, 3], "movie_id": [10, 10, 10, 10],
