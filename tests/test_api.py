@@ -189,6 +189,11 @@ def test_exclude_seen_false_lets_rated_movies_rank(trained, client):
     # the same list as the model ranks it, rated movies where the ranker puts them
     ids, _ = model.recommend(user, 20, exclude_seen=False)
     assert [item["movie_id"] for item in kept] == ids.tolist()
+    # a rated movie is never its own reason
+    titles = {item["movie_id"]: item["title"] for item in kept}
+    for item in kept:
+        if item["movie_id"] in hits:
+            assert item["reason"] != f"because you liked {titles[item['movie_id']]}"
     excluded = client.get(f"/recommend/{user}?k=20&exclude_seen=true").get_json()["items"]
     assert not rated & {item["movie_id"] for item in excluded}
     default = client.get(f"/recommend/{user}?k=20").get_json()["items"]

@@ -292,10 +292,15 @@ class RecoService:
         if liked.size == 0 or not items:
             return ["recommended for your ratings"] * len(items)
         unit = self.model.stage_.cf.unit_item_vectors()
-        nearest = liked[np.argmax(unit[items] @ unit[liked].T, axis=1)]
+        picked = np.asarray(items)
+        sims = unit[picked] @ unit[liked].T
+        # a rated movie (exclude_seen=false) is not explained by itself
+        sims[picked[:, None] == liked[None, :]] = -np.inf
+        nearest = liked[np.argmax(sims, axis=1)]
         titles = [self._columns[TITLE][p] if p >= 0 else str(self.model.item_map_.ids[j])
                   for j, p in zip(nearest, self._item_pos[nearest])]
-        return [f"because you liked {title}" for title in titles]
+        return ["you liked it" if np.isneginf(row).all() else f"because you liked {title}"
+                for row, title in zip(sims, titles)]
 
     def _answer(self, user_id: int | None, k: int, items: list[tuple[int, float, str]],
                 fallback: bool) -> dict[str, Any]:
