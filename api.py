@@ -3,8 +3,11 @@
     flask --app api run                      # development
     RECO_ARTIFACTS=artifacts flask --app api run
 
-Artifacts are read once, at start; routes live on one blueprint; every error is JSON
-with a proper status code, never a stack trace. Model code lives in ``reco``, not here.
+The model comes from an artifact store and is swapped for each new verified version
+without a restart (:mod:`reco.serving.reload`); routes live on one blueprint; every error
+is JSON with a proper status code and the request's id, never a stack trace, a path or
+a library's message (the server log has the detail, under the same id). Model code lives
+in ``reco``, not here.
 """
 
 from __future__ import annotations
@@ -12,14 +15,20 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
+import secrets
+import signal
+import threading
+import time
 from pathlib import Path
 from typing import Any, TypeGuard, overload
 
-from flask import Blueprint, Flask, current_app, jsonify, request, send_from_directory
+from flask import Blueprint, Flask, current_app, g, jsonify, request, send_from_directory
+from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
-from reco.exceptions import ArtifactError, UnknownIdError
-from reco.serving import WEB_DIR, Filters, RecoService, openapi_spec, read_manifest
+from reco.exceptions import UnknownIdError
+from reco.serving import WEB_DIR, Filters, ModelHolder, RecoService, openapi_spec
 
 log = logging.getLogger(__name__)
 bp = Blueprint("reco", __name__)
@@ -33,13 +42,34 @@ class ApiError(Exception):
         self.status, self.message, self.name = status, message, name
 
 
-def _error(status: int, name: str, message: str) -> Any:
-    response = jsonify({"error": {"status": status, "name": name, "message": message}})
-    response.status_code = status
+#: What a client may name its request with (X-Request-Id); anything else gets our own id.
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: What must never reach a client: a traceback, an absolute path, a memory address.
+_LEAKS = re.compile(r"Traceback|File \"|(?:^|[\s(\"'=:])/[\w.-]+/|[A-Za-z]:\\|0x[0-9a-fA-F]{6,}")
+
+
+def _request_id() -> str:
+    return str(getattr(g, "request_id", "") or "-")
+
+
+def _public(message: str) -> str:
+    """``message`` as a client may see it: ours are written to be, and one that would
+    carry a path, an address or a traceback anyway is replaced (the log keeps it)."""
+    if _LEAKS.search(message):
+        log.error("[%s] withheld from the response: %s", _request_id(), message)
+        return "details withheld; see the server log for this request id"
+    return message
+
+
+def _error(code: int, name: str, message: str, **extra: Any) -> Any:
+    body = {"error": {"status": code, "name": name, "message": _public(message),
+                      "request_id": _request_id()}, **extra}
+    response = jsonify(body)
+    response.status_code = code
     return response
 
 
-def _state() -> dict[str, Any]:
+def _holder() -> ModelHolder:
     return current_app.extensions["reco"]
 
 
@@ -49,10 +79,12 @@ _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
 def _service() -> RecoService:
-    state = _state()
-    if state["service"] is None:
-        raise ApiError(503, state["error"] or "model not loaded", "artifacts_unavailable")
-    return state["service"]
+    """The model this request is answered from: read once, so a reload mid-request does
+    not change it."""
+    service = _holder().service
+    if service is None:
+        raise ApiError(503, _holder().error or "model not loaded", "artifacts_unavailable")
+    return service
 
 
 def _path_id(value: str, what: str) -> int:
@@ -231,61 +263,124 @@ def openapi() -> Any:
     return jsonify(openapi_spec())
 
 
+@bp.get("/livez")
+def livez() -> Any:
+    """Liveness: the process answers (says nothing about the model; see /health)."""
+    return jsonify({"status": "alive"})
+
+
 @bp.get("/health")
 def health() -> Any:
-    state = _state()
-    if state["manifest"] is None:
-        raise ApiError(503, state["error"], "artifacts_unavailable")
-    manifest = state["manifest"]
+    """Readiness: 200 only when a verified model is loaded and answers a recommendation."""
+    holder = _holder()
+    service = holder.service
+    lifecycle = holder.status()
+    if service is None:
+        return _error(503, "artifacts_unavailable", holder.error or "model not loaded",
+                      status="unavailable", **lifecycle)
+    started = time.perf_counter()
+    try:
+        smoke = service.smoke()
+    except Exception:
+        log.exception("[%s] smoke recommendation failed on version %s", _request_id(),
+                      service.version)
+        return _error(503, "model_unhealthy", "the smoke recommendation failed",
+                      status="unavailable", **lifecycle)
+    manifest = service.manifest
     return jsonify(
         {
             "status": "ok",
-            "artifacts": state["artifacts"],
-            "format_version": manifest["format_version"],
-            "created_at": manifest.get("created_at"),
-            "data": {
-                key: manifest.get("data", {}).get(key) for key in ("layout", "fingerprint")
-            },
+            **lifecycle,
+            "format_version": manifest.get("format_version"),
+            "data": {key: (manifest.get("data") or {}).get(key)
+                     for key in ("layout", "fingerprint")},
             "row_counts": manifest.get("row_counts", {}),
+            "smoke": {**smoke, "ms": round((time.perf_counter() - started) * 1000, 2)},
         }
     )
 
 
+def _reload_seconds(app: Flask) -> float:
+    raw = app.config.get("RELOAD_SECONDS")
+    if raw is None:
+        raw = os.environ.get("RECO_RELOAD_SECONDS", "0" if app.testing else "2")
+    try:
+        seconds = float(raw)
+    except (TypeError, ValueError):
+        raise ValueError(f"RECO_RELOAD_SECONDS must be a number of seconds, got {raw!r}") \
+            from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"RECO_RELOAD_SECONDS must be 0 or more, got {raw!r}")
+    return seconds
+
+
+def _on_sighup(holder: ModelHolder) -> None:
+    """SIGHUP checks the store at once (in this process: a gunicorn worker, or flask run;
+    SIGHUP to gunicorn's master restarts the workers gracefully instead, which loads the
+    current version too)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    previous = signal.getsignal(signal.SIGHUP)
+    if previous not in (signal.SIG_DFL, signal.SIG_IGN, None):
+        return  # someone else's handler (a test runner, an embedding app): leave it
+
+    def handler(signum: int, frame: Any) -> None:
+        holder.wake()
+
+    signal.signal(signal.SIGHUP, handler)
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Build the app. The artifact directory comes from ``config["ARTIFACTS"]``, else the
-    ``RECO_ARTIFACTS`` environment variable, else ``artifacts/``."""
+    """Build the app.
+
+    Config: ``ARTIFACTS`` (a store or one version; default ``$RECO_ARTIFACTS``, else
+    ``artifacts/``), ``RELOAD_SECONDS`` (how often to look for a new current version;
+    default ``$RECO_RELOAD_SECONDS``, else 2; 0 when testing; 0 turns polling off).
+    """
     app = Flask(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     # "/recommend//1" answers a JSON 404, not an HTML redirect to "/recommend/1"
     app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
     app.config.update(config or {})
-    artifacts = str(Path(app.config["ARTIFACTS"]))
-    state: dict[str, Any] = {"artifacts": artifacts, "manifest": None, "error": None,
-                             "service": None}
-    try:
-        state["manifest"] = read_manifest(artifacts)
-        state["service"] = RecoService.load(artifacts)  # ArtifactError if features only
-    except ArtifactError as exc:
-        # Start anyway so /health can say what is wrong; model routes will answer 503. The
-        # message names files inside the directory; the directory itself goes to the log.
-        state["error"] = str(exc)
-        log.error("artifacts in %s not loaded: %s", artifacts, exc)
-    app.extensions["reco"] = state
+    holder = ModelHolder(Path(app.config["ARTIFACTS"]), poll_seconds=_reload_seconds(app))
+    if not holder.load():
+        # Start anyway, so /health can say what is wrong and a new version can still be
+        # picked up; model routes answer 503. The path itself goes to the log only.
+        log.error("no model served from %s: %s", app.config["ARTIFACTS"], holder.error)
+    holder.start()
+    if holder.poll_seconds > 0:
+        _on_sighup(holder)
+    app.extensions["reco"] = holder
     app.register_blueprint(bp)
 
+    @app.before_request
+    def _name_request() -> None:
+        given = request.headers.get("X-Request-Id", "")
+        g.request_id = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+
+    @app.after_request
+    def _stamp(response: Any) -> Any:
+        response.headers["X-Request-Id"] = _request_id()
+        service = holder.service
+        if service is not None and service.version:
+            response.headers["X-Model-Version"] = service.version
+        return response
+
     @app.errorhandler(ApiError)
-    def _api_error(exc: ApiError) -> Any:
+    def _api_error(exc: ApiError) -> ResponseReturnValue:
         return _error(exc.status, exc.name, exc.message)
 
     @app.errorhandler(HTTPException)
-    def _http_error(exc: HTTPException) -> Any:
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
         name = (exc.name or "error").lower().replace(" ", "_")
         return _error(exc.code or 500, name, exc.description or "")
 
     @app.errorhandler(Exception)
-    def _unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error")
-        return _error(500, "internal_error", "internal error; see the server log")
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        log.exception("[%s] unhandled error on %s %s", _request_id(), request.method,
+                      request.path)
+        return _error(500, "internal_error", "internal error; see the server log for this "
+                                             "request id")
 
     return app

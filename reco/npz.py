@@ -74,9 +74,32 @@ def load_npz(path: str | Path) -> dict[str, np.ndarray]:
                     arrays[name] = _load_member(path, name)
                 else:
                     arrays[name] = _map_member(path, handle, whole, info)
-    except (OSError, zipfile.BadZipFile, ValueError) as exc:
-        raise ArtifactError(f"{path}: not a readable .npz file ({exc})") from exc
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
+        # the library's words stay in the chain (and the log), not in the message, which may
+        # reach an API response
+        raise ArtifactError(f"{path}: not a readable .npz file") from exc
     return arrays
+
+
+def describe_npz(path: str | Path) -> dict[str, dict[str, object]]:
+    """Each member's shape and dtype (``{"m": {"shape": [3, 2], "dtype": "<f4"}}``), from
+    the headers alone: what the manifest records and verification compares."""
+    path = Path(path)
+    out: dict[str, dict[str, object]] = {}
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as member:
+                    version = npy_format.read_magic(member)
+                    read_header = _HEADER_READERS.get(version)
+                    if read_header is None:
+                        raise ValueError(f"unknown .npy version {version}")
+                    shape, _, dtype = read_header(member)  # type: ignore[operator]
+                out[info.filename.removesuffix(".npy")] = {"shape": list(shape),
+                                                          "dtype": dtype.str}
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
+        raise ArtifactError(f"{path}: not a readable .npz file") from exc
+    return out
 
 
 def _map_member(

@@ -27,7 +27,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--artifacts", type=Path, default=Path("artifacts"),
-        help="artifact directory to write (default: artifacts/)",
+        help="artifact store to publish the features into (default: artifacts/)",
     )
     parser.add_argument("--load-config", type=json_object, default={},
                         help='LoadConfig overrides as JSON, e.g. \'{"duplicates": "error"}\'')

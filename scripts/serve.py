@@ -2,7 +2,15 @@
 
     python scripts/serve.py --artifacts artifacts --port 8000      # http://127.0.0.1:8000/
 
-Each worker loads the artifacts once, at start, and gets cores // workers threads for
+``--artifacts`` is a store (scripts/train.py publishes into it) or one version directory.
+The current version is verified before gunicorn starts; when it fails, the newest version
+that verifies is served (one log line says so), and with none the command exits 2. Each
+worker then verifies and loads it itself, and looks for a new current version every
+``--reload-seconds`` (and at once on SIGHUP to the worker; SIGHUP to the master restarts
+the workers gracefully): a retrain is served without a restart and without a failed
+request (README, "Retraining a live server").
+
+Each worker gets cores // workers threads for
 Polars, OpenMP and BLAS (unless those variables are set): with every library spawning a
 thread per core in every worker, /recommend p50 was 56.7 ms on ml-latest-small artifacts;
 with one thread per worker on 2 cores, 12.0 ms (docs/BENCHMARKS.md). Not --preload: Polars'
@@ -22,7 +30,8 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.artifacts.manifest import model_manifest, read_manifest  # noqa: E402
+from reco.artifacts import store  # noqa: E402
+from reco.artifacts.manifest import check_format, model_manifest  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 
@@ -40,7 +49,48 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
-    return parser.parse_args(argv)
+    parser.add_argument("--reload-seconds", type=float, default=2.0,
+                        help="how often each worker looks for a new current version "
+                             "(default 2; 0: never)")
+    args = parser.parse_args(argv)
+    if not 1 <= args.workers <= 64:
+        parser.error(f"--workers must be between 1 and 64, got {args.workers}")
+    if not 0 <= args.reload_seconds <= 3600:
+        parser.error(f"--reload-seconds must be between 0 and 3600, got {args.reload_seconds}")
+    return args
+
+
+def _servable(version: Path) -> None:
+    model_manifest(check_format(store.verify(version)))
+
+
+def choose_version(artifacts: Path) -> Path:
+    """The version the workers will serve: the current one if it verifies, else the
+    newest that does (logged). ``ArtifactError`` when none does."""
+    if not store.is_store(artifacts):
+        version = store.resolve(artifacts)
+        _servable(version)
+        return version
+    target = store.ArtifactStore(artifacts)
+    current, failure = None, None
+    try:
+        current = target.pointer()
+        _servable(target.version_path(current))
+        return target.version_path(current)
+    except ArtifactError as exc:
+        failure = exc
+    for info in reversed(target.versions()):
+        if info.version == current:
+            continue
+        try:
+            _servable(info.path)
+        except ArtifactError:
+            continue
+        log.warning("serving version %s, the newest that verifies: %s", info.version,
+                    f"the current version {current} failed verification ({failure})"
+                    if current else failure)
+        return info.path
+    raise failure
 
 
 def gunicorn_command(args: argparse.Namespace) -> list[str]:
@@ -55,17 +105,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging()
     try:
-        model_manifest(read_manifest(args.artifacts))  # fail here, not in every worker
+        version = choose_version(args.artifacts)  # fail here, not in every worker
     except ArtifactError as exc:
-        log.error("%s: %s", args.artifacts, exc)  # the message names files, not the directory
+        log.error("%s: no version to serve: %s", args.artifacts, exc)
         return EXIT_BAD_INPUT
     os.environ["RECO_ARTIFACTS"] = str(args.artifacts.resolve())
+    os.environ["RECO_RELOAD_SECONDS"] = str(args.reload_seconds)
     threads = str(max(1, (os.cpu_count() or 1) // max(args.workers, 1)))
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, threads)
     command = gunicorn_command(args)
-    log.info("serving %s on http://%s:%d/ with %d workers", args.artifacts, args.host,
-             args.port, args.workers)
+    log.info("serving version %s of %s on http://%s:%d/ with %d workers", version.name,
+             args.artifacts, args.host, args.port, args.workers)
     os.execv(command[0], command)  # gunicorn takes over this process (and its signals)
     return 0  # not reached
 

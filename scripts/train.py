@@ -22,7 +22,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=None,
                         help="MovieLens release directory; default: embedded synthetic data")
     parser.add_argument("--artifacts", type=Path, default=Path("artifacts"),
-                        help="artifact directory to write (default: artifacts/)")
+                        help="artifact store to publish into (default: artifacts/)")
+    parser.add_argument("--keep", type=int, default=3,
+                        help="versions to keep in the store (default 3; never deletes the "
+                             "current one)")
     parser.add_argument("--tmdb", type=Path, default=None,
                         help="optional TMDB 5000 movies CSV to enrich content (via links.csv)")
     parser.add_argument("--genre-tagger", type=Path, default=None,
@@ -32,14 +35,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="saved family classifier dir (scripts/train_family_flag.py --out): "
                              "enables /recommend?family=true")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not 1 <= args.keep <= 1000:
+        parser.error(f"--keep must be between 1 and 1000, got {args.keep}")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     return run(lambda: train(args.data, args.artifacts, tmdb_path=args.tmdb,
-                             genre_tagger=args.genre_tagger, family_model=args.family_model))
+                             genre_tagger=args.genre_tagger, family_model=args.family_model,
+                             keep=args.keep))
 
 
 if __name__ == "__main__":

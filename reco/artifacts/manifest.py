@@ -1,18 +1,20 @@
-"""The artifact directory's format: ``manifest.json`` and the Parquet tables (no pickle, ever).
+"""A version's format: ``manifest.json`` and the Parquet tables (no pickle, ever).
 
-Everything that writes into or reads from an artifact directory goes through here (tables,
-manifest) or :mod:`reco.artifacts.model_dir` (the fitted models), so the directory has one
-format and one version number, :data:`FORMAT_VERSION`. Layout::
+Everything that writes into or reads from a version goes through here (tables, manifest),
+:mod:`reco.artifacts.model_dir` (the fitted models) or :mod:`reco.artifacts.store`
+(publishing and verifying versions), so a version has one format and one version number,
+:data:`FORMAT_VERSION`. A version's layout::
 
-    ARTIFACTS/
+    versions/<id>/
       manifest.json            format version, library versions, configs, data
-                               fingerprint, row counts, timings per step
+                               fingerprint, row counts, timings per step, and every
+                               other file's size, sha256 and array shapes
       features/users.parquet        key user_id
       features/movies.parquet       key movie_id
       features/user_genres.parquet  keys user_id, genre
-      catalog.parquet               key movie_id (trained directories: model_dir)
+      catalog.parquet               key movie_id (trained versions: model_dir)
 
-Error messages name files relative to the directory ("features/users.parquet"), never by
+Error messages name files relative to the version ("features/users.parquet"), never by
 absolute path: they reach API responses, and the caller knows which directory it gave.
 """
 
@@ -22,7 +24,7 @@ import hashlib
 import json
 import os
 import platform
-import tempfile
+import shutil
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -30,14 +32,18 @@ from typing import Any
 
 import polars as pl
 
+from reco.artifacts import store
 from reco.data.dataset import MovieLensData
 from reco.exceptions import ArtifactError
 from reco.features.tables import FeatureTables
 
 #: The version of the whole directory's format. 2: the movies stage one reads are the
 #: catalog's (movie_id, genres, year), no longer a stage_movies.parquet of their own.
-FORMAT_VERSION = 2
-MANIFEST = "manifest.json"
+#: 3: versions in a store, the manifest listing every file's size and sha256.
+FORMAT_VERSION = 3
+#: Format 2 is format 3 without the store: such a directory can be migrated.
+MIGRATABLE_VERSION = 2
+MANIFEST = store.MANIFEST
 FEATURES_DIR = "features"
 FEATURE_TABLES = ("users", "movies", "user_genres")
 CATALOG = "catalog"
@@ -87,20 +93,6 @@ def fingerprint(data: MovieLensData) -> str:
     return fingerprint_files(data.files) if data.files else fingerprint_frames(data)
 
 
-def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    """Write JSON through a temporary file and rename, so readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            json.dump(payload, out, indent=2, sort_keys=False, default=str)
-            out.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def new_manifest() -> dict[str, Any]:
     return {
         "format_version": FORMAT_VERSION,
@@ -111,35 +103,70 @@ def new_manifest() -> dict[str, Any]:
     }
 
 
-def write_manifest(artifacts: str | Path, manifest: dict[str, Any]) -> Path:
-    path = Path(artifacts) / MANIFEST
-    write_json_atomic(path, manifest)
-    return path
+def check_format(manifest: dict[str, Any]) -> dict[str, Any]:
+    """``manifest`` if this reco reads its format version, else one ``ArtifactError``
+    saying what to do (format 2: migrate; older: train again)."""
+    version = manifest.get("format_version")
+    if version == FORMAT_VERSION:
+        return manifest
+    if version == MIGRATABLE_VERSION:
+        raise ArtifactError(
+            f"{MANIFEST}: format 2, an artifact directory from before the artifact store "
+            "(no checksums); migrate it: python scripts/artifacts.py migrate OLD_DIR "
+            "--into STORE, or train again: python scripts/train.py --artifacts STORE")
+    raise ArtifactError(
+        f"{MANIFEST}: format version {str(version)[:20]!r}, this reco reads version "
+        f"{FORMAT_VERSION}; build the artifacts again with this reco")
 
 
-def read_manifest(artifacts: str | Path) -> dict[str, Any]:
-    """Read ``manifest.json`` and check its format version.
+def read_manifest(artifacts: str | Path, alias: str = store.CURRENT) -> dict[str, Any]:
+    """The manifest of a store's version ``alias`` (or of a version directory), its format
+    version checked; its files are not (:func:`reco.artifacts.store.verify` does that).
 
     Raises
     ------
     ArtifactError
         The manifest is missing, unreadable, or of another format version.
     """
-    path = Path(artifacts) / MANIFEST
-    if not path.is_file():
-        raise ArtifactError(f"no {MANIFEST} in the artifact directory; build the artifacts "
-                            "first (scripts/build_features.py or scripts/train.py)")
-    try:
-        manifest = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ArtifactError(f"{MANIFEST}: unreadable manifest: {exc}") from exc
-    version = manifest.get("format_version") if isinstance(manifest, dict) else None
-    if version != FORMAT_VERSION:
-        raise ArtifactError(
-            f"{MANIFEST}: format version {version!r}, this reco reads version "
-            f"{FORMAT_VERSION}; build the artifacts again with this reco"
-        )
-    return manifest
+    manifest, _ = store.read_version_manifest(store.resolve(artifacts, alias))
+    return check_format(manifest)
+
+
+def migrate(old: str | Path, into: str | Path, *, make_current: bool = True) -> Path:
+    """Publish an artifact directory of format 2 (before the store) as a new version of
+    the store ``into``; return the version's directory. The old directory is only read.
+
+    Raises
+    ------
+    ArtifactError
+        ``old`` is not a format-2 directory, or holds a symlink or a special file.
+    """
+    old = Path(old)
+    manifest, _ = store.read_version_manifest(old)
+    if manifest.get("format_version") != MIGRATABLE_VERSION:
+        raise ArtifactError(f"{MANIFEST}: format version "
+                            f"{str(manifest.get('format_version'))[:20]!r}; migrate reads "
+                            f"format {MIGRATABLE_VERSION} (newer ones are versions already)")
+    names = []
+    for root, dirs, files in os.walk(old, followlinks=False):
+        for name in dirs + files:
+            path = Path(root) / name
+            relative = path.relative_to(old).as_posix()
+            if path.is_symlink() or not (path.is_dir() or path.is_file()):
+                raise ArtifactError(f"{relative}: not a regular file; not migrated")
+            if path.is_file() and relative != MANIFEST and not name.startswith("."):
+                names.append(relative)
+    target = store.ArtifactStore(into)
+    with target.stage() as staging:
+        for relative in names:
+            destination = staging.path / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(old / relative, destination, follow_symlinks=False)
+        migrated = {**manifest, "format_version": FORMAT_VERSION,
+                    "migrated_from_format": MIGRATABLE_VERSION}
+        alias = (store.CURRENT if isinstance(manifest.get("model"), dict)
+                 else store.FEATURES)
+        return staging.publish(migrated, alias if make_current else None)
 
 
 def model_manifest(manifest: dict[str, Any]) -> dict[str, Any]:
@@ -163,47 +190,43 @@ def features_section(tables: FeatureTables) -> dict[str, Any]:
     return {name: table_section(getattr(tables, name), name) for name in FEATURE_TABLES}
 
 
-def write_table(artifacts: str | Path, name: str, frame: pl.DataFrame) -> Path:
-    """Write table ``name`` (a key of :data:`TABLE_FILES`) as zstd Parquet, atomically."""
-    path = Path(artifacts) / TABLE_FILES[name]
+def write_table(staging: str | Path, name: str, frame: pl.DataFrame) -> Path:
+    """Write table ``name`` (a key of :data:`TABLE_FILES`) as zstd Parquet into a version
+    being staged (:meth:`reco.artifacts.store.ArtifactStore.stage`)."""
+    path = Path(staging) / TABLE_FILES[name]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    frame.write_parquet(tmp, compression="zstd")
-    os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    frame.write_parquet(path, compression="zstd")
     return path
 
 
-def write_feature_tables(artifacts: str | Path, tables: FeatureTables) -> None:
+def write_feature_tables(staging: str | Path, tables: FeatureTables) -> None:
     for name in FEATURE_TABLES:
-        write_table(artifacts, name, getattr(tables, name))
+        write_table(staging, name, getattr(tables, name))
 
 
 def _expected_columns(manifest: dict[str, Any], name: str) -> list[str] | None:
-    entry = (manifest.get("features", {}).get(name) if name in FEATURE_TABLES
-             else manifest.get(name))
+    section = manifest.get("features") if name in FEATURE_TABLES else manifest
+    entry = section.get(name) if isinstance(section, dict) else None
     return entry.get("columns") if isinstance(entry, dict) else None
 
 
-def read_table(artifacts: str | Path, name: str,
-               manifest: dict[str, Any] | None = None) -> pl.DataFrame:
-    """Read table ``name``, checking its columns against the manifest.
-
-    ``manifest``: the directory's manifest when the caller has read it already.
+def read_table(version: str | Path, name: str, manifest: dict[str, Any]) -> pl.DataFrame:
+    """Read table ``name`` of a version directory whose ``manifest`` the caller has read
+    (and verified), checking its columns against the manifest's.
 
     Raises
     ------
     ArtifactError
         The file is missing or unreadable, or its columns differ from the manifest's.
     """
-    manifest = read_manifest(artifacts) if manifest is None else manifest
     relative = TABLE_FILES[name]
-    path = Path(artifacts) / relative
-    if not path.is_file():
-        raise ArtifactError(f"{relative}: missing from the artifact directory (table {name!r})")
+    path = Path(version) / relative
+    if not path.is_file() or path.is_symlink():
+        raise ArtifactError(f"{relative}: missing from the version (table {name!r})")
     try:
         frame = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
-        raise ArtifactError(f"{relative}: unreadable Parquet ({type(exc).__name__})") from exc
+        raise ArtifactError(f"{relative}: unreadable Parquet") from exc
     expected = _expected_columns(manifest, name)
     if expected is not None and frame.columns != expected:
         raise ArtifactError(
@@ -212,7 +235,31 @@ def read_table(artifacts: str | Path, name: str,
     return frame
 
 
-def read_feature_tables(artifacts: str | Path,
-                        manifest: dict[str, Any] | None = None) -> FeatureTables:
-    manifest = read_manifest(artifacts) if manifest is None else manifest
-    return FeatureTables(**{name: read_table(artifacts, name, manifest) for name in FEATURE_TABLES})
+def feature_version(artifacts: str | Path) -> Path:
+    """The version whose feature tables ``artifacts`` names: a version directory itself,
+    or the store's newest of ``current`` and ``latest-features`` (both hold feature tables)."""
+    if not store.is_store(artifacts):
+        return store.resolve(artifacts)
+    found = []
+    for alias in store.ALIASES:
+        try:
+            found.append(store.resolve(artifacts, alias))
+        except ArtifactError as exc:
+            last = exc
+    if not found:
+        raise last
+    return max(found, key=lambda path: path.name)
+
+
+def read_feature_tables(artifacts: str | Path) -> FeatureTables:
+    """The feature tables of a store or version (verified first), as built by
+    ``scripts/build_features.py`` or ``scripts/train.py``.
+
+    Raises
+    ------
+    ArtifactError
+        No such version, or it fails verification.
+    """
+    version = feature_version(artifacts)
+    manifest = check_format(store.verify(version))
+    return FeatureTables(**{name: read_table(version, name, manifest) for name in FEATURE_TABLES})

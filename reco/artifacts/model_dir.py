@@ -1,9 +1,11 @@
-"""The trained two-stage model as an artifact directory: :func:`save_model`, :func:`load_model`.
+"""The trained two-stage model as a version of the artifact store: :func:`save_model`,
+:func:`load_model`.
 
-Layout (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
+A version's files (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
 
-    ARTIFACTS/
-      manifest.json                 written last: a directory with a manifest is complete
+    versions/<id>/
+      manifest.json                 written last; lists every file below with its size,
+                                    sha256 and array shapes (reco.artifacts.store)
       features/*.parquet            the stage's feature tables (reco.artifacts.manifest)
       catalog.parquet               movie_id, title, year, genres [+ genres_predicted, family]
       cf.npz                        implicit ALS, with the training ratings matrix
@@ -15,12 +17,15 @@ Layout (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
 The movies table stage one reads (movie_id, genres, year: the genres after the text
 models filled the missing ones) is the catalog's projection, so it is stored once, in
 the catalog: :func:`save_model` checks the two agree and :func:`load_model` takes the
-projection back. Directories of format 1, which held it apart as ``stage_movies.parquet``,
-are refused by :func:`~reco.artifacts.manifest.read_manifest` with an
-:class:`~reco.exceptions.ArtifactError` saying to train again.
+projection back.
+
+:func:`load_model` verifies before it loads (every byte against the manifest, then every
+learned array finite and of the model's shape), and any failure, whatever library would
+have raised it, is one :class:`~reco.exceptions.ArtifactError` naming the file: a model
+is loaded whole or not at all.
 
 Per-model files keep their own format (:meth:`reco.models.base.Recommender.save`); this
-module owns which files make the directory and the manifest that lists them.
+module owns which files make the version and the manifest that lists them.
 """
 
 from __future__ import annotations
@@ -28,15 +33,19 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
 import polars as pl
 
 from reco.artifacts import manifest as art
+from reco.artifacts import store
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
 from reco.exceptions import ArtifactError, ConfigError
+from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import Recommender
 from reco.npz import load_npz, save_npz
@@ -51,8 +60,6 @@ T = TypeVar("T")
 CF, RATING, POPULAR, CONTENT = "cf.npz", "rating.npz", "popular.npz", "content.npz"
 CONTEXT = "context.npz"
 RANKER, LIKE_MODEL = "ranker.json", "like_model.json"
-#: Format 1 kept stage one's movies apart; they are the catalog's projection now.
-LEGACY_STAGE_MOVIES = "stage_movies.parquet"
 #: The columns of the catalog stage one reads, in the order StageOne.movies has them.
 STAGE_MOVIE_COLUMNS = (MOVIE_ID, GENRES, YEAR)
 CATALOG_COLUMNS = (MOVIE_ID, TITLE, YEAR, GENRES)
@@ -86,16 +93,20 @@ def _check_catalog(catalog: pl.DataFrame, stage: StageOne) -> None:
             "text models)")
 
 
-def save_model(model: HybridRecommender, directory: str | Path, *, catalog: pl.DataFrame,
-               manifest: Mapping[str, Any] | None = None) -> Path:
-    """Write a fitted model, its catalog and the manifest into ``directory``.
+def save_model(model: HybridRecommender, artifacts: str | Path, *, catalog: pl.DataFrame,
+               manifest: Mapping[str, Any] | None = None, keep: int = store.DEFAULT_KEEP,
+               make_current: bool = True) -> Path:
+    """Publish a fitted model, its catalog and the manifest as a new version of the store
+    ``artifacts``; return the version's directory.
 
     Parameters
     ----------
     model
         A fitted :class:`~reco.ranking.hybrid.HybridRecommender`.
-    directory
-        Created if needed; files of the layout above are replaced.
+    artifacts
+        The artifact store (created if needed). The new version is written apart, sealed
+        (sizes, sha256, array shapes) and only then made ``current`` by one atomic rename;
+        nothing of an existing version is touched.
     catalog
         What serving shows: ``movie_id, title, year, genres`` and optional extra columns
         (``genres_predicted``, ``family``). Its ``movie_id, genres, year`` must be the
@@ -103,31 +114,54 @@ def save_model(model: HybridRecommender, directory: str | Path, *, catalog: pl.D
     manifest
         Sections the caller adds to the manifest (data, config, metrics, ...). This
         function sets ``format_version``, ``created_at``, ``libraries``, ``platform``,
-        ``model``, ``features`` and ``catalog``, and adds the seconds the files took as
-        ``timings_seconds["save"]``.
+        ``model``, ``features``, ``catalog`` and ``files``, and adds the seconds the files
+        took as ``timings_seconds["save"]``.
+    keep
+        How many versions to keep (older ones are deleted; never a current one).
+    make_current
+        False publishes the version without serving it (``scripts/artifacts.py use``
+        makes it current later).
 
     Returns
     -------
     pathlib.Path
-        ``directory``.
+        ``artifacts/versions/<id>``.
 
     Raises
     ------
     NotFittedError
         The model is not fitted.
     ValueError
-        The catalog lacks a column or disagrees with the fitted movies.
+        The catalog lacks a column or disagrees with the fitted movies, or a learned
+        array holds NaN or infinite values.
+    ArtifactError
+        ``artifacts`` is not a usable store (a symlink inside it, say).
     """
     model._check_fitted()
     stage = model.stage_
     _check_catalog(catalog, stage)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    # a manifest says the directory is complete: none while files are being replaced, and
-    # no file of an earlier layout left to be mistaken for part of this model
-    for stale in (art.MANIFEST, LEGACY_STAGE_MOVIES, CONTENT):
-        (directory / stale).unlink(missing_ok=True)
+    target = store.ArtifactStore(artifacts)
     started = time.perf_counter()
+    with target.stage() as staging:
+        _write_files(model, staging.path, catalog)
+        seconds = time.perf_counter() - started
+        out = art.new_manifest()
+        out.update(manifest or {})
+        out["model"] = model_section(model)
+        out["features"] = art.features_section(stage.tables)
+        out[art.CATALOG] = art.table_section(catalog, art.CATALOG)
+        out["timings_seconds"] = {**out.get("timings_seconds", {}), "save": round(seconds, 4)}
+        version = staging.publish(out, store.CURRENT if make_current else None, keep)
+    log.info("model saved as version %s in %.2fs", version.name, time.perf_counter() - started)
+    return version
+
+
+def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFrame) -> None:
+    stage = model.stage_
+    for name, part in (("cf", stage.cf), ("rating", stage.rating_model),
+                       ("popular", stage.popular), ("content", stage.content)):
+        if part is not None:
+            _check_finite(name, part._state())
     # the rating and popularity models share the CF model's ratings matrix (same ratings,
     # same id maps): it is stored once, in cf.npz
     stage.cf.save(directory / CF)
@@ -140,16 +174,14 @@ def save_model(model: HybridRecommender, directory: str | Path, *, catalog: pl.D
     save_booster(model.like_model_, directory / LIKE_MODEL)
     art.write_feature_tables(directory, stage.tables)
     art.write_table(directory, art.CATALOG, catalog)
-    seconds = time.perf_counter() - started
-    out = art.new_manifest()
-    out.update(manifest or {})
-    out["model"] = model_section(model)
-    out["features"] = art.features_section(stage.tables)
-    out[art.CATALOG] = art.table_section(catalog, art.CATALOG)
-    out["timings_seconds"] = {**out.get("timings_seconds", {}), "save": round(seconds, 4)}
-    art.write_manifest(directory, out)
-    log.info("model saved to %s in %.2fs", directory, seconds)
-    return directory
+
+
+def _check_finite(name: str, arrays: Mapping[str, Any]) -> None:
+    for key, value in arrays.items():
+        array = np.asarray(value)
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ValueError(f"the {name} model's {key} holds NaN or infinite values; "
+                             "refusing to publish it")
 
 
 def _relative(directory: Path, read: Callable[[], T]) -> T:
@@ -159,61 +191,130 @@ def _relative(directory: Path, read: Callable[[], T]) -> T:
         return read()
     except ArtifactError as exc:
         # the readers below name ``directory / file``: keep the file, drop the directory
-        message = str(exc).replace(f"{directory}{os.sep}", "")
+        message = str(exc).replace(f"{directory}{os.sep}", "").replace(str(directory), ".")
         raise ArtifactError(message) from exc
+
+
+@contextmanager
+def _reading(name: str) -> Iterator[None]:
+    """Whatever a library raises while ``name`` is read becomes one ArtifactError naming
+    the file (the library's words stay in the exception chain, for the log)."""
+    try:
+        yield
+    except ArtifactError:
+        raise
+    except Exception as exc:  # XGBoost, Polars, NumPy: any of them, on any corruption
+        raise ArtifactError(f"{name}: could not be loaded ({_kind(exc)})") from exc
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, (KeyError, IndexError)):
+        return "a part is missing"
+    if isinstance(exc, (ValueError, TypeError)):
+        return "a value has the wrong type or shape"
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    return "unreadable"
+
+
+def load_model(artifacts: str | Path, *, verify: bool = True
+               ) -> tuple[HybridRecommender, pl.DataFrame, dict[str, Any]]:
+    """Load the model, the catalog and the manifest :func:`save_model` published.
+
+    ``artifacts``: a store (its ``current`` version is loaded) or one version directory.
+    The version is verified first (``verify=False`` skips the sha256 pass, for callers
+    that verified it already); the returned manifest carries its ``version`` id.
+
+    Raises
+    ------
+    ArtifactError
+        No such version, another format version (format 2: migrate it), features only
+        (no model), another feature order, a file missing, changed or unreadable, or a
+        learned array that is not finite or not of the model's shape; the message names
+        the file relative to the version.
+    """
+    version = store.resolve(artifacts)
+    if verify:
+        manifest = art.check_format(store.verify(version))
+    else:
+        manifest = art.read_manifest(version)
+    manifest = {**manifest, "version": version.name}
+    section = art.model_manifest(manifest)
+    for key, expected in (("rank_features", RANK_FEATURES), ("like_features", LIKE_FEATURES)):
+        if tuple(section.get(key) or ()) != expected:
+            raise ArtifactError(f"{art.MANIFEST}: {key} differ from this reco's "
+                                f"{list(expected)}; train again with this reco")
+    try:
+        config = HybridConfig.from_dict(section.get("config") or {})
+    except (ConfigError, TypeError, ValueError) as exc:  # from another reco version
+        raise ArtifactError(f"{art.MANIFEST}: model config: {exc}") from None
+    _require(version, [CF, RATING, POPULAR, CONTEXT, RANKER, LIKE_MODEL]
+             + ([CONTENT] if config.use_content else []))
+    return _relative(version, lambda: _load(version, manifest, section, config))
 
 
 def _require(directory: Path, names: list[str]) -> None:
     missing = [name for name in names if not (directory / name).is_file()]
     if missing:
-        raise ArtifactError(f"{', '.join(missing)}: missing from the artifact directory; "
+        raise ArtifactError(f"{', '.join(missing)}: missing from the version; "
                             "train again (scripts/train.py)")
-
-
-def load_model(directory: str | Path) -> tuple[HybridRecommender, pl.DataFrame, dict[str, Any]]:
-    """Load the model, the catalog and the manifest :func:`save_model` wrote.
-
-    The feature order recorded in the manifest is checked against this reco's.
-
-    Raises
-    ------
-    ArtifactError
-        No manifest, another format version (format 1, with its stage_movies.parquet,
-        included: train again), features only (no model), another feature order, or a
-        file missing or unreadable; the message names the file relative to ``directory``.
-    """
-    directory = Path(directory)
-    manifest = _relative(directory, lambda: art.read_manifest(directory))
-    section = art.model_manifest(manifest)
-    for key, expected in (("rank_features", RANK_FEATURES), ("like_features", LIKE_FEATURES)):
-        if tuple(section.get(key, ())) != expected:
-            raise ArtifactError(f"{art.MANIFEST}: {key} differ from this reco's "
-                                f"{list(expected)}; train again with this reco")
-    try:
-        config = HybridConfig.from_dict(section.get("config", {}))
-    except ConfigError as exc:  # written by another reco version: not the caller's mistake
-        raise ArtifactError(f"{art.MANIFEST}: model config: {exc}") from exc
-    _require(directory, [CF, RATING, POPULAR, CONTEXT, RANKER, LIKE_MODEL]
-             + ([CONTENT] if config.use_content else []))
-    return _relative(directory, lambda: _load(directory, manifest, section, config))
 
 
 def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
           config: HybridConfig) -> tuple[HybridRecommender, pl.DataFrame, dict[str, Any]]:
-    catalog = art.read_table(directory, art.CATALOG, manifest)
-    cf = Recommender.load(directory / CF)
-    context = load_npz(directory / CONTEXT)
+    with _reading(art.TABLE_FILES[art.CATALOG]):
+        catalog = art.read_table(directory, art.CATALOG, manifest)
+        _check_loaded_catalog(catalog)
+    with _reading(CF):
+        cf = Recommender.load(directory / CF)
+    with _reading(RATING):
+        rating_model = Recommender.load(directory / RATING, seen=cf.seen_)
+    with _reading(POPULAR):
+        popular = Recommender.load(directory / POPULAR, seen=cf.seen_)
+    content = None
+    if config.use_content:
+        with _reading(CONTENT):
+            content = Recommender.load(directory / CONTENT)
+    with _reading(CONTEXT):
+        context = load_npz(directory / CONTEXT)
+        time_popularity = TimePopularity.from_state(context)
+        recent = RecentItems.from_state(context)
+        _check_context(time_popularity, recent)
+    tables = {}
+    for name in art.FEATURE_TABLES:
+        with _reading(art.TABLE_FILES[name]):
+            tables[name] = art.read_table(directory, name, manifest)
+    with _reading(RANKER):
+        ranker = load_booster(directory / RANKER, RANK_FEATURES)
+    with _reading(LIKE_MODEL):
+        like_model = load_booster(directory / LIKE_MODEL, LIKE_FEATURES)
     stage = StageOne(
-        cf=cf, rating_model=Recommender.load(directory / RATING, seen=cf.seen_),
-        content=Recommender.load(directory / CONTENT) if config.use_content else None,
-        popular=Recommender.load(directory / POPULAR, seen=cf.seen_),
-        tables=art.read_feature_tables(directory, manifest),
-        movies=catalog.select(STAGE_MOVIE_COLUMNS),
-        time_popularity=TimePopularity.from_state(context),
-        recent=RecentItems.from_state(context),
-        like_threshold=config.like_threshold,
+        cf=cf, rating_model=rating_model, content=content, popular=popular,
+        tables=FeatureTables(**tables), movies=catalog.select(STAGE_MOVIE_COLUMNS),
+        time_popularity=time_popularity, recent=recent, like_threshold=config.like_threshold,
     )
-    model = HybridRecommender.from_parts(
-        config, stage, load_booster(directory / RANKER, RANK_FEATURES),
-        load_booster(directory / LIKE_MODEL, LIKE_FEATURES), section.get("windows", {}))
+    with _reading(art.MANIFEST):
+        windows = section.get("windows") or {}
+        model = HybridRecommender.from_parts(config, stage, ranker, like_model, windows)
     return model, catalog, manifest
+
+
+def _check_loaded_catalog(catalog: pl.DataFrame) -> None:
+    name = art.TABLE_FILES[art.CATALOG]
+    missing = [c for c in CATALOG_COLUMNS if c not in catalog.columns]
+    if missing:
+        raise ArtifactError(f"{name}: lacks columns {missing}")
+    if catalog[MOVIE_ID].null_count() or not catalog[MOVIE_ID].is_unique().all():
+        raise ArtifactError(f"{name}: a movie id is missing or listed twice")
+
+
+def _check_context(time_popularity: TimePopularity, recent: RecentItems) -> None:
+    cum, total = time_popularity.cum, time_popularity.total
+    if (cum.ndim != 2 or cum.shape[0] != len(time_popularity.movies)
+            or total.shape != (cum.shape[1],)):
+        raise ArtifactError(f"{CONTEXT}: time popularity arrays do not fit together "
+                            f"({cum.shape} counts, {total.shape} totals)")
+    indptr = recent.indptr
+    if (indptr.shape != (len(recent.users) + 1,) or int(indptr[0]) != 0
+            or int(indptr[-1]) != recent.movies.size or bool(np.any(np.diff(indptr) < 0))):
+        raise ArtifactError(f"{CONTEXT}: recent items' row pointers are out of range")

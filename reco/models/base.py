@@ -61,6 +61,38 @@ def _learned(attribute: str) -> bool:
     return (attribute.endswith("_") and not attribute.startswith("__")) or attribute in CACHES
 
 
+def _check_seen(path: Path, seen: sp.csr_matrix) -> None:
+    """A CSR matrix whose row pointers and column indices are in range (SciPy's own check
+    leaves them to the first product, where they read out of bounds)."""
+    indptr, indices = seen.indptr, seen.indices
+    ok = (indptr.size == seen.shape[0] + 1 and int(indptr[0]) == 0
+          and int(indptr[-1]) == indices.size == seen.data.size
+          and bool(np.all(indptr[1:] >= indptr[:-1]))
+          and (indices.size == 0 or (int(indices.min()) >= 0
+                                     and int(indices.max()) < seen.shape[1])))
+    if not ok:
+        raise ArtifactError(f"{path}: the ratings matrix's row pointers or movie indices "
+                            "are out of range")
+    if seen.data.dtype.kind == "f" and not np.isfinite(seen.data).all():
+        raise ArtifactError(f"{path}: the ratings matrix holds NaN or infinite values")
+
+
+def _check_state(path: Path, model: Recommender, state: dict[str, np.ndarray]) -> None:
+    """Every learned array is there, finite, and has a row per user or per item where the
+    model says so: a wrong array fails here, by name, not as a wrong answer later."""
+    rows = {**dict.fromkeys(model.user_arrays, len(model.user_map_)),
+            **dict.fromkeys(model.item_arrays, len(model.item_map_))}
+    for name in model.state_arrays:
+        if name not in state:
+            raise ArtifactError(f"{path}: array {name!r} is missing")
+    for name, array in state.items():
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ArtifactError(f"{path}: array {name!r} holds NaN or infinite values")
+        if name in rows and (array.ndim == 0 or array.shape[0] != rows[name]):
+            raise ArtifactError(f"{path}: array {name!r} has shape {array.shape}, the model "
+                                f"has {rows[name]} {'items' if name in model.item_arrays else 'users'}")
+
+
 def _check_k(k: object, method: str) -> None:
     """A bad ``k`` is the caller's mistake, not a config's: a plain ValueError."""
     try:
@@ -258,6 +290,9 @@ class Recommender(BaseRecommender):
     """
 
     state_arrays: ClassVar[tuple[str, ...]] = ()
+    #: Learned arrays with a row per user / per item (checked at load).
+    user_arrays: ClassVar[tuple[str, ...]] = ()
+    item_arrays: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -352,27 +387,46 @@ class Recommender(BaseRecommender):
         if not path.is_file():
             raise ArtifactError(f"{path}: no such model file")
         arrays = load_npz(path)  # read-only views of the file, shared by processes
-        meta = json.loads(str(arrays.pop("meta")))
+        try:
+            meta = json.loads(str(arrays.pop("meta")))
+            if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+                raise ValueError("not an object with a config")
+            model_ids = (arrays.pop("user_ids"), arrays.pop("item_ids"))
+        except (KeyError, ValueError, RecursionError):
+            raise ArtifactError(f"{path}: no model metadata and id maps (not a model file "
+                                "saved by reco)") from None
         if meta.get("format") != MODEL_FORMAT:
             raise ArtifactError(
                 f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
         klass = _registered(meta.get("class", ""))
         if klass is None or not issubclass(klass, cls):
             raise ArtifactError(f"{path}: holds a {meta.get('class')!r}, not a {cls.__name__}")
-        model = klass(klass.config_class.from_dict(meta["config"]))
-        model.user_map_ = IdMap(arrays.pop("user_ids"), "user")
-        model.item_map_ = IdMap(arrays.pop("item_ids"), "movie")
+        try:
+            model = klass(klass.config_class.from_dict(meta["config"]))
+        except ConfigError as exc:  # written by another reco: not the caller's mistake
+            raise ArtifactError(f"{path}: model config: {exc}") from None
+        try:
+            model.user_map_ = IdMap(model_ids[0], "user")
+            model.item_map_ = IdMap(model_ids[1], "movie")
+        except (TypeError, ValueError):
+            raise ArtifactError(f"{path}: user or movie ids are not distinct integers") from None
         shape = (len(model.user_map_), len(model.item_map_))
         if "seen_indptr" in arrays:
-            seen = sp.csr_matrix(
-                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")),
-                shape=shape,
-            )
+            try:
+                seen = sp.csr_matrix(
+                    (arrays.pop("seen_data"), arrays.pop("seen_indices"),
+                     arrays.pop("seen_indptr")), shape=shape)
+            except (KeyError, ValueError, TypeError):
+                raise ArtifactError(f"{path}: the ratings matrix is not a valid CSR matrix "
+                                    f"of {shape[0]} users x {shape[1]} movies") from None
         elif seen is None:
             raise ArtifactError(f"{path}: saved without its ratings matrix; pass seen=")
         elif seen.shape != shape:
             raise ArtifactError(f"{path}: the shared ratings matrix is {seen.shape}, the model "
                                 f"has {shape[0]} users x {shape[1]} movies")
+        _check_seen(path, seen)
         model.seen_ = seen
-        model._load_state({k[2:]: v for k, v in arrays.items() if k.startswith("m_")})
+        state = {k[2:]: v for k, v in arrays.items() if k.startswith("m_")}
+        _check_state(path, model, state)
+        model._load_state(state)
         return model

@@ -33,6 +33,7 @@ class PopularityRecommender(Recommender):
     config_class = PopularityConfig
     config: PopularityConfig
     state_arrays = ("scores",)
+    item_arrays = ("scores",)
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         likes = np.asarray((matrix >= self.config.like_threshold).sum(axis=0)).ravel()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from reco.artifacts import manifest as art
+from reco.artifacts import store
 from reco.data.dataset import MovieLensData
 from reco.data.movielens import LoadConfig, load_movielens
 from reco.features.tables import FeatureConfig, FeatureTables, build_feature_tables
@@ -68,19 +69,23 @@ def write_features(
     feature_config: FeatureConfig,
     load_config: LoadConfig,
     timer: StepTimer,
+    keep: int = store.DEFAULT_KEEP,
 ) -> dict[str, Any]:
-    """Write the three tables and the manifest; return the manifest."""
-    artifacts = Path(artifacts)
-    with timer.step("write"):
-        art.write_feature_tables(artifacts, tables)
-    manifest = art.new_manifest()
-    manifest["data"] = timer.run("fingerprint", lambda: data_section(data))
-    manifest["config"] = {"load": load_config.to_dict(), "features": feature_config.to_dict()}
-    manifest["features"] = art.features_section(tables)
-    manifest["row_counts"] = {"ratings": data.n_ratings, **tables.row_counts()}
-    manifest["timings_seconds"] = dict(timer.seconds)
-    art.write_manifest(artifacts, manifest)
-    return manifest
+    """Publish the three tables and the manifest as a new version of the store
+    ``artifacts``, named by its ``latest-features`` pointer (``current``, the served model, is
+    left alone); return the manifest."""
+    with store.ArtifactStore(artifacts).stage() as staging:
+        with timer.step("write"):
+            art.write_feature_tables(staging.path, tables)
+        manifest = art.new_manifest()
+        manifest["data"] = timer.run("fingerprint", lambda: data_section(data))
+        manifest["config"] = {"load": load_config.to_dict(), "features": feature_config.to_dict()}
+        manifest["features"] = art.features_section(tables)
+        manifest["row_counts"] = {"ratings": data.n_ratings, **tables.row_counts()}
+        manifest["timings_seconds"] = dict(timer.seconds)
+        version = staging.publish(manifest, store.FEATURES, keep)
+    log.info("features published as version %s", version.name)
+    return art.read_manifest(version)
 
 
 def build_features(
@@ -97,12 +102,13 @@ def build_features(
     data_dir
         A MovieLens release directory, or ``None`` for the embedded synthetic default.
     artifacts
-        The artifact directory (created if needed).
+        The artifact store (created if needed): the tables become a new version, named
+        by the store's ``latest-features`` pointer.
 
     Returns
     -------
     dict
-        The manifest written to ``artifacts/manifest.json``.
+        The new version's manifest.
     """
     feature_config = feature_config or FeatureConfig()
     load_config = load_config or LoadConfig()

@@ -9,6 +9,7 @@ from typing import Any
 
 from reco.artifacts import manifest as art
 from reco.artifacts.model_dir import load_model, model_section, save_model
+from reco.artifacts.store import DEFAULT_KEEP
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
 from reco.data.movielens import LoadConfig
 from reco.pipelines.features import StepTimer, data_section, load_data
@@ -30,6 +31,7 @@ def train(
     tmdb_path: str | Path | None = None,
     genre_tagger: str | Path | None = None,
     family_model: str | Path | None = None,
+    keep: int = DEFAULT_KEEP,
 ) -> dict[str, Any]:
     """Fit features, CF, content and the ranker on a release; write ``artifacts``.
 
@@ -38,19 +40,22 @@ def train(
     data_dir
         A MovieLens release, or ``None`` for the embedded synthetic default.
     artifacts
-        Output directory: ``manifest.json``, ``cf.npz``, ``rating.npz``, ``content.npz``,
-        ``popular.npz``, ``ranker.json``, ``like_model.json``, ``features/*.parquet``,
-        ``catalog.parquet`` (titles, years, genres for serving).
+        The artifact store: the model becomes a new version (``manifest.json``,
+        ``cf.npz``, ``rating.npz``, ``content.npz``, ``popular.npz``, ``ranker.json``,
+        ``like_model.json``, ``features/*.parquet``, ``catalog.parquet``), made current by
+        one atomic rename once it is complete (:mod:`reco.artifacts.store`).
     tmdb_path
         Optional TMDB 5000 movies CSV; linked overviews and keywords enrich content.
     genre_tagger, family_model
         Optional saved text models (:mod:`reco.pipelines.text_models`): predicted genres for movies
         listed without any, and a ``family`` probability in the catalog.
+    keep
+        Versions to keep in the store (older ones are deleted, never a current one).
 
     Returns
     -------
     dict
-        The manifest written.
+        The manifest written, with the new ``version`` id.
     """
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
@@ -84,6 +89,7 @@ def train(
     # with their titles and the text models' extra columns
     catalog = text.movies.select(MOVIE_ID, TITLE, YEAR, GENRES).join(
         text.extra, on=MOVIE_ID, how="left", maintain_order="left")
-    artifacts = save_model(model, artifacts, catalog=catalog, manifest=manifest)
-    log.info("trained in %.1fs; artifacts in %s", sum(timer.seconds.values()), artifacts)
-    return art.read_manifest(artifacts)
+    version = save_model(model, artifacts, catalog=catalog, manifest=manifest, keep=keep)
+    log.info("trained in %.1fs; version %s is current in %s", sum(timer.seconds.values()),
+             version.name, artifacts)
+    return {**art.read_manifest(version), "version": version.name}

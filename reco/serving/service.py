@@ -22,7 +22,7 @@ import polars as pl
 from reco._numeric import top_k
 from reco.artifacts.model_dir import load_model
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
-from reco.exceptions import UnknownIdError
+from reco.exceptions import ArtifactError, UnknownIdError
 from reco.ranking.user_state import UserContext
 
 log = logging.getLogger(__name__)
@@ -96,6 +96,8 @@ class RecoService:
 
     @classmethod
     def load(cls, artifacts: str | Path) -> RecoService:
+        """Verify and load a version (a store: its current one) and index it for serving;
+        ``ArtifactError`` when it fails verification or holds features only."""
         model, catalog, manifest = load_model(artifacts)
         catalog = catalog.sort(MOVIE_ID)
         service = cls(Path(artifacts), model, catalog, manifest)
@@ -107,9 +109,30 @@ class RecoService:
         service._index_catalog()
         _ = model.stage_.store  # build the array views now, not on the first request
         service._similar_index()
-        log.info("serving %d movies, %d users from %s", catalog.height,
-                 len(model.user_map_), artifacts)
+        service.smoke()  # a version that cannot answer is not served
+        log.info("version %s loaded: %d movies, %d users", manifest.get("version"),
+                 catalog.height, len(model.user_map_))
         return service
+
+    @property
+    def version(self) -> str | None:
+        """The version id served (``versions/<id>`` of the store)."""
+        return self.manifest.get("version")
+
+    def smoke(self) -> dict[str, Any]:
+        """One real recommendation and one similar-titles answer, checked: what /health
+        runs. Raises ``ArtifactError`` when the model answers nothing or non-finite scores."""
+        users = self.model.user_map_.ids
+        user = int(users[0]) if users.size else 0
+        answer = self.recommend(user, k=1)
+        scores = [item["score"] for item in answer["items"]]
+        if len(scores) != 1 or not np.isfinite(scores).all():
+            raise ArtifactError(f"the smoke recommendation for user {user} gave {scores}")
+        movie = int(self._ids[self._item_pos[0]]) if self._item_pos.size and \
+            self._item_pos[0] >= 0 else None
+        if movie is not None:
+            self.similar(movie, k=1)
+        return {"user_id": user, "movie_id": movie}
 
     # ------------------------------------------------------------ lookups
     @property
@@ -310,7 +333,7 @@ class RecoService:
             movie.update(score=round(float(score), 6), reason=reason)
             out.append(movie)
         return {"user": user_id, "k": k, "fallback": fallback, "items": out,
-                "model_version": self.manifest.get("created_at")}
+                "model_version": self.version}
 
     # ------------------------------------------------------------ similar
     def _similar_index(self) -> tuple[np.ndarray, list[tuple[Any, np.ndarray, np.ndarray]],

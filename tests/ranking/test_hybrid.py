@@ -6,7 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
-from reco.artifacts.manifest import read_manifest, write_manifest
+from reco.artifacts.manifest import read_manifest
+from tests.artifact_tools import current, reseal
 from reco.artifacts.model_dir import load_model, save_model
 from reco.columns import RATINGS_SCHEMA
 from reco.data.synthetic import SyntheticConfig, generate
@@ -81,7 +82,7 @@ def test_load_rejects_another_feature_order(model, data, tmp_path):
     save_model(model, tmp_path, catalog=data.movies)
     manifest = read_manifest(tmp_path)
     manifest["model"]["rank_features"] = list(reversed(manifest["model"]["rank_features"]))
-    write_manifest(tmp_path, manifest)
+    reseal(current(tmp_path), manifest)
     with pytest.raises(ArtifactError, match="rank_features"):
         load_model(tmp_path)
 

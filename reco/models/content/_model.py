@@ -50,6 +50,8 @@ class ContentRecommender(Recommender):
 
     name = "content"
     config_class = ContentConfig
+    user_arrays = ("profiles",)
+    item_arrays = ("embeddings",)
     config: ContentConfig
 
     def fit(  # type: ignore[override]

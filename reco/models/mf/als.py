@@ -140,6 +140,8 @@ class ALSRecommender(Recommender):
 
     name = "als"
     config_class = ALSConfig
+    user_arrays = ("user_factors", "user_bias")
+    item_arrays = ("item_factors", "item_bias")
     config: ALSConfig
     _gram: np.ndarray | None  # Y^T Y for fold-in, cached after the first new user
 

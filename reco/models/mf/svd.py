@@ -132,6 +132,8 @@ class SVDRecommender(Recommender):
     config_class = SVDConfig
     config: SVDConfig
     state_arrays = ("user_factors", "singular_values", "item_factors", "user_bias", "item_bias")
+    user_arrays = ("user_factors", "user_bias")
+    item_arrays = ("item_factors", "item_bias")
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         cfg = self.config
