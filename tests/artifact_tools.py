@@ -23,8 +23,8 @@ def manifest_of(version: Path) -> dict[str, Any]:
 
 def reseal(version: Path, manifest: dict[str, Any] | None = None) -> Path:
     """Re-seal ``version`` after its files (or ``manifest``) were edited: recompute the
-    files section, write the manifest, rename the directory to its new id and point
-    ``current`` at it. Returns the new directory."""
+    files section, write the manifest, rename the directory to its new id and move the
+    pointers that named it. Returns the new directory."""
     manifest = dict(manifest_of(version) if manifest is None else manifest)
     manifest["files"] = store.describe_files(version)
     data = (json.dumps(manifest, indent=2) + "\n").encode()
@@ -33,6 +33,8 @@ def reseal(version: Path, manifest: dict[str, Any] | None = None) -> Path:
     target = version.with_name(f"{stamp}-{store.manifest_digest(data)[:16]}")
     os.rename(version, target)
     root = version.parent.parent
-    if (root / store.CURRENT).exists():
-        (root / store.CURRENT).write_text(target.name + "\n")
+    for alias in store.ALIASES:  # the pointers that named the old id name the new one
+        pointer = root / alias
+        if pointer.is_file() and pointer.read_text().strip() == version.name:
+            pointer.write_text(target.name + "\n")
     return target

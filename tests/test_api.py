@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 from urllib.parse import quote
 
 import pytest
@@ -64,7 +66,7 @@ def test_post_recommend_folds_in_a_new_person(client):
 
 
 def test_a_known_users_ratings_sent_as_a_new_person_give_much_the_same_list(client):
-    service = client.application.extensions["reco"]["service"]
+    service = client.application.extensions["reco"].service
     movies, ratings = service.model.stage_.store.known_users([1]).seen(0)
     payload = {"ratings": [{"movie_id": int(m), "rating": float(r)}
                            for m, r in zip(movies, ratings)]}
@@ -146,7 +148,7 @@ def test_missing_artifacts_answer_503_json(tmp_path):
 def test_features_only_artifacts_answer_503(tmp_path, csv_release):
     assert build_features.main(["--data", str(csv_release), "--artifacts", str(tmp_path)]) == 0
     client = create_app({"ARTIFACTS": str(tmp_path), "TESTING": True}).test_client()
-    assert client.get("/health").status_code == 200
+    assert "features only" in _error(client.get("/health"), 503)["message"]  # not "ok"
     assert "features only" in _error(client.get("/recommend/1"), 503)["message"]
 
 
@@ -198,3 +200,54 @@ def test_exclude_seen_false_lets_rated_movies_rank(trained, client):
     assert not rated & {item["movie_id"] for item in excluded}
     default = client.get(f"/recommend/{user}?k=20").get_json()["items"]
     assert default == excluded
+
+
+# ---------------------------------------------------------------- error hygiene
+#: What no response body may carry: a traceback, an absolute path, a memory address.
+LEAK = re.compile(r"Traceback|File \"|(?:^|[\s(\"'=:])/(?:tmp|root|usr|home|opt|work|venv)\b"
+                  r"|0x[0-9a-fA-F]{6,}|\[bt\]|site-packages")
+
+
+def test_every_answer_carries_a_request_id_and_errors_repeat_it(client):
+    given = client.get("/recommend/1", headers={"X-Request-Id": "lb-42.a_b"})
+    assert given.headers["X-Request-Id"] == "lb-42.a_b"
+    error = client.get("/recommend/x", headers={"X-Request-Id": "abc"})
+    assert _error(error, 400)["request_id"] == "abc" == error.headers["X-Request-Id"]
+    hostile = client.get("/nowhere", headers={"X-Request-Id": "x" * 65 + "\u00e9<script>"})
+    body = _error(hostile, 404)
+    assert re.fullmatch(r"[0-9a-f]{16}", body["request_id"])  # ours, not the client's text
+    assert hostile.headers["X-Request-Id"] == body["request_id"]
+
+
+def test_an_unexpected_error_is_logged_with_its_id_and_answered_without_detail(
+        trained, monkeypatch, caplog):
+    app = create_app({"ARTIFACTS": str(trained), "TESTING": True})
+    service = app.extensions["reco"].service
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("failed at /opt/venv/lib/libxgboost.so(+0x2c1a8c) [0x7f89fa4c1a8c]")
+
+    monkeypatch.setattr(service, "recommend", broken)
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/recommend/1", headers={"X-Request-Id": "req-7"})
+    body = _error(response, 500)
+    assert body["request_id"] == "req-7" and not LEAK.search(response.get_data(as_text=True))
+    assert any("req-7" in r.getMessage() for r in caplog.records)  # the log has the detail
+    assert "libxgboost" in caplog.text
+
+
+def test_a_message_that_would_leak_is_withheld(client):
+    from api import _public
+
+    with client.application.test_request_context():
+        assert _public("cf.npz: sha256 differs") == "cf.npz: sha256 differs"
+        for leaky in ("/usr/lib/x.so: bad", "at 0x7f89fa4c1a8c", "Traceback (most recent"):
+            assert "withheld" in _public(leaky)
+
+
+@pytest.mark.parametrize("path", ["/recommend/1", "/similar/1", "/movies?q=a", "/movies/1",
+                                  "/users/1", "/health", "/livez", "/recommend/x",
+                                  "/similar/99999999", "/nowhere", "/recommend/1?k=0"])
+def test_no_body_matches_a_traceback_path_or_address(client, path):
+    response = client.get(path)
+    assert not LEAK.search(response.get_data(as_text=True)), path

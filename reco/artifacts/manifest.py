@@ -21,7 +21,6 @@ absolute path: they reach API responses, and the caller knows which directory it
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import shutil
@@ -115,13 +114,15 @@ def check_format(manifest: dict[str, Any]) -> dict[str, Any]:
             "(no checksums); migrate it: python scripts/artifacts.py migrate OLD_DIR "
             "--into STORE, or train again: python scripts/train.py --artifacts STORE")
     raise ArtifactError(
-        f"{MANIFEST}: format version {str(version)[:20]!r}, this reco reads version "
+        f"{MANIFEST}: format version {str(version)[:20]}, this reco reads version "
         f"{FORMAT_VERSION}; build the artifacts again with this reco")
 
 
-def read_manifest(artifacts: str | Path, alias: str = store.CURRENT) -> dict[str, Any]:
-    """The manifest of a store's version ``alias`` (or of a version directory), its format
-    version checked; its files are not (:func:`reco.artifacts.store.verify` does that).
+def read_manifest(artifacts: str | Path, alias: str | None = None) -> dict[str, Any]:
+    """The manifest of a store's version ``alias`` (default: ``current``, or
+    ``latest-features`` in a store of features only; :func:`reco.artifacts.store.resolve`)
+    or of a version directory, its format version checked; its files are not
+    (:func:`reco.artifacts.store.verify` does that).
 
     Raises
     ------

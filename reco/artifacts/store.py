@@ -246,14 +246,14 @@ def verify_files(directory: Path, manifest: dict[str, Any]) -> None:
             raise ArtifactError(f"{name}: not listed in the manifest; a published version "
                                 "is never changed")
     for name, entry in files.items():
-        info = present.get(name)
-        if info is None:
+        found = present.get(name)
+        if found is None:
             raise ArtifactError(f"{name}: missing from the version")
-        if not stat.S_ISREG(info.st_mode):
-            kind = "a symlink" if stat.S_ISLNK(info.st_mode) else "not a regular file"
+        if not stat.S_ISREG(found.st_mode):
+            kind = "a symlink" if stat.S_ISLNK(found.st_mode) else "not a regular file"
             raise ArtifactError(f"{name}: is {kind}; the store never follows one")
-        if info.st_size != entry["size"]:
-            raise ArtifactError(f"{name}: {info.st_size} bytes, the manifest says "
+        if found.st_size != entry["size"]:
+            raise ArtifactError(f"{name}: {found.st_size} bytes, the manifest says "
                                 f"{entry['size']} (truncated or replaced)")
         try:
             _, sha = hash_file(directory / name)
@@ -308,9 +308,10 @@ def is_store(path: str | Path) -> bool:
     return (path / VERSIONS).is_dir() or any(os.path.lexists(path / a) for a in ALIASES)
 
 
-def resolve(path: str | Path, alias: str = CURRENT) -> Path:
+def resolve(path: str | Path, alias: str | None = None) -> Path:
     """The version directory ``path`` names: ``path`` itself when it holds a manifest, else
-    the version the store's pointer ``alias`` names.
+    the version the store's pointer ``alias`` names (None: ``current``, or, in a store of
+    features only, ``latest-features``).
 
     Raises
     ------
@@ -320,7 +321,11 @@ def resolve(path: str | Path, alias: str = CURRENT) -> Path:
     path = Path(path)
     if os.path.lexists(path / MANIFEST) and not is_store(path):
         return path
-    return ArtifactStore(path).version_path(ArtifactStore(path).pointer(alias))
+    target = ArtifactStore(path)
+    if alias is None:
+        alias = (FEATURES if not os.path.lexists(path / CURRENT)
+                 and os.path.lexists(path / FEATURES) else CURRENT)
+    return target.version_path(target.pointer(alias))
 
 
 @dataclass(frozen=True)
@@ -360,9 +365,10 @@ class ArtifactStore:
         try:
             text = read_small(path, _MAX_POINTER_BYTES).decode("ascii").strip()
         except FileNotFoundError:
-            if not self.root.is_dir():
-                raise ArtifactError("no artifacts at the given path; build them first "
-                                    "(scripts/train.py --artifacts DIR)") from None
+            if not is_store(self.root):
+                raise ArtifactError("no manifest.json and no artifact store at the given "
+                                    "path; build the artifacts first (scripts/train.py "
+                                    "--artifacts DIR)") from None
             hint = ("the store holds features only (scripts/build_features.py); fit the "
                     "models with scripts/train.py" if alias == CURRENT
                     and os.path.lexists(self.root / FEATURES) else

@@ -17,6 +17,7 @@ from reco.data.synthetic import SyntheticConfig, generate
 from reco.exceptions import ArtifactError
 from reco.ranking.hybrid import HybridRecommender
 from reco.serving import RecoService
+from tests.artifact_tools import reseal
 from tests.ranking.test_hybrid import SMALL
 
 FILES = {"manifest.json", "cf.npz", "rating.npz", "popular.npz", "content.npz", "context.npz",
@@ -51,6 +52,12 @@ def _files(directory: Path) -> set[str]:
     return {str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file()}
 
 
+def _copy(saved: Path, tmp_path: Path) -> Path:
+    """A copy of the version, as a store of its own (its current version)."""
+    shutil.copytree(saved.parent.parent, tmp_path / "store", symlinks=True)
+    return tmp_path / "store" / "versions" / saved.name
+
+
 def test_save_then_load_gives_identical_answers(model, data, saved):
     loaded, _, manifest = load_model(saved)
     users = data.ratings["user_id"].unique().sort().to_numpy()[:25]
@@ -81,10 +88,16 @@ def test_the_catalog_is_the_one_movie_table(model, catalog, saved):
         model.stage_.movies.select(columns).sort("movie_id"))
 
 
-def test_saving_over_a_format_1_directory_leaves_no_stage_movies(model, catalog, tmp_path):
-    (tmp_path / "stage_movies.parquet").write_bytes(b"PAR1")
-    save_model(model, tmp_path, catalog=catalog)
-    assert _files(tmp_path) == FILES
+def test_saving_publishes_a_new_version_and_leaves_the_old_one(model, catalog, saved, tmp_path):
+    store_root = _copy(saved, tmp_path).parent.parent
+    before = {p: p.read_bytes() for p in store_root.rglob("*") if p.is_file()}
+    second = save_model(model, store_root, catalog=catalog)
+    assert second.parent == store_root / "versions" and second.name != saved.name
+    assert (store_root / "current").read_text().strip() == second.name
+    for path, data in before.items():  # nothing of the earlier version changed
+        if path.name != "current":
+            assert path.read_bytes() == data
+    assert _files(second) == FILES and load_model(store_root)[2]["version"] == second.name
 
 
 def test_a_catalog_that_disagrees_with_the_fit_is_refused(model, catalog, tmp_path):
@@ -95,14 +108,13 @@ def test_a_catalog_that_disagrees_with_the_fit_is_refused(model, catalog, tmp_pa
         save_model(model, tmp_path, catalog=relabelled)
     with pytest.raises(ValueError, match="lacks columns"):
         save_model(model, tmp_path, catalog=catalog.drop("title"))
-    assert not (tmp_path / "manifest.json").exists()  # nothing half-written to serve
+    assert not (tmp_path / "versions").exists() or not any((tmp_path / "versions").iterdir())
 
 
 @pytest.mark.parametrize("name", ["ranker.json", "cf.npz", "content.npz", "context.npz",
                                   "catalog.parquet", "features/user_genres.parquet"])
 def test_a_missing_file_is_named_without_the_directory(saved, tmp_path, name):
-    broken = tmp_path / "broken"
-    shutil.copytree(saved, broken)
+    broken = _copy(saved, tmp_path)
     (broken / name).unlink()
     with pytest.raises(ArtifactError) as caught:
         load_model(broken)
@@ -110,51 +122,79 @@ def test_a_missing_file_is_named_without_the_directory(saved, tmp_path, name):
     assert name in message and str(tmp_path) not in message
 
 
-def test_an_unreadable_file_is_named_without_the_directory(saved, tmp_path):
-    broken = tmp_path / "broken"
-    shutil.copytree(saved, broken)
+def test_a_changed_file_is_refused_even_when_it_reads(saved, tmp_path):
+    broken = _copy(saved, tmp_path)
     (broken / "rating.npz").write_bytes(b"not a zip")
-    (broken / "like_model.json").write_text("{")
-    with pytest.raises(ArtifactError, match="rating.npz") as caught:
+    with pytest.raises(ArtifactError, match="rating.npz: .*bytes") as caught:
         load_model(broken)
     assert str(tmp_path) not in str(caught.value)
     shutil.copy(saved / "rating.npz", broken / "rating.npz")
-    with pytest.raises(ArtifactError, match="like_model.json") as caught:
+    data = (broken / "like_model.json").read_bytes()
+    (broken / "like_model.json").write_bytes(data.replace(b'"', b"'", 1))  # same size
+    with pytest.raises(ArtifactError, match="like_model.json: sha256") as caught:
         load_model(broken)
     assert str(tmp_path) not in str(caught.value)
 
 
+def test_an_unreadable_file_behind_good_checksums_is_named(saved, tmp_path):
+    broken = _copy(saved, tmp_path)
+    (broken / "like_model.json").write_text("{")
+    broken = reseal(broken)
+    with pytest.raises(ArtifactError, match="like_model.json: ") as caught:
+        load_model(broken)
+    assert "\n" not in str(caught.value) and str(tmp_path) not in str(caught.value)
+
+
 def test_the_api_answers_503_naming_the_file_not_the_path(saved, tmp_path):
-    broken = tmp_path / "broken"
-    shutil.copytree(saved, broken)
+    broken = _copy(saved, tmp_path)
     (broken / "ranker.json").unlink()
-    client = create_app({"ARTIFACTS": str(broken), "TESTING": True}).test_client()
+    client = create_app({"ARTIFACTS": str(broken.parent.parent), "TESTING": True}).test_client()
     response = client.get("/recommend/1")
     assert response.status_code == 503
     message = response.get_json()["error"]["message"]
     assert "ranker.json" in message and str(tmp_path) not in message
+    health = client.get("/health")
+    assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
 
 
-def test_a_format_1_directory_asks_for_training_again(saved, tmp_path):
+@pytest.mark.parametrize("version, match", [(1, "format version 1.*again"),
+                                            (2, "format 2.*migrate")])
+def test_an_old_format_says_what_to_do(saved, tmp_path, version, match):
     old = tmp_path / "old"
     shutil.copytree(saved, old)
     manifest = json.loads((old / "manifest.json").read_text())
-    manifest["format_version"] = 1
+    manifest["format_version"] = version
     (old / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ArtifactError, match="format version 1.*again"):
-        load_model(old)
+    with pytest.raises(ArtifactError, match=match):
+        load_model(old, verify=False)
+
+
+def test_a_format_2_directory_migrates_into_a_store(model, saved, tmp_path):
+    old = tmp_path / "old"  # today's layout before the store: files + manifest, no checksums
+    shutil.copytree(saved, old)
+    manifest = json.loads((old / "manifest.json").read_text())
+    manifest["format_version"] = 2
+    del manifest["files"]
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    before = _files(old)
+    version = art.migrate(old, tmp_path / "store")
+    assert _files(old) == before  # only read
+    loaded, _, loaded_manifest = load_model(tmp_path / "store")
+    assert loaded_manifest["version"] == version.name
+    assert loaded_manifest["migrated_from_format"] == 2
+    users = model.user_map_.ids[:10]
+    assert np.array_equal(loaded.recommend_batch(users, 5)[0], model.recommend_batch(users, 5)[0])
 
 
 def test_features_only_and_foreign_feature_order_are_refused(saved, tmp_path):
-    other = tmp_path / "other"
-    shutil.copytree(saved, other)
+    other = _copy(saved, tmp_path)
     manifest = art.read_manifest(other)
     manifest["model"]["like_features"] = manifest["model"]["like_features"][::-1]
-    art.write_manifest(other, manifest)
+    other = reseal(other, manifest)
     with pytest.raises(ArtifactError, match="like_features"):
         load_model(other)
     del manifest["model"]
-    art.write_manifest(other, manifest)
+    other = reseal(other, manifest)
     with pytest.raises(ArtifactError, match="features only"):
         load_model(other)
 

@@ -18,6 +18,7 @@ from reco.pipelines.text_models import apply_text_models, train_genre_tagger
 from reco.text.family import FamilyClassifier, FamilyConfig
 from reco.text.genre_tagger import GenreTagger, TaggerConfig
 from scripts import train_genre_tagger as train_genre_tagger_script
+from tests.artifact_tools import current
 from tests.ranking.test_hybrid import SMALL
 from tests.text.test_family import _titles
 from tests.text.test_genre_tagger import FAST, MARKERS, _corpus, write_tmdb_csv
@@ -76,12 +77,12 @@ def test_training_carries_the_columns_to_features_catalog_and_api(release, text_
     manifest = training.train(release, tmp_path, config=SMALL, genre_tagger=text_models[0],
                               family_model=text_models[1])
     assert manifest["text_models"]["family_model"]["flagged"] >= 0
-    features = pl.read_parquet(tmp_path / "features" / "movies.parquet")
+    features = pl.read_parquet(current(tmp_path) / "features" / "movies.parquet")
     assert set(UNTAGGED) <= set(features.filter(pl.col("genres_predicted"))["movie_id"].to_list())
     client = create_app({"ARTIFACTS": str(tmp_path), "TESTING": True}).test_client()
     movie = client.get("/movies/1").get_json()
     assert movie["genres_predicted"] is True and 0.0 <= movie["family"] <= 1.0
-    user = int(pl.read_parquet(tmp_path / "features" / "users.parquet")["user_id"][0])
+    user = int(pl.read_parquet(current(tmp_path) / "features" / "users.parquet")["user_id"][0])
     body = client.get(f"/recommend/{user}?k=5&family=true").get_json()
     assert body["items"] and all(item["family"] >= 0.5 for item in body["items"])
     similar = client.get("/similar/1?k=5&family=true").get_json()

@@ -15,6 +15,7 @@ from reco.exceptions import ArtifactError, DataFormatError
 from reco.pipelines import train as training
 from scripts import build_features, evaluate, recommend
 from scripts import train as train_script
+from tests.artifact_tools import current
 from tests.ranking.test_hybrid import SMALL
 
 
@@ -32,11 +33,16 @@ def artifacts(release, tmp_path_factory) -> Path:
     return out
 
 
-def test_train_writes_the_artifact_directory(artifacts):
-    names = {p.name for p in artifacts.iterdir()}
+def test_train_publishes_a_version_of_the_store(artifacts):
+    assert {p.name for p in artifacts.iterdir()} == {"current", "versions", ".staging"}
+    version = current(artifacts)
+    names = {p.name for p in version.iterdir()}
     assert {"manifest.json", "cf.npz", "rating.npz", "content.npz", "popular.npz", "ranker.json",
-            "like_model.json", "catalog.parquet", "context.npz", "features"} <= names
-    manifest = json.loads((artifacts / "manifest.json").read_text())
+            "like_model.json", "catalog.parquet", "context.npz", "features"} == names
+    assert all(p.stat().st_mode & 0o777 == 0o644 for p in version.rglob("*") if p.is_file())
+    manifest = json.loads((version / "manifest.json").read_text())
+    assert set(manifest["files"]) == {str(p.relative_to(version)) for p in version.rglob("*")
+                                      if p.is_file()} - {"manifest.json"}
     assert manifest["model"]["rank_features"] and manifest["model"]["like_features"]
     assert manifest["data"]["fingerprint"].startswith("sha256:")
     assert manifest["metrics"]["training_windows"]["ranker_rows"] > 0

@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from reco.artifacts.manifest import read_manifest
-from tests.artifact_tools import current, reseal
 from reco.artifacts.model_dir import load_model, save_model
 from reco.columns import RATINGS_SCHEMA
 from reco.data.synthetic import SyntheticConfig, generate
@@ -19,6 +18,7 @@ from reco.ranking.booster import RankerConfig, sample_rows
 from reco.ranking.candidates import CandidateConfig, generate_candidates
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
+from tests.artifact_tools import current, reseal
 from tests.reference_rows import recent_similarity
 
 SMALL = HybridConfig(
