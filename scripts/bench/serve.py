@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from reco.artifacts.store import resolve
 from scripts.bench.loadtest import run_load
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,9 @@ def new_people(rng: np.random.Generator, movies: np.ndarray, n: int) -> list[byt
 def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
               repeats: int, seed: int = 0) -> dict[str, Any]:
     """Every repeat's figures per endpoint and their medians (see the module docstring)."""
-    users = pl.read_parquet(artifacts / "features" / "users.parquet")["user_id"].to_numpy()
-    movies = pl.read_parquet(artifacts / "catalog.parquet")["movie_id"].to_numpy()
+    version = resolve(artifacts)  # a store's current version, or one version directory
+    users = pl.read_parquet(version / "features" / "users.parquet")["user_id"].to_numpy()
+    movies = pl.read_parquet(version / "catalog.parquet")["movie_id"].to_numpy()
     rng = np.random.default_rng(seed)
     runs = []
     for repeat in range(repeats):

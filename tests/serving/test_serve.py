@@ -68,3 +68,32 @@ def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):
     text = doc.read_text()
     assert "## Other\n\nkept" in text and "## Serving: tiny (issue: serving)" in text
     assert "| `POST /recommend` p50, ms |" in text and "Errors: 0." in text
+
+
+def test_serve_picks_the_newest_version_that_verifies(trained, tmp_path, caplog):
+    import logging
+    import shutil
+
+    from reco.artifacts import store
+
+    root = tmp_path / "store"
+    shutil.copytree(trained, root, symlinks=True)
+    good = store.resolve(root)
+    bad = root / "versions" / ("29991231T000000Z-" + "0" * 16)  # newer, and broken
+    shutil.copytree(good, bad)
+    store.ArtifactStore(root).set_pointer(bad.name)
+    with caplog.at_level(logging.WARNING):
+        assert serve.choose_version(root) == good
+    assert "newest that verifies" in caplog.text and bad.name in caplog.text
+    shutil.rmtree(good)  # none left that verifies: exit 2, one line
+    caplog.clear()
+    with caplog.at_level(logging.ERROR):
+        assert serve.main(["--artifacts", str(root)]) == 2
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "\n" not in errors[0].getMessage()
+
+
+def test_serve_checks_its_options(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        serve.parse_args(["--reload-seconds", "-1"])
+    assert exit_.value.code == 2 and "--reload-seconds" in capsys.readouterr().err
