@@ -62,6 +62,7 @@ _EXPORTS: dict[str, str] = {
     "generate": "reco.data.synthetic",
     "write_release": "reco.data.synthetic",
     "read_tmdb_movies": "reco.data.tmdb",
+    "ArtifactStore": "reco.artifacts.store",
     "load_model": "reco.artifacts.model_dir",
     "save_model": "reco.artifacts.model_dir",
     "train": "reco.pipelines.train",
@@ -83,6 +84,7 @@ _EXPORTS: dict[str, str] = {
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
     from reco.artifacts.model_dir import load_model, save_model
+    from reco.artifacts.store import ArtifactStore
     from reco.data.dataset import DataReport, MovieLensData, RatingScale
     from reco.data.fetch import DownloadError, fetch_movielens
     from reco.data.movielens import LoadConfig, detect_layout, load_movielens, scan_ratings
@@ -164,6 +166,7 @@ __all__ = [
     "SVDConfig",
     "SVDRecommender",
     "load_model",
+    "ArtifactStore",
     "save_model",
     "read_tmdb_movies",
     "read_user_ids",

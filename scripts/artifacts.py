@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
@@ -89,8 +90,11 @@ def _verify(args: argparse.Namespace) -> None:
     bad = 0
     for name in names:
         try:
-            check_format(store.verify(target.version_path(name)))
-            sys.stdout.write(f"{name}  ok\n")
+            started = time.perf_counter()
+            manifest = check_format(store.verify(target.version_path(name)))
+            size = sum(e["size"] for e in manifest["files"].values())
+            sys.stdout.write(f"{name}  ok  ({size / 1e6:.1f} MB in "
+                             f"{time.perf_counter() - started:.2f} s)\n")
         except ArtifactError as exc:
             bad += 1
             sys.stdout.write(f"{name}  FAILED: {exc}\n")
