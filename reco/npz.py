@@ -94,7 +94,7 @@ def describe_npz(path: str | Path) -> dict[str, dict[str, object]]:
                     read_header = _HEADER_READERS.get(version)
                     if read_header is None:
                         raise ValueError(f"unknown .npy version {version}")
-                    shape, _, dtype = read_header(member)  # type: ignore[operator]
+                    shape, _, dtype = read_header(member)
                 out[info.filename.removesuffix(".npy")] = {"shape": list(shape),
                                                           "dtype": dtype.str}
     except (OSError, zipfile.BadZipFile, ValueError, EOFError, struct.error) as exc:
