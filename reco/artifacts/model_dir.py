@@ -30,6 +30,7 @@ module owns which files make the version and the manifest that lists them.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -43,16 +44,21 @@ import polars as pl
 
 from reco.artifacts import manifest as art
 from reco.artifacts import store
-from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
+from reco.columns import GENRE, GENRES, MOVIE_ID, MOVIES_SCHEMA, TITLE, USER_ID, YEAR
+from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, ConfigError
 from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import Recommender
+from reco.models.content import ContentRecommender
+from reco.models.mf import ALSRecommender, SVDRecommender
+from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.npz import load_npz, save_npz
 from reco.ranking.booster import load_booster, save_booster
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
-from reco.ranking.schema import LIKE_FEATURES, RANK_FEATURES
+from reco.ranking.schema import LIKE_FEATURES, MOVIE_COLUMNS, RANK_FEATURES, USER_COLUMNS
 from reco.ranking.stage_one import StageOne
+from reco.ranking.user_state import PREF_COLUMNS
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -234,12 +240,21 @@ def load_model(artifacts: str | Path, *, verify: bool = True
         the file relative to the version.
     """
     version = store.resolve(artifacts)
+    if not os.path.lexists(version) and store.is_store(artifacts):
+        # the pointer is what is wrong, not a directory the caller never named
+        raise ArtifactError(f"{store.CURRENT}: names version {version.name}, which is not "
+                            "in the store")
     if verify:
-        manifest = art.check_format(store.verify(version))
+        # verification opens every .npz too (its array headers), and NumPy's and zipfile's
+        # errors name the file by the path it was given: an absolute one
+        manifest = art.check_format(_relative(version, lambda: store.verify(version)))
     else:
         manifest = art.read_manifest(version)
     manifest = {**manifest, "version": version.name}
-    section = art.model_manifest(manifest)
+    try:
+        section = art.model_manifest(manifest)
+    except ArtifactError as exc:  # name the file that lacks it, as every other refusal does
+        raise ArtifactError(f"{art.MANIFEST}: {exc}") from None
     for key, expected in (("rank_features", RANK_FEATURES), ("like_features", LIKE_FEATURES)):
         if tuple(section.get(key) or ()) != expected:
             raise ArtifactError(f"{art.MANIFEST}: {key} differ from this reco's "
@@ -267,23 +282,34 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         _check_loaded_catalog(catalog)
     with _reading(CF):
         cf = Recommender.load(directory / CF)
+        _check_part(CF, cf, ALSRecommender, config.cf)
     with _reading(RATING):
         rating_model = Recommender.load(directory / RATING, seen=cf.seen_)
+        if config.rating_model == "svd":
+            _check_part(RATING, rating_model, SVDRecommender, config.rating_svd)
+        else:
+            _check_part(RATING, rating_model, ALSRecommender, config.rating_als)
+        _check_same_ids(RATING, rating_model, cf)
     with _reading(POPULAR):
         popular = Recommender.load(directory / POPULAR, seen=cf.seen_)
+        _check_part(POPULAR, popular, PopularityRecommender,
+                    PopularityConfig(like_threshold=config.like_threshold))
+        _check_same_ids(POPULAR, popular, cf)
     content = None
     if config.use_content:
         with _reading(CONTENT):
             content = Recommender.load(directory / CONTENT)
+            _check_part(CONTENT, content, ContentRecommender, config.content)
     with _reading(CONTEXT):
         context = load_npz(directory / CONTEXT)
         time_popularity = TimePopularity.from_state(context)
         recent = RecentItems.from_state(context)
-        _check_context(time_popularity, recent)
+        _check_context(time_popularity, recent, catalog[MOVIE_ID].to_numpy())
     tables = {}
     for name in art.FEATURE_TABLES:
         with _reading(art.TABLE_FILES[name]):
             tables[name] = art.read_table(directory, name, manifest)
+            _check_feature_table(name, tables[name])
     with _reading(RANKER):
         ranker = load_booster(directory / RANKER, RANK_FEATURES)
     with _reading(LIKE_MODEL):
@@ -299,16 +325,75 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
     return model, catalog, manifest
 
 
+def _plain(config: ConfigBase) -> Any:
+    # through JSON, as the manifest holds it: a tuple and the list it loads as are equal
+    return json.loads(json.dumps(config.to_dict(), default=str))
+
+
+def _check_part(name: str, model: Recommender, klass: type[Recommender],
+                config: ConfigBase) -> None:
+    """A part is the model the manifest's config says it is: a file swapped for another
+    model's (of the same users and movies) loads, and then answers for the wrong model."""
+    if type(model) is not klass:
+        raise ArtifactError(f"{name}: holds a {type(model).__name__}, the model config "
+                            f"needs a {klass.__name__}")
+    if _plain(model.config) != _plain(config):
+        raise ArtifactError(f"{name}: its config differs from the model config in "
+                            f"{art.MANIFEST}")
+
+
+def _check_same_ids(name: str, model: Recommender, cf: Recommender) -> None:
+    """The models sharing cf.npz's ratings matrix share its users and movies too: the
+    matrix's rows and columns are theirs only if the ids are the same."""
+    if not (np.array_equal(model.user_map_.ids, cf.user_map_.ids)
+            and np.array_equal(model.item_map_.ids, cf.item_map_.ids)):
+        raise ArtifactError(f"{name}: its user or movie ids differ from {CF}'s, whose "
+                            "ratings matrix it shares")
+
+
 def _check_loaded_catalog(catalog: pl.DataFrame) -> None:
     name = art.TABLE_FILES[art.CATALOG]
     missing = [c for c in CATALOG_COLUMNS if c not in catalog.columns]
     if missing:
         raise ArtifactError(f"{name}: lacks columns {missing}")
+    # of the types stage one and serving read: a string of genres would load, and fail
+    # on the first request that explodes it
+    schema = catalog.schema
+    if (not schema[MOVIE_ID].is_integer() or not schema[YEAR].is_numeric()
+            or schema[TITLE] != MOVIES_SCHEMA[TITLE] or schema[GENRES] != MOVIES_SCHEMA[GENRES]):
+        raise ArtifactError(f"{name}: column types {[str(schema[c]) for c in CATALOG_COLUMNS]}"
+                            " are not the integer, text, number and list of text it needs")
     if catalog[MOVIE_ID].null_count() or not catalog[MOVIE_ID].is_unique().all():
         raise ArtifactError(f"{name}: a movie id is missing or listed twice")
 
 
-def _check_context(time_popularity: TimePopularity, recent: RecentItems) -> None:
+#: The columns of each feature table stage one reads (reco.ranking.stage_arrays), and
+#: those that must be numbers.
+_FEATURE_KEYS = {"users": (USER_ID,), "movies": (MOVIE_ID,), "user_genres": (USER_ID, GENRE)}
+_FEATURE_NUMBERS = {"users": (*USER_COLUMNS, "last_timestamp"), "movies": MOVIE_COLUMNS,
+                    "user_genres": PREF_COLUMNS}
+
+
+def _check_feature_table(name: str, frame: pl.DataFrame) -> None:
+    """The columns stage one reads are there, and numbers where it computes with them: the
+    manifest's column list is only as good as the manifest (a re-sealed edit agrees)."""
+    needed = _FEATURE_KEYS[name] + _FEATURE_NUMBERS[name]
+    missing = [c for c in needed if c not in frame.columns]
+    if missing:
+        raise ArtifactError(f"{art.TABLE_FILES[name]}: lacks columns {missing}")
+    wrong = [c for c in _FEATURE_NUMBERS[name] if not frame.schema[c].is_numeric()]
+    if wrong:
+        raise ArtifactError(f"{art.TABLE_FILES[name]}: columns {wrong} are not numbers")
+
+
+def _check_context(time_popularity: TimePopularity, recent: RecentItems,
+                   movies: np.ndarray) -> None:
+    # movies the catalog does not know would be dropped silently (masked) at every
+    # request: the user's recent history and the time popularity would be empty
+    for what, ids in (("time popularity", time_popularity.movies.ids),
+                      ("recent items", recent.movies)):
+        if ids.dtype.kind not in "iu" or not bool(np.isin(ids, movies).all()):
+            raise ArtifactError(f"{CONTEXT}: {what} name movies the catalog does not hold")
     cum, total = time_popularity.cum, time_popularity.total
     if (cum.ndim != 2 or cum.shape[0] != len(time_popularity.movies)
             or total.shape != (cum.shape[1],)):

@@ -77,6 +77,17 @@ def _check_seen(path: Path, seen: sp.csr_matrix) -> None:
         raise ArtifactError(f"{path}: the ratings matrix holds NaN or infinite values")
 
 
+def _id_map(path: Path, ids: np.ndarray, kind: str) -> IdMap:
+    """The id map of saved ids, which :meth:`Recommender.save` writes distinct, integer
+    and increasing: ids in another order would be sorted by ``IdMap`` and so silently
+    take other users' or movies' rows."""
+    if (ids.ndim != 1 or ids.dtype.kind not in "iu"
+            or (ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1])))):
+        raise ArtifactError(f"{path}: {kind} ids are not distinct integers in increasing "
+                            "order, as reco saves them")
+    return IdMap(ids, kind)
+
+
 def _check_state(path: Path, model: Recommender, state: dict[str, np.ndarray]) -> None:
     """Every learned array is there, finite, and has a row per user or per item where the
     model says so: a wrong array fails here, by name, not as a wrong answer later."""
@@ -89,8 +100,24 @@ def _check_state(path: Path, model: Recommender, state: dict[str, np.ndarray]) -
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise ArtifactError(f"{path}: array {name!r} holds NaN or infinite values")
         if name in rows and (array.ndim == 0 or array.shape[0] != rows[name]):
+            what = "items" if name in model.item_arrays else "users"
             raise ArtifactError(f"{path}: array {name!r} has shape {array.shape}, the model "
-                                f"has {rows[name]} {'items' if name in model.item_arrays else 'users'}")
+                                f"has {rows[name]} {what}")
+    # the columns too: factors whose widths disagree load fine and fail (or broadcast into
+    # nonsense) at the first product, on a request
+    columns = {state[n].shape[1] for n in model.factor_arrays if n in state
+               and state[n].ndim == 2}
+    for name in rows:
+        if name not in state:
+            continue
+        ndim = 2 if name in model.factor_arrays else 1
+        if state[name].ndim != ndim or len(columns) > 1:
+            raise ArtifactError(f"{path}: array {name!r} has shape {state[name].shape}; the "
+                                "model's per-user and per-item arrays do not fit together")
+    for name in model.factor_vectors:
+        if name in state and (state[name].ndim != 1 or {state[name].size} != columns):
+            raise ArtifactError(f"{path}: array {name!r} has shape {state[name].shape}, the "
+                                f"factors have {sorted(columns)} columns")
 
 
 def _check_k(k: object, method: str) -> None:
@@ -290,9 +317,13 @@ class Recommender(BaseRecommender):
     """
 
     state_arrays: ClassVar[tuple[str, ...]] = ()
-    #: Learned arrays with a row per user / per item (checked at load).
+    #: Learned arrays with a row per user / per item (checked at load): 1-D, except the
+    #: ``factor_arrays``, 2-D with one column count; ``factor_vectors`` have one entry per
+    #: factor column.
     user_arrays: ClassVar[tuple[str, ...]] = ()
     item_arrays: ClassVar[tuple[str, ...]] = ()
+    factor_arrays: ClassVar[tuple[str, ...]] = ()
+    factor_vectors: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -398,18 +429,17 @@ class Recommender(BaseRecommender):
         if meta.get("format") != MODEL_FORMAT:
             raise ArtifactError(
                 f"{path}: model format {meta.get('format')!r}, expected {MODEL_FORMAT}")
-        klass = _registered(meta.get("class", ""))
+        name = meta.get("class")
+        klass = _registered(name) if isinstance(name, str) else None
         if klass is None or not issubclass(klass, cls):
-            raise ArtifactError(f"{path}: holds a {meta.get('class')!r}, not a {cls.__name__}")
+            raise ArtifactError(f"{path}: holds a {str(name)[:80]!r}, not a {cls.__name__}")
         try:
             model = klass(klass.config_class.from_dict(meta["config"]))
-        except ConfigError as exc:  # written by another reco: not the caller's mistake
-            raise ArtifactError(f"{path}: model config: {exc}") from None
-        try:
-            model.user_map_ = IdMap(model_ids[0], "user")
-            model.item_map_ = IdMap(model_ids[1], "movie")
-        except (TypeError, ValueError):
-            raise ArtifactError(f"{path}: user or movie ids are not distinct integers") from None
+        except (ConfigError, TypeError, ValueError) as exc:  # written by another reco
+            message = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+            raise ArtifactError(f"{path}: model config: {message}") from None
+        model.user_map_ = _id_map(path, model_ids[0], "user")
+        model.item_map_ = _id_map(path, model_ids[1], "movie")
         shape = (len(model.user_map_), len(model.item_map_))
         if "seen_indptr" in arrays:
             try:

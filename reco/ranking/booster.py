@@ -157,16 +157,26 @@ def load_booster(path: str | Path, feature_names: tuple[str, ...]) -> xgb.Booste
     """Load a JSON booster and check it was trained on ``feature_names``, in order."""
     path = Path(path)
     if not path.is_file():
-        raise ArtifactError(f"{path}: missing XGBoost model")
+        raise ArtifactError(f"{path}: missing booster model")
     booster = xgb.Booster()
     try:
         booster.load_model(str(path))
     except xgb.core.XGBoostError as exc:
-        raise ArtifactError(f"{path}: unreadable XGBoost model: {exc}") from exc
-    if tuple(booster.feature_names or ()) != tuple(feature_names):
+        # the library's text stays in the chain (the log) only: it spans many lines and
+        # carries its build paths, a backtrace and addresses, and the message may reach
+        # an API response
+        raise ArtifactError(f"{path}: not a readable booster model (JSON)") from exc
+    names = tuple(booster.feature_names or ())
+    if names != tuple(feature_names):
+        # the file's own names are not repeated: they are whatever text its author chose
+        # (lines, paths), and the message may reach an API response
+        at = next((i for i, (a, b) in enumerate(zip(names, feature_names)) if a != b),
+                  min(len(names), len(feature_names)))
+        expected = repr(feature_names[at]) if at < len(feature_names) else "nothing more"
         raise ArtifactError(
-            f"{path}: trained on features {booster.feature_names}, this reco computes "
-            f"{list(feature_names)}"
+            f"{path}: trained on {len(names)} features, not the {len(feature_names)} this "
+            f"reco computes in its order (feature {at} should be {expected}); train again "
+            "with this reco"
         )
     return booster
 

@@ -52,6 +52,7 @@ class ContentRecommender(Recommender):
     config_class = ContentConfig
     user_arrays = ("profiles",)
     item_arrays = ("embeddings",)
+    factor_arrays = ("profiles", "embeddings")
     config: ContentConfig
 
     def fit(  # type: ignore[override]

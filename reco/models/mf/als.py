@@ -142,6 +142,7 @@ class ALSRecommender(Recommender):
     config_class = ALSConfig
     user_arrays = ("user_factors", "user_bias")
     item_arrays = ("item_factors", "item_bias")
+    factor_arrays = ("user_factors", "item_factors")
     config: ALSConfig
     _gram: np.ndarray | None  # Y^T Y for fold-in, cached after the first new user
 

@@ -134,6 +134,8 @@ class SVDRecommender(Recommender):
     state_arrays = ("user_factors", "singular_values", "item_factors", "user_bias", "item_bias")
     user_arrays = ("user_factors", "user_bias")
     item_arrays = ("item_factors", "item_bias")
+    factor_arrays = ("user_factors", "item_factors")
+    factor_vectors = ("singular_values",)
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         cfg = self.config
