@@ -275,6 +275,9 @@ def health() -> Any:
     holder = _holder()
     service = holder.service
     lifecycle = holder.status()
+    if lifecycle["rejected"] is not None:  # a reason reaches the client: filtered as errors are
+        lifecycle["rejected"] = {**lifecycle["rejected"],
+                                 "reason": _public(lifecycle["rejected"]["reason"])}
     if service is None:
         return _error(503, "artifacts_unavailable", holder.error or "model not loaded",
                       status="unavailable", **lifecycle)

@@ -90,10 +90,13 @@ def _held(lock_path: Path) -> bool:
 def _open_no_follow(path: Path) -> int:
     """Open ``path`` for reading, refusing a symlink (``O_NOFOLLOW``) and anything but a
     regular file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0))
+    # O_NONBLOCK: a FIFO planted in place of a file must not block the open until a writer
+    # comes (it has no effect on reading a regular file)
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise OSError(errno.EINVAL, "not a regular file")
+    os.set_blocking(fd, True)
     return fd
 
 
@@ -222,9 +225,11 @@ def read_version_manifest(directory: Path) -> tuple[dict[str, Any], bytes]:
 
 
 def _check_entry(name: Any, entry: Any) -> None:
-    if (not isinstance(name, str) or not name or name.startswith("/") or "\\" in name
-            or any(part in ("", ".", "..") for part in name.split("/"))):
-        raise ArtifactError(f"{MANIFEST}: files lists a bad name {str(name)[:80]!r}")
+    if not isinstance(name, str) or not name or name.startswith("/"):
+        raise ArtifactError(f"{MANIFEST}: files lists an empty or absolute name")
+    if "\\" in name or any(part in ("", ".", "..") for part in name.split("/")):
+        # (only names without a path's root get repeated: a message may reach a client)
+        raise ArtifactError(f"{MANIFEST}: files lists a bad name {name[:80]!r}")
     if (not isinstance(entry, dict) or not isinstance(entry.get("size"), int)
             or not isinstance(entry.get("sha256"), str)):
         raise ArtifactError(f"{MANIFEST}: files[{name!r}] lacks its size or sha256")

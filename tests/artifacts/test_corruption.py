@@ -78,7 +78,6 @@ class Kind:
     mutate: Callable[[Broken], None]
     names: tuple[str, ...]
     fallback: bool = False
-    known_leak: str | None = None  # a leak this file may not fix: expected to fail, strictly
 
 
 # ---------------------------------------------------------------- editing helpers
@@ -329,9 +328,7 @@ MANIFEST_KINDS = [
          _edit_manifest(_files_entry("popular.npz", "arrays", {"m_scores": {"shape": [1]}})),
          ("popular.npz",)),
     Kind("manifest-name-parent", _edit_manifest(_bad_name("../x")), (MANIFEST,)),
-    Kind("manifest-name-absolute", _edit_manifest(_bad_name("/x")), (MANIFEST,),
-         known_leak="store._check_entry repeats the bad name, here an absolute path, and "
-                    "/health repeats the rejection's reason without api._public"),
+    Kind("manifest-name-absolute", _edit_manifest(_bad_name("/x")), (MANIFEST,)),
     Kind("manifest-name-dot", _edit_manifest(_bad_name("features/./users.parquet")),
          (MANIFEST,)),
     Kind("manifest-name-backslash", _edit_manifest(_bad_name("features\\users.parquet")),
@@ -704,12 +701,7 @@ def private(tmp_path_factory: pytest.TempPathFactory) -> str:
 def _assert_clean(text: str, private: str, kind: Kind) -> None:
     assert private not in text
     assert not NATIVE.search(text), f"carries the library's own words: {text!r}"
-    if kind.known_leak is None:
-        assert not LEAKS.search(text), f"leaks a path, address or traceback: {text!r}"
-    elif LEAKS.search(text):
-        pytest.xfail(kind.known_leak)  # only after every other check passed
-    else:
-        pytest.fail(f"no longer leaks ({kind.known_leak}): drop known_leak")
+    assert not LEAKS.search(text), f"{kind.id} leaks a path, address or traceback: {text!r}"
 
 
 def test_the_corpus_has_at_least_60_distinct_kinds() -> None:
@@ -792,6 +784,5 @@ def test_a_fifo_in_place_of_a_file_does_not_hang_the_loader(
         # thread ends and leaves no stuck reader behind
         os.close(os.open(target, os.O_WRONLY | os.O_NONBLOCK))
         thread.join(5.0)
-        pytest.xfail("store._open_no_follow opens without O_NONBLOCK: a FIFO blocks it "
-                     "until a writer comes")
+        pytest.fail("a FIFO blocked the loader until a writer came")
     assert outcome and type(outcome[0]) is ArtifactError, outcome
