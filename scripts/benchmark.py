@@ -6,6 +6,8 @@
         --plot docs/img/bench_build.png --doc docs/BENCHMARKS.md
     python scripts/benchmark.py peers --data ../shared/data/ml-latest-small --sizes 1m 10m 32m \\
         --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py lifecycle --kills 12 --requests 20000 --concurrency 4 \\
+        --out /tmp/bench/lifecycle.json --doc docs/BENCHMARKS.md
 
 serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback and loads it from this
 process: p50/p99 latency and requests/s of GET /recommend/<user>, GET /similar/<movie> and
@@ -16,7 +18,10 @@ build: time and peak RSS of each build stage (load, features in Polars and in pa
 content, the whole build) against data size, each stage in a fresh process
 (:mod:`scripts.bench.build`, reported by :mod:`scripts.bench.report`). peers: reco's ALS
 against implicit's ALS and Surprise's SVD, fit time and NDCG@10 on one protocol split per
-release (:mod:`scripts.bench.peers`).
+release (:mod:`scripts.bench.peers`). lifecycle (issue 13): ``kill -9`` of a train at points
+of its save phase and a retrain under load, against a real server on a fresh store: failed
+requests, the version served after each kill, worker crashes, seconds to serve the new
+version, latency before/during/after and start time (:mod:`scripts.bench.lifecycle`).
 """
 
 from __future__ import annotations
@@ -136,6 +141,42 @@ def peers(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_lifecycle(sub: argparse._SubParsersAction) -> None:
+    li = sub.add_parser("lifecycle", help="kill -9 a publishing train; retrain under load")
+    li.add_argument("--kills", type=int, default=12, help="kill points in the save phase")
+    li.add_argument("--requests", type=int, default=20000, help="live-retrain requests")
+    li.add_argument("--concurrency", type=int, default=4, help="live-retrain client threads")
+    li.add_argument("--kill-concurrency", type=int, default=2,
+                    help="client threads during the kill test")
+    li.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    li.add_argument("--reload-seconds", type=float, default=1.0)
+    li.add_argument("--time-limit", type=float, default=900.0,
+                    help="seconds the live-retrain load may run at most")
+    li.add_argument("--data-root", type=Path, default=Path("/tmp/reco-bench"),
+                    help="the fresh store and the logs go in a new directory here")
+    li.add_argument("--seed", type=int, default=0, help="request mix seed")
+    li.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    li.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Model lifecycle' section")
+
+
+def lifecycle(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import lifecycle as bl
+    from scripts.bench import report as br
+
+    if args.kills < 1 or args.requests < 1 or args.concurrency < 1 or args.kill_concurrency < 1:
+        raise SystemExit("--kills, --requests and the concurrencies must be at least 1")
+    result = bl.run_lifecycle(args.kills, args.requests, args.concurrency,
+                              kill_concurrency=args.kill_concurrency, workers=args.workers,
+                              reload_seconds=args.reload_seconds, time_limit=args.time_limit,
+                              scratch=args.data_root, seed=args.seed)
+    result.update(command=command, provenance=br.provenance(),
+                  targets=bl.lifecycle_targets(result))
+    if args.doc is not None:
+        br.update_doc_section(args.doc, bl.TITLE, bl.render_lifecycle(result, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -153,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
                    help="what the artifacts were trained on, for the doc (default: the path)")
     _add_build(sub)
     _add_peers(sub)
+    _add_lifecycle(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -162,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         result = serve(args, command)
     elif args.command == "build":
         result = build(args, command)
+    elif args.command == "lifecycle":
+        result = lifecycle(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)
