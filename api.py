@@ -84,6 +84,7 @@ def _service() -> RecoService:
     service = _holder().service
     if service is None:
         raise ApiError(503, _holder().error or "model not loaded", "artifacts_unavailable")
+    g.service = service  # X-Model-Version names the model that answered, not a newer one
     return service
 
 
@@ -274,7 +275,8 @@ def health() -> Any:
     """Readiness: 200 only when a verified model is loaded and answers a recommendation."""
     holder = _holder()
     service = holder.service
-    lifecycle = holder.status()
+    g.service = service
+    lifecycle = holder.status(service)
     if lifecycle["rejected"] is not None:  # a reason reaches the client: filtered as errors are
         lifecycle["rejected"] = {**lifecycle["rejected"],
                                  "reason": _public(lifecycle["rejected"]["reason"])}
@@ -338,7 +340,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     Config: ``ARTIFACTS`` (a store or one version; default ``$RECO_ARTIFACTS``, else
     ``artifacts/``), ``RELOAD_SECONDS`` (how often to look for a new current version;
-    default ``$RECO_RELOAD_SECONDS``, else 2; 0 when testing; 0 turns polling off).
+    default ``$RECO_RELOAD_SECONDS``, else 2; 0 when testing; 0 turns polling off),
+    ``VERIFIED`` (default ``$RECO_VERIFIED``: the version scripts/serve.py verified before
+    starting the workers, whose first load skips the repeated sha256 pass).
     """
     app = Flask(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     # "/recommend//1" answers a JSON 404, not an HTML redirect to "/recommend/1"
@@ -346,7 +350,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
     app.config.update(config or {})
-    holder = ModelHolder(Path(app.config["ARTIFACTS"]), poll_seconds=_reload_seconds(app))
+    # scripts/serve.py verified this version byte for byte just before starting gunicorn
+    verified = app.config.get("VERIFIED", os.environ.get("RECO_VERIFIED"))
+    holder = ModelHolder(Path(app.config["ARTIFACTS"]), poll_seconds=_reload_seconds(app),
+                         verified=verified)
     if not holder.load():
         # Start anyway, so /health can say what is wrong and a new version can still be
         # picked up; model routes answer 503. The path itself goes to the log only.
@@ -365,7 +372,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.after_request
     def _stamp(response: Any) -> Any:
         response.headers["X-Request-Id"] = _request_id()
-        service = holder.service
+        service = g.get("service") or holder.service
         if service is not None and service.version:
             response.headers["X-Model-Version"] = service.version
         return response

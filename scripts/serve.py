@@ -5,7 +5,8 @@
 ``--artifacts`` is a store (scripts/train.py publishes into it) or one version directory.
 The current version is verified before gunicorn starts; when it fails, the newest version
 that verifies is served (one log line says so), and with none the command exits 2. Each
-worker then verifies and loads it itself, and looks for a new current version every
+worker then loads it (checking all but the sha256 of each file again), and looks for a
+new current version every
 ``--reload-seconds`` (and at once on SIGHUP to the worker; SIGHUP to the master restarts
 the workers gracefully): a retrain is served without a restart and without a failed
 request (README, "Retraining a live server").
@@ -25,6 +26,7 @@ import argparse
 import logging
 import os
 import sys
+import time
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
@@ -111,6 +113,9 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     os.environ["RECO_ARTIFACTS"] = str(args.artifacts.resolve())
     os.environ["RECO_RELOAD_SECONDS"] = str(args.reload_seconds)
+    # verified byte for byte here: each worker's first load of it checks everything else
+    # (sizes, listing, shapes, the arrays' content) but not the sha256 again
+    os.environ["RECO_VERIFIED"] = f"{version.name}@{time.time():.0f}"
     threads = str(max(1, (os.cpu_count() or 1) // max(args.workers, 1)))
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, threads)

@@ -223,13 +223,15 @@ def _kind(exc: BaseException) -> str:
     return "unreadable"
 
 
-def load_model(artifacts: str | Path, *, verify: bool = True
+def load_model(artifacts: str | Path, *, verify: bool = True, checksums: bool = True
                ) -> tuple[HybridRecommender, pl.DataFrame, dict[str, Any]]:
     """Load the model, the catalog and the manifest :func:`save_model` published.
 
     ``artifacts``: a store (its ``current`` version is loaded) or one version directory.
-    The version is verified first (``verify=False`` skips the sha256 pass, for callers
-    that verified it already); the returned manifest carries its ``version`` id.
+    The version is verified first (:func:`reco.artifacts.store.verify`; ``checksums=False``
+    leaves out only its sha256 pass, for a caller whose parent process verified the same
+    version; ``verify=False`` skips it all); the content checks on the loaded arrays always
+    run. The returned manifest carries its ``version`` id.
 
     Raises
     ------
@@ -247,7 +249,8 @@ def load_model(artifacts: str | Path, *, verify: bool = True
     if verify:
         # verification opens every .npz too (its array headers), and NumPy's and zipfile's
         # errors name the file by the path it was given: an absolute one
-        manifest = art.check_format(_relative(version, lambda: store.verify(version)))
+        manifest = art.check_format(_relative(
+            version, lambda: store.verify(version, checksums=checksums)))
     else:
         manifest = art.read_manifest(version)
     manifest = {**manifest, "version": version.name}

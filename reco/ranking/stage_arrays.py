@@ -70,12 +70,13 @@ class FeatureStore:
             pl.col(c).cast(pl.Float64) for c in MOVIE_COLUMNS).to_numpy()
         self.movie_year = movies[YEAR].cast(pl.Float64).to_numpy()
         genre_lists = stage.movies.select(MOVIE_ID, GENRES)
+        exploded = genre_lists.explode(GENRES).drop_nulls(GENRES)
+        # (unique in Polars: a Python set over 87k lists was 0.2 s of every server start)
         names = set(tables.user_genres[GENRE].unique().to_list())
-        names |= {g for gs in genre_lists[GENRES].to_list() for g in (gs or []) if g is not None}
+        names |= set(exploded[GENRES].unique().to_list())
         self.genres = tuple(sorted(names))
         self.genre_index = {g: i for i, g in enumerate(self.genres)}
         self.movie_genres = np.zeros((len(self.movies), len(self.genres)), dtype=bool)
-        exploded = genre_lists.explode(GENRES).drop_nulls(GENRES)
         rows = self.movies.indices(exploded[MOVIE_ID].to_numpy(), missing="mask")
         cols = self._genre_codes(exploded[GENRES])
         self.movie_genres[rows[rows >= 0], cols[rows >= 0]] = True

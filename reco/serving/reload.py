@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,6 +30,18 @@ from reco.serving.service import RecoService
 
 log = logging.getLogger(__name__)
 DEFAULT_POLL_SECONDS = 2.0
+#: How long a parent's verification is trusted (workers start within seconds of it).
+TRUST_SECONDS = 60.0
+
+
+def _trusted(verified: str | None) -> str | None:
+    """The version id of ``"<id>@<unix seconds>"`` if that verification is recent."""
+    version, _, stamp = (verified or "").partition("@")
+    try:
+        age = time.time() - float(stamp)
+    except ValueError:
+        return None
+    return version if -5 <= age <= TRUST_SECONDS and version else None  # (clock rounding)
 
 
 @dataclass(frozen=True)
@@ -59,15 +70,19 @@ class ModelHolder:
     poll_seconds
         How often the background thread reads the ``current`` pointer (0: never; call
         :meth:`check` yourself).
-    loader
-        Builds a service from a version directory (verifying it); tests substitute one.
+    verified
+        ``"<version id>@<unix seconds>"``: a version this process's parent verified byte
+        for byte (``scripts/serve.py`` passes it as ``RECO_VERIFIED``). If that was under
+        :data:`TRUST_SECONDS` ago, its first load here skips the sha256 pass (every other
+        check runs); any other version, any later load, and a worker gunicorn restarts
+        later, verify in full.
     """
 
     def __init__(self, artifacts: str | Path, *, poll_seconds: float = DEFAULT_POLL_SECONDS,
-                 loader: Callable[[Path], RecoService] = RecoService.load) -> None:
+                 verified: str | None = None) -> None:
         self.artifacts = Path(artifacts)
         self.poll_seconds = poll_seconds
-        self._loader = loader
+        self._verified = _trusted(verified)
         self._service: RecoService | None = None
         self._error: str | None = "no model loaded yet"
         self._rejected: dict[str, Rejection] = {}
@@ -89,9 +104,10 @@ class ModelHolder:
         """Why no model is served (None when one is)."""
         return None if self._service is not None else self._error
 
-    def status(self) -> dict[str, Any]:
-        """What ``/health`` reports of the lifecycle (never a filesystem path)."""
-        service = self._service
+    def status(self, service: RecoService | None = None) -> dict[str, Any]:
+        """What ``/health`` reports of the lifecycle (never a filesystem path), for
+        ``service`` (the one a request holds; default: the one served now)."""
+        service = self._service if service is None else service
         manifest = service.manifest if service is not None else {}
         return {
             "version": manifest.get("version"),
@@ -107,8 +123,10 @@ class ModelHolder:
 
     def _try(self, version: Path) -> RecoService | None:
         """Load ``version``, or remember (and log once) why it cannot be served."""
+        checksums = version.name != self._verified
+        self._verified = None  # trusted once, at start: never for a later load
         try:
-            return self._loader(version)
+            return RecoService.load(version, checksums=checksums)
         except ArtifactError as exc:
             self._reject(version.name, str(exc))
         except Exception as exc:  # a bug or an exhausted machine: the old model stays

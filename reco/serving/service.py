@@ -78,8 +78,15 @@ class RecoService:
         catalog = self.catalog
         self._ids = catalog[MOVIE_ID].to_numpy().astype(np.int64)
         self._years = catalog[YEAR].to_numpy(allow_copy=True).astype(float)
-        self._genre_masks = {g: catalog[GENRES].list.contains(g).fill_null(False).to_numpy()
-                             for g in self._genres}
+        # one explode for every genre, not a list scan per genre (0.3 s at 87k movies)
+        exploded = catalog.select(pl.int_range(pl.len(), dtype=pl.Int64).alias("row"),
+                                  GENRES).explode(GENRES).drop_nulls(GENRES)
+        rows, names = exploded["row"].to_numpy(), exploded[GENRES].to_numpy()
+        self._genre_masks = {}
+        for g in self._genres:
+            mask = np.zeros(catalog.height, dtype=bool)
+            mask[rows[names == g]] = True
+            self._genre_masks[g] = mask
         if "family" in catalog.columns:
             self._family = (catalog["family"].cast(pl.Float64).fill_null(0.0)
                             >= FAMILY_THRESHOLD).to_numpy()
@@ -95,17 +102,18 @@ class RecoService:
         return np.where(self._ids[pos] == ids, pos, -1) if self._ids.size else np.full(ids.size, -1)
 
     @classmethod
-    def load(cls, artifacts: str | Path) -> RecoService:
+    def load(cls, artifacts: str | Path, *, checksums: bool = True) -> RecoService:
         """Verify and load a version (a store: its current one) and index it for serving;
-        ``ArtifactError`` when it fails verification or holds features only."""
-        model, catalog, manifest = load_model(artifacts)
+        ``ArtifactError`` when it fails verification or holds features only.
+        ``checksums=False``: see :func:`reco.artifacts.model_dir.load_model`."""
+        model, catalog, manifest = load_model(artifacts, checksums=checksums)
         catalog = catalog.sort(MOVIE_ID)
         service = cls(Path(artifacts), model, catalog, manifest)
         service._search_keys = normalise_all(catalog[TITLE])
         counts = model.stage_.tables.movies.select(MOVIE_ID, "n_ratings")
         service.catalog = catalog.join(counts, on=MOVIE_ID, how="left").with_columns(
             pl.col("n_ratings").fill_null(0))
-        service._genres = sorted({g for gs in catalog[GENRES].to_list() for g in gs})
+        service._genres = sorted(catalog[GENRES].explode().drop_nulls().unique().to_list())
         service._index_catalog()
         _ = model.stage_.store  # build the array views now, not on the first request
         service._similar_index()

@@ -228,3 +228,13 @@ def test_resolve_falls_back_to_features_in_a_features_only_store(tmp_path):
     assert store.resolve(tmp_path) == features
     with pytest.raises(ArtifactError, match="holds features only"):
         store.resolve(tmp_path, store.CURRENT)
+
+
+def test_a_pointer_temp_file_left_by_a_kill_is_removed_once_stale(tmp_path):
+    publish(tmp_path, {"a": b"1"})
+    stale, fresh = tmp_path / ".current.dead1234", tmp_path / ".current.live5678"
+    stale.write_text("x")
+    fresh.write_text("y")  # a live writer's, about to be renamed: left alone
+    os.utime(stale, (0, 0))
+    publish(tmp_path, {"a": b"2"})
+    assert not stale.exists() and fresh.exists()

@@ -204,3 +204,37 @@ def test_sighup_checks_the_store_at_once(fitted, tmp_path):
         assert process.wait(timeout=30) == 0
     finally:
         process.kill()
+
+
+def test_a_parents_recent_verification_is_trusted_once_and_briefly(fitted, tmp_path):
+    root = tmp_path / "store"
+    version = _publish(fitted, root, "trusted")
+    path = version / "like_model.json"
+    data = path.read_bytes()
+    at = data.index(b'"base_score"')  # a digit changed in place: same size, still a model
+    digit = data.index(b"5", at)
+    path.write_bytes(data[:digit] + b"6" + data[digit + 1:])
+    now = time.time()
+    trusted = ModelHolder(root, poll_seconds=0, verified=f"{version.name}@{now:.0f}")
+    assert trusted.load() and trusted.service.version == version.name  # sha256 skipped
+    for stale in (f"{version.name}@{now - 3600:.0f}", f"{version.name}@later", "other@1"):
+        holder = ModelHolder(root, poll_seconds=0, verified=stale)
+        assert not holder.load() and "like_model.json: sha256" in (holder.error or "")
+
+
+def test_the_version_header_names_the_model_that_answered(fitted, live, monkeypatch):
+    root, first, app, client = live
+    holder: ModelHolder = app.extensions["reco"]
+    old = holder.service
+    second = _publish(fitted, root, "mid-request")
+    real = old.recommend
+
+    def swap_then_answer(*args, **kwargs):
+        holder.check()  # the poller swaps while this request is being answered
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(old, "recommend", swap_then_answer)
+    response = client.get("/recommend/1?k=2")
+    assert holder.service.version == second.name
+    assert response.headers["X-Model-Version"] == first.name
+    assert response.get_json()["model_version"] == first.name
