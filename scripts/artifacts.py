@@ -23,7 +23,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.artifacts import store  # noqa: E402
-from reco.artifacts.manifest import check_format, migrate  # noqa: E402
+from reco.artifacts.manifest import migrate, verify_version  # noqa: E402
 from reco.cli import run, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 
@@ -91,7 +91,7 @@ def _verify(args: argparse.Namespace) -> None:
     for name in names:
         try:
             started = time.perf_counter()
-            manifest = check_format(store.verify(target.version_path(name)))
+            manifest = verify_version(target.version_path(name))
             size = sum(e["size"] for e in manifest["files"].values())
             sys.stdout.write(f"{name}  ok  ({size / 1e6:.1f} MB in "
                              f"{time.perf_counter() - started:.2f} s)\n")
@@ -104,7 +104,7 @@ def _verify(args: argparse.Namespace) -> None:
 
 def _use(args: argparse.Namespace) -> None:
     target = store.ArtifactStore(args.store)
-    manifest = check_format(store.verify(target.version_path(args.version)))
+    manifest = verify_version(target.version_path(args.version))
     if not isinstance(manifest.get("model"), dict):
         raise ArtifactError(f"version {args.version} holds features only; it cannot be served")
     target.set_pointer(args.version)

@@ -8,6 +8,8 @@
         --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
     python scripts/benchmark.py lifecycle --kills 12 --requests 20000 --concurrency 4 \\
         --out /tmp/bench/lifecycle.json --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py start --artifacts /tmp/store32m --repeats 5 \\
+        --baseline-root /tmp/reco-old --baseline-artifacts /tmp/old32m --doc docs/BENCHMARKS.md
 
 serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback and loads it from this
 process: p50/p99 latency and requests/s of GET /recommend/<user>, GET /similar/<movie> and
@@ -22,6 +24,8 @@ release (:mod:`scripts.bench.peers`). lifecycle (issue 13): ``kill -9`` of a tra
 of its save phase and a retrain under load, against a real server on a fresh store: failed
 requests, the version served after each kill, worker crashes, seconds to serve the new
 version, latency before/during/after and start time (:mod:`scripts.bench.lifecycle`).
+start (issue 13): the sha256 pass over a version and the server's start time, alternating
+with a baseline checkout (:mod:`scripts.bench.start`).
 """
 
 from __future__ import annotations
@@ -177,6 +181,34 @@ def lifecycle(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_start(sub: argparse._SubParsersAction) -> None:
+    st = sub.add_parser("start", help="server start and verification cost, A/B a baseline")
+    st.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    st.add_argument("--repeats", type=int, default=5)
+    st.add_argument("--baseline-root", type=Path, default=None,
+                    help="a checkout of another reco (e.g. git worktree add /tmp/old REV)")
+    st.add_argument("--baseline-artifacts", type=Path, default=None,
+                    help="artifacts that checkout reads (e.g. a format-2 directory)")
+    st.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    st.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Server start' section")
+
+
+def start(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import report as br
+    from scripts.bench import start as bs
+
+    if (args.baseline_root is None) != (args.baseline_artifacts is None):
+        raise SystemExit("give --baseline-root and --baseline-artifacts together")
+    result = bs.run_start(args.artifacts, args.repeats, args.baseline_root,
+                          args.baseline_artifacts)
+    result.update(command=command, provenance=br.provenance())
+    if args.doc is not None:
+        br.update_doc_section(args.doc, "Server start and verification (issue 13)",
+                              bs.render_start(result, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -195,6 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_build(sub)
     _add_peers(sub)
     _add_lifecycle(sub)
+    _add_start(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -206,6 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         result = build(args, command)
     elif args.command == "lifecycle":
         result = lifecycle(args, command)
+    elif args.command == "start":
+        result = start(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.artifacts import store  # noqa: E402
-from reco.artifacts.manifest import check_format, model_manifest  # noqa: E402
+from reco.artifacts.manifest import model_manifest, verify_version  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 
@@ -63,7 +63,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _servable(version: Path) -> None:
-    model_manifest(check_format(store.verify(version)))
+    model_manifest(verify_version(version))
 
 
 def choose_version(artifacts: Path) -> Path:

@@ -118,6 +118,13 @@ def check_format(manifest: dict[str, Any]) -> dict[str, Any]:
         f"{FORMAT_VERSION}; build the artifacts again with this reco")
 
 
+def verify_version(version: str | Path, *, checksums: bool = True) -> dict[str, Any]:
+    """:func:`reco.artifacts.store.verify` after the format check, so a directory of an
+    older format is told how to migrate rather than that it lacks checksums."""
+    check_format(store.read_version_manifest(Path(version))[0])
+    return store.verify(version, checksums=checksums)
+
+
 def read_manifest(artifacts: str | Path, alias: str | None = None) -> dict[str, Any]:
     """The manifest of a store's version ``alias`` (default: ``current``, or
     ``latest-features`` in a store of features only; :func:`reco.artifacts.store.resolve`)
@@ -262,5 +269,5 @@ def read_feature_tables(artifacts: str | Path) -> FeatureTables:
         No such version, or it fails verification.
     """
     version = feature_version(artifacts)
-    manifest = check_format(store.verify(version))
+    manifest = verify_version(version)
     return FeatureTables(**{name: read_table(version, name, manifest) for name in FEATURE_TABLES})

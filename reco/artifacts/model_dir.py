@@ -249,8 +249,8 @@ def load_model(artifacts: str | Path, *, verify: bool = True, checksums: bool = 
     if verify:
         # verification opens every .npz too (its array headers), and NumPy's and zipfile's
         # errors name the file by the path it was given: an absolute one
-        manifest = art.check_format(_relative(
-            version, lambda: store.verify(version, checksums=checksums)))
+        manifest = _relative(version,
+                             lambda: art.verify_version(version, checksums=checksums))
     else:
         manifest = art.read_manifest(version)
     manifest = {**manifest, "version": version.name}

@@ -214,6 +214,8 @@ def _parse_manifest(data: bytes) -> dict[str, Any]:
 def read_version_manifest(directory: Path) -> tuple[dict[str, Any], bytes]:
     """The manifest of a version directory and its bytes; ``ArtifactError`` when it is
     missing, a symlink, oversized or not a JSON object."""
+    if os.path.lexists(directory):
+        _real_directory(directory, "the version directory")
     path = directory / MANIFEST
     try:
         data = read_small(path, _MAX_MANIFEST_BYTES)
