@@ -12,6 +12,7 @@ in ``reco``, not here.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -75,6 +76,11 @@ def _holder() -> ModelHolder:
 
 MAX_K = 100
 MAX_RATINGS = 1000
+#: The largest body a POST may send: MAX_RATINGS entries of the longest form,
+#: {"movie_id": 2147483647, "rating": 4.5, "timestamp": 1099511627775}, with room for
+#: whitespace; anything longer is refused (413) before it is read into memory.
+MAX_BODY_BYTES = MAX_RATINGS * 128 + 1024
+MAX_JSON_DEPTH = 16
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -88,12 +94,21 @@ def _service() -> RecoService:
     return service
 
 
+#: One spelling per number: ASCII digits, no sign, no leading zero, no spaces (int() would
+#: also take " 10", "+1", "1_0", "007" and Arabic-Indic or fullwidth digits).
+_CANONICAL_INT = re.compile(r"^(?:0|[1-9][0-9]{0,17})$")
+
+
+def _canonical_int(raw: str) -> int | None:
+    return int(raw) if _CANONICAL_INT.fullmatch(raw) else None
+
+
 def _path_id(value: str, what: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ApiError(400, f"{what} id must be an integer, got {value!r}") from None
-    if not 0 <= number < 2**31:
+    number = _canonical_int(value)
+    if number is None:
+        raise ApiError(400, f"{what} id must be written as a non-negative integer in ASCII "
+                            f"digits without a sign or leading zeros, got {value[:40]!r}")
+    if not number < 2**31:
         raise ApiError(400, f"{what} id out of range: {number}")
     return number
 
@@ -104,12 +119,12 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int: ...
 def _int_arg(name: str, default: None, low: int, high: int) -> int | None: ...
 def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(400, f"{name} must be an integer, got {raw!r}") from None
+    value = _canonical_int(raw)
+    if value is None:
+        raise ApiError(400, f"{name} must be an integer in ASCII digits (no sign, spaces or "
+                            f"leading zeros), got {raw[:40]!r}")
     if not low <= value <= high:
         raise ApiError(400, f"{name} must be between {low} and {high}, got {value}")
     return value
@@ -117,7 +132,7 @@ def _int_arg(name: str, default: int | None, low: int, high: int) -> int | None:
 
 def _bool_arg(name: str, default: bool) -> bool:
     raw = request.args.get(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
     if raw.lower() in _TRUE:
         return True
@@ -161,9 +176,52 @@ def recommend(user: str) -> Any:
     return jsonify(service.recommend(user_id, k, exclude_seen, _filters(service)))
 
 
+def _json_body() -> Any:
+    """The request's JSON, read within :data:`MAX_BODY_BYTES` (larger: 413 before any of it
+    is parsed); 400 for anything that is not JSON, JSON nested deeper than
+    :data:`MAX_JSON_DEPTH`, or a body of another media type."""
+    if not request.is_json:
+        raise ApiError(415, "send the body as application/json", "unsupported_media_type")
+    data = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    if _json_depth(data) > MAX_JSON_DEPTH:
+        raise ApiError(400, f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(data)
+    except (ValueError, RecursionError):  # not JSON, or not UTF-8
+        raise ApiError(400, "the body is not valid JSON (UTF-8)") from None
+
+
+def _json_depth(data: bytes) -> int:
+    """How deep ``[`` and ``{`` nest, outside strings: checked before parsing, so a body of
+    10,000 brackets costs a scan, not a recursion."""
+    depth = deepest = 0
+    in_string = escaped = False
+    for byte in data:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):
+            depth += 1
+            if depth > deepest:
+                deepest = depth
+                if deepest > MAX_JSON_DEPTH:
+                    return deepest
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return deepest
+
+
 def _ratings_body(service: RecoService) -> tuple[list[int], list[float], list[int] | None]:
-    """Validate ``{"ratings": [{"movie_id", "rating"[, "timestamp"]}, ...]}``."""
-    body = request.get_json(silent=True)
+    """Validate ``{"ratings": [{"movie_id", "rating"[, "timestamp"]}, ...]}``. A movie
+    rated twice keeps its newest rating (the later entry on a tie), as the data loader
+    keeps the newest line."""
+    body = _json_body()
     example = '{"ratings": [{"movie_id": 1, "rating": 4.5}]}'
     if not isinstance(body, dict):
         raise ApiError(400, f"the body must be a JSON object such as {example}")
@@ -195,7 +253,14 @@ def _ratings_body(service: RecoService) -> tuple[list[int], list[float], list[in
     given = [t is not None for t in stamps]
     if any(given) and not all(given):
         raise ApiError(400, "give a timestamp with every rating or with none")
-    return movies, values, (stamps if all(given) else None)  # type: ignore[return-value]
+    newest: dict[int, int] = {}  # movie -> the entry that stays
+    for n, movie in enumerate(movies):
+        kept = newest.get(movie)
+        if kept is None or not all(given) or stamps[n] >= stamps[kept]:  # type: ignore[operator]
+            newest[movie] = n
+    keep = sorted(newest.values())
+    return ([movies[n] for n in keep], [values[n] for n in keep],
+            [stamps[n] for n in keep] if all(given) else None)  # type: ignore[misc]
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -348,7 +413,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # "/recommend//1" answers a JSON 404, not an HTML redirect to "/recommend/1"
     app.url_map.merge_slashes = False
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"))
+    app.config.from_mapping(ARTIFACTS=os.environ.get("RECO_ARTIFACTS", "artifacts"),
+                            MAX_CONTENT_LENGTH=MAX_BODY_BYTES)
     app.config.update(config or {})
     # scripts/serve.py verified this version byte for byte just before starting gunicorn
     verified = app.config.get("VERIFIED", os.environ.get("RECO_VERIFIED"))
@@ -384,7 +450,11 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         name = (exc.name or "error").lower().replace(" ", "_")
-        return _error(exc.code or 500, name, exc.description or "")
+        response = _error(exc.code or 500, name, exc.description or "")
+        for header, value in exc.get_headers():  # Allow on a 405, Retry-After, ...
+            if header.lower() not in ("content-type", "content-length"):
+                response.headers[header] = value
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:

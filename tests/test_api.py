@@ -87,7 +87,7 @@ def test_post_recommend_ignores_unknown_movies_and_falls_back(client):
 
 
 @pytest.mark.parametrize("payload,fragment", [
-    (None, "JSON object"), ([1, 2], "JSON object"), ({"ratings": []}, "non-empty"),
+    (None, "not valid JSON"), ([1, 2], "JSON object"), ({"ratings": []}, "non-empty"),
     ({"ratings": [{"movie_id": "1", "rating": 4}]}, "ratings[0].movie_id"),
     ({"ratings": [{"movie_id": 1, "rating": 9}]}, "ratings[0].rating"),
     ({"ratings": [{"movie_id": 1, "rating": True}]}, "ratings[0].rating"),
@@ -251,3 +251,54 @@ def test_a_message_that_would_leak_is_withheld(client):
 def test_no_body_matches_a_traceback_path_or_address(client, path):
     response = client.get(path)
     assert not LEAK.search(response.get_data(as_text=True)), path
+
+
+# ---------------------------------------------------------------- hostile input
+@pytest.mark.parametrize("spelling", ["007", "+1", " 1", "1 ", "1_0", "\u0661", "\uff11", "-0",
+                                      "1e3", "0x1", "", "99999999999999999999999"])
+def test_one_canonical_spelling_per_id_and_number(client, spelling):
+    assert _error(client.get(f"/movies/{quote(spelling)}"), 400 if spelling else 404)
+    assert _error(client.get("/recommend/1", query_string={"k": spelling}), 400)
+
+
+def test_a_body_past_the_limit_is_refused_before_it_is_parsed(client):
+    from api import MAX_BODY_BYTES
+
+    big = b'{"ratings": [' + b" " * MAX_BODY_BYTES + b"]}"
+    body = _error(client.post("/recommend", data=big, content_type="application/json"), 413)
+    assert body["name"] == "request_entity_too_large"
+
+
+def test_deep_json_is_400_not_a_recursion(client):
+    for deep in ("[" * 10_000 + "]" * 10_000, '{"a":' * 5000 + "1" + "}" * 5000):
+        response = client.post("/recommend", data=deep, content_type="application/json")
+        assert "nested deeper" in _error(response, 400)["message"]
+    shallow = '{"ratings": [{"movie_id": 1, "rating": 4, "note": "[[[[[[[[[[[[[[[[[[[["}]}'
+    assert client.post("/recommend", data=shallow, content_type="application/json").status_code \
+        == 200  # brackets inside strings do not count
+
+
+def test_a_body_of_another_media_type_is_415(client):
+    response = client.post("/recommend", data="ratings=1", content_type="text/plain")
+    assert _error(response, 415)["name"] == "unsupported_media_type"
+
+
+def test_405_says_which_methods_are_allowed(client):
+    response = client.delete("/recommend/1")
+    _error(response, 405)
+    assert set(response.headers["Allow"].replace(" ", "").split(",")) >= {"GET"}
+
+
+def test_a_movie_rated_twice_keeps_its_newest_rating(client):
+    from api import _ratings_body
+
+    app = client.application
+    payload = {"ratings": [{"movie_id": 1, "rating": 5.0, "timestamp": 200},
+                           {"movie_id": 2, "rating": 3.0, "timestamp": 100},
+                           {"movie_id": 1, "rating": 1.0, "timestamp": 150}]}
+    with app.test_request_context("/recommend", method="POST", json=payload):
+        movies, values, stamps = _ratings_body(app.extensions["reco"].service)
+    assert (movies, values, stamps) == ([1, 2], [5.0, 3.0], [200, 100])
+    untimed = {"ratings": [{"movie_id": 1, "rating": 5.0}, {"movie_id": 1, "rating": 2.0}]}
+    with app.test_request_context("/recommend", method="POST", json=untimed):
+        assert _ratings_body(app.extensions["reco"].service)[:2] == ([1], [2.0])  # the later
