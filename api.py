@@ -182,7 +182,14 @@ def _json_body() -> Any:
     :data:`MAX_JSON_DEPTH`, or a body of another media type."""
     if not request.is_json:
         raise ApiError(415, "send the body as application/json", "unsupported_media_type")
-    data = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    try:
+        data = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+    except HTTPException:
+        raise
+    except Exception as exc:  # the server's body reader: bad chunked framing, a cut body
+        log.warning("[%s] request body unreadable: %r", _request_id(), exc)
+        raise ApiError(400, "the request body could not be read (bad framing or cut "
+                            "short)") from None
     if _json_depth(data) > MAX_JSON_DEPTH:
         raise ApiError(400, f"the JSON body is nested deeper than {MAX_JSON_DEPTH} levels")
     try:

@@ -98,6 +98,8 @@ def choose_version(artifacts: Path) -> Path:
 def gunicorn_command(args: argparse.Namespace) -> list[str]:
     return [
         sys.executable, "-m", "gunicorn", "--chdir", str(ROOT),
+        # reco's JSON errors for what gunicorn refuses itself (reco/serving/gunicorn_conf.py)
+        "--config", "python:reco.serving.gunicorn_conf",
         "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
         "--access-logfile", "-", "api:create_app()",
     ]

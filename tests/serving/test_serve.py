@@ -97,3 +97,54 @@ def test_serve_checks_its_options(capsys):
     with pytest.raises(SystemExit) as exit_:
         serve.parse_args(["--reload-seconds", "-1"])
     assert exit_.value.code == 2 and "--reload-seconds" in capsys.readouterr().err
+
+
+def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", port), timeout=20) as sock:
+        sock.sendall(data)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    head, _, body = b"".join(chunks).partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.slow  # gunicorn in a subprocess
+def test_what_gunicorn_refuses_itself_is_answered_as_reco_json(trained):
+    pytest.importorskip("gunicorn")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5).close()
+                break
+            except OSError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.2)
+        cases = {
+            b"GARBAGE\r\n\r\n": 400,
+            b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": 414,
+            b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n": 431,
+            b"GET / HTTP/1.1\r\n" + b"".join(b"X-%d: 1\r\n" % n for n in range(120)) + b"\r\n":
+                431,
+            b"POST /recommend HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n": 400,
+        }
+        for request, status in cases.items():
+            code, headers, body = _raw(port, request)
+            assert code == status, (request[:40], code, body[:200])
+            assert headers["Content-Type"] == "application/json"
+            error = json.loads(body)["error"]
+            assert error["status"] == status and error["request_id"] == headers["X-Request-Id"]
+            assert b"aaaa" not in body and b"bbbb" not in body and b"<html" not in body
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
