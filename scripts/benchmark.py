@@ -25,7 +25,9 @@ of its save phase and a retrain under load, against a real server on a fresh sto
 requests, the version served after each kill, worker crashes, seconds to serve the new
 version, latency before/during/after and start time (:mod:`scripts.bench.lifecycle`).
 start (issue 13): the sha256 pass over a version and the server's start time, alternating
-with a baseline checkout (:mod:`scripts.bench.start`).
+with a baseline checkout (:mod:`scripts.bench.start`). slowclients (issue 14): connections
+trickling a byte a second against probes of /health and /recommend, per gunicorn worker
+class (:mod:`scripts.bench.slowclients`).
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def serve(args: argparse.Namespace, command: str) -> dict:
     from scripts.bench import serve as bs
 
     result = bs.run_serve(args.artifacts, args.requests, args.concurrency, args.workers,
-                          args.repeats)
+                          args.repeats, worker_class=args.worker_class)
     result.update(command=command, provenance=br.provenance(), targets=bs.serve_targets(result))
     if args.doc is not None:
         name = args.name or str(args.artifacts)
@@ -209,6 +211,33 @@ def start(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_slow_clients(sub: argparse._SubParsersAction) -> None:
+    sc = sub.add_parser("slowclients", help="slow clients trickling bytes vs probes")
+    sc.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    sc.add_argument("--connections", type=int, default=50)
+    sc.add_argument("--seconds", type=float, default=60.0)
+    sc.add_argument("--worker-classes", nargs="+", default=["sync", "gevent"],
+                    choices=["sync", "gthread", "gevent"],
+                    help="one run each, in this order (the last is the one judged)")
+    sc.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    sc.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Slow clients' section")
+
+
+def slow_clients(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import report as br
+    from scripts.bench import slowclients as bsc
+
+    runs = [bsc.run_slow_clients(args.artifacts, args.connections, args.seconds,
+                                 worker_class=worker_class)
+            for worker_class in args.worker_classes]
+    result = {"runs": runs, "command": command, "provenance": br.provenance()}
+    if args.doc is not None:
+        br.update_doc_section(args.doc, "Slow clients (issue 14)",
+                              bsc.render_slow_clients(runs, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -218,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--requests", type=int, default=1000, help="per endpoint and repeat")
     s.add_argument("--concurrency", type=int, default=2, help="client threads")
     s.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    s.add_argument("--worker-class", default="gevent", choices=["gevent", "sync", "gthread"])
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     s.add_argument("--doc", type=Path, default=None,
@@ -228,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_peers(sub)
     _add_lifecycle(sub)
     _add_start(sub)
+    _add_slow_clients(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -241,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
         result = lifecycle(args, command)
     elif args.command == "start":
         result = start(args, command)
+    elif args.command == "slowclients":
+        result = slow_clients(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

@@ -51,6 +51,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "sync", "gthread"),
+                        help="gunicorn worker class (default: gevent, so slow clients cost "
+                             "a greenlet, not a worker; README, 'Serving stack')")
     parser.add_argument("--reload-seconds", type=float, default=2.0,
                         help="how often each worker looks for a new current version "
                              "(default 2; 0: never)")
@@ -100,7 +103,10 @@ def gunicorn_command(args: argparse.Namespace) -> list[str]:
         sys.executable, "-m", "gunicorn", "--chdir", str(ROOT),
         # reco's JSON errors for what gunicorn refuses itself (reco/serving/gunicorn_conf.py)
         "--config", "python:reco.serving.gunicorn_conf",
-        "--workers", str(args.workers), "--bind", f"{args.host}:{args.port}",
+        "--workers", str(args.workers), "--worker-class", args.worker_class,
+        # gevent: the whole header block must arrive within this many seconds
+        "--keep-alive", "5",
+        "--bind", f"{args.host}:{args.port}",
         "--access-logfile", "-", "api:create_app()",
     ]
 

@@ -17,18 +17,21 @@ that verifies (saying so in one log line); one with no such version serves nothi
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from reco.artifacts import store
 from reco.exceptions import ArtifactError
 from reco.serving.service import RecoService
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 DEFAULT_POLL_SECONDS = 2.0
 #: How long a parent's verification is trusted (workers start within seconds of it).
 TRUST_SECONDS = 60.0
@@ -54,6 +57,18 @@ class Rejection:
 
     def to_dict(self) -> dict[str, str]:
         return {"version": self.version, "reason": self.reason, "at": self.at}
+
+
+def _off_the_loop(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``func(*args, **kwargs)``, in a real OS thread when gevent has patched threading
+    (gunicorn's gevent worker): verifying and loading a version is seconds of C code that
+    would otherwise stop every connection of the worker's event loop meanwhile."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        from gevent import get_hub
+
+        return get_hub().threadpool.apply(func, args, kwargs)
+    return func(*args, **kwargs)
 
 
 def _now() -> str:
@@ -126,7 +141,7 @@ class ModelHolder:
         checksums = version.name != self._verified
         self._verified = None  # trusted once, at start: never for a later load
         try:
-            return RecoService.load(version, checksums=checksums)
+            return _off_the_loop(RecoService.load, version, checksums=checksums)
         except ArtifactError as exc:
             self._reject(version.name, str(exc))
         except Exception as exc:  # a bug or an exhausted machine: the old model stays

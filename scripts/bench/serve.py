@@ -1,7 +1,7 @@
 """The ``serve`` benchmark: reco under gunicorn on loopback, loaded from a second process.
 
-Each repeat starts ``scripts/serve.py`` (gunicorn, ``workers`` sync workers) on a free
-loopback port, times the start (process start to the first answer of ``/health``), warms
+Each repeat starts ``scripts/serve.py`` (gunicorn, ``workers`` workers of ``worker_class``)
+on a free loopback port, times the start (process start to the first answer of ``/health``), warms
 it up, then sends a bounded number of requests per endpoint from this process with
 :func:`scripts.bench.loadtest.run_load`: ``GET /recommend/<user>`` for random known users,
 ``GET /similar/<movie>`` for random movies, and ``POST /recommend`` with the ratings of a
@@ -50,12 +50,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(artifacts: Path, port: int, workers: int) -> tuple[subprocess.Popen, float]:
+def start_server(artifacts: Path, port: int, workers: int,
+                 worker_class: str = "gevent") -> tuple[subprocess.Popen, float]:
     """Start ``scripts/serve.py``; return the process and the seconds until it answered."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(artifacts),
-         "--port", str(port), "--workers", str(workers)],
+         "--port", str(port), "--workers", str(workers), "--worker-class", worker_class],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:
@@ -81,7 +82,7 @@ def new_people(rng: np.random.Generator, movies: np.ndarray, n: int) -> list[byt
 
 
 def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
-              repeats: int, seed: int = 0) -> dict[str, Any]:
+              repeats: int, seed: int = 0, worker_class: str = "gevent") -> dict[str, Any]:
     """Every repeat's figures per endpoint and their medians (see the module docstring)."""
     version = resolve(artifacts)  # a store's current version, or one version directory
     users = pl.read_parquet(version / "features" / "users.parquet")["user_id"].to_numpy()
@@ -90,7 +91,7 @@ def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
     runs = []
     for repeat in range(repeats):
         port = free_port()
-        process, start_seconds = start_server(artifacts, port, workers)
+        process, start_seconds = start_server(artifacts, port, workers, worker_class)
         try:
             warm = [f"/recommend/{u}?k=10" for u in rng.choice(users, WARM_UP)]
             run_load("127.0.0.1", port, warm, "warm-up", concurrency)
@@ -112,7 +113,8 @@ def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
     for i, name in enumerate(ENDPOINTS):
         for key in ("p50_ms", "p99_ms", "requests_per_s"):
             medians[f"{name} {key}"] = float(np.median([r["endpoints"][i][key] for r in runs]))
-    return {"artifacts": str(artifacts), "workers": workers, "concurrency": concurrency,
+    return {"artifacts": str(artifacts), "workers": workers, "worker_class": worker_class,
+            "concurrency": concurrency,
             "requests_per_endpoint": requests, "repeats": repeats, "medians": medians,
             "runs": runs}
 
@@ -133,7 +135,8 @@ def render_serve(result: dict[str, Any], command: str, name: str) -> str:
     """A ``## Serving`` section of docs/BENCHMARKS.md from a :func:`run_serve` result."""
     runs = result["runs"]
     lines = [f"Command: `{command}`", "",
-             f"Artifacts: {name}. gunicorn, {result['workers']} sync workers (one thread each "
+             f"Artifacts: {name}. gunicorn, {result['workers']} "
+             f"{result.get('worker_class', 'sync')} workers (one thread each "
              f"for Polars, OpenMP and BLAS), {result['concurrency']} client threads in a second "
              f"process on loopback, {result['requests_per_endpoint']:,} requests per endpoint "
              f"and repeat after {WARM_UP} warm-up requests; {result['repeats']} repeats, each "
