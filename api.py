@@ -142,15 +142,13 @@ def _bool_arg(name: str, default: bool) -> bool:
 
 
 def _filters(service: RecoService) -> Filters:
-    genres = tuple(g for raw in request.args.getlist("genre") for g in raw.split(",") if g)
+    # (repeated or comma-separated; an empty one is a mistake, not "no filter")
+    genres = tuple(g for raw in request.args.getlist("genre") for g in raw.split(","))
     unknown = [g for g in genres if g not in service.genres]
     if unknown:
         raise ApiError(400, f"unknown genre(s) {unknown}; known: {service.genres}")
-    exclude = []
-    for raw in request.args.getlist("exclude"):
-        for part in raw.split(","):
-            if part:
-                exclude.append(_path_id(part, "excluded movie"))
+    exclude = [_path_id(part, "excluded movie") for raw in request.args.getlist("exclude")
+               for part in raw.split(",")]
     family = _bool_arg("family", False)
     if family and not service.has_family_flag:
         raise ApiError(400, "family=true is not available: these artifacts carry no "
@@ -158,8 +156,6 @@ def _filters(service: RecoService) -> Filters:
                             "DIR; README, 'Text models')", "family_unavailable")
     year_min = _int_arg("year_min", None, 1800, 2100)
     year_max = _int_arg("year_max", None, 1800, 2100)
-    if year_min is not None and year_max is not None and year_min > year_max:
-        raise ApiError(400, f"year_min {year_min} is after year_max {year_max}")
     return Filters(genres, tuple(exclude), year_min, year_max, family)
 
 
@@ -252,7 +248,7 @@ def _ratings_body(service: RecoService) -> tuple[list[int], list[float], list[in
             raise ApiError(
                 400, f"{where}.rating must be a number from {low} to {high}, got {rating!r}")
         stamp = entry.get("timestamp")
-        if stamp is not None and (not _is_int(stamp) or not 0 <= stamp < 2**40):
+        if "timestamp" in entry and (not _is_int(stamp) or not 0 <= stamp < 2**40):
             raise ApiError(400, f"{where}.timestamp must be Unix seconds, got {stamp!r}")
         movies.append(movie)
         values.append(float(rating))
@@ -333,7 +329,10 @@ def page() -> Any:
 
 @bp.get("/openapi.json")
 def openapi() -> Any:
-    return jsonify(openapi_spec())
+    service = _holder().service  # the genres, scale and flags of the model served now
+    if service is None:
+        return jsonify(openapi_spec())
+    return jsonify(openapi_spec(service.genres, service.rating_scale, service.has_family_flag))
 
 
 @bp.get("/livez")

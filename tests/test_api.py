@@ -126,7 +126,7 @@ def test_search_movie_user_health_openapi(client):
 @pytest.mark.parametrize("url,status", [
     ("/recommend/abc", 400), ("/recommend/1?k=0", 400), ("/recommend/1?k=101", 400),
     ("/recommend/1?k=x", 400), ("/recommend/1?exclude_seen=maybe", 400),
-    ("/recommend/1?genre=NoSuchGenre", 400), ("/recommend/1?year_min=2010&year_max=2000", 400),
+    ("/recommend/1?genre=NoSuchGenre", 400), ("/recommend/1?genre=", 400), ("/recommend/1?exclude=1,", 400),
     ("/recommend/1?family=true", 400), ("/recommend/-1", 400),
     ("/similar/99999999", 404), ("/movies/0", 404), ("/users/99999", 404),
     ("/nowhere", 404),
@@ -302,3 +302,9 @@ def test_a_movie_rated_twice_keeps_its_newest_rating(client):
     untimed = {"ratings": [{"movie_id": 1, "rating": 5.0}, {"movie_id": 1, "rating": 2.0}]}
     with app.test_request_context("/recommend", method="POST", json=untimed):
         assert _ratings_body(app.extensions["reco"].service)[:2] == ([1], [2.0])  # the later
+
+
+def test_a_year_range_that_holds_no_year_gives_no_items(client):
+    body = client.get("/recommend/1?year_min=2010&year_max=2000").get_json()
+    assert body["items"] == []
+    assert client.get("/similar/1?year_min=2010&year_max=2000").get_json()["items"] == []
