@@ -126,7 +126,8 @@ def test_search_movie_user_health_openapi(client):
 @pytest.mark.parametrize("url,status", [
     ("/recommend/abc", 400), ("/recommend/1?k=0", 400), ("/recommend/1?k=101", 400),
     ("/recommend/1?k=x", 400), ("/recommend/1?exclude_seen=maybe", 400),
-    ("/recommend/1?genre=NoSuchGenre", 400), ("/recommend/1?genre=", 400), ("/recommend/1?exclude=1,", 400),
+    ("/recommend/1?genre=NoSuchGenre", 400), ("/recommend/1?genre=", 400),
+    ("/recommend/1?exclude=1,", 400),
     ("/recommend/1?family=true", 400), ("/recommend/-1", 400),
     ("/similar/99999999", 404), ("/movies/0", 404), ("/users/99999", 404),
     ("/nowhere", 404),
