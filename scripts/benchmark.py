@@ -27,7 +27,8 @@ version, latency before/during/after and start time (:mod:`scripts.bench.lifecyc
 start (issue 13): the sha256 pass over a version and the server's start time, alternating
 with a baseline checkout (:mod:`scripts.bench.start`). slowclients (issue 14): connections
 trickling a byte a second against probes of /health and /recommend, per gunicorn worker
-class (:mod:`scripts.bench.slowclients`).
+class (:mod:`scripts.bench.slowclients`). attack (issue 14): over 200 hand-written hostile
+raw requests, each judged by its answer (:mod:`scripts.bench.attack`).
 """
 
 from __future__ import annotations
@@ -238,6 +239,27 @@ def slow_clients(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_attack(sub: argparse._SubParsersAction) -> None:
+    at = sub.add_parser("attack", help="200+ hostile raw requests against a live server")
+    at.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    at.add_argument("--worker-class", default="gevent", choices=["gevent", "sync", "gthread"])
+    at.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    at.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Hostile requests' section")
+
+
+def attack(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import attack as ba
+    from scripts.bench import report as br
+
+    result = ba.run_attack(args.artifacts, worker_class=args.worker_class)
+    result.update(command=command, provenance=br.provenance())
+    if args.doc is not None:
+        br.update_doc_section(args.doc, "Hostile requests (issue 14)",
+                              ba.render_attack(result, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -259,6 +281,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_lifecycle(sub)
     _add_start(sub)
     _add_slow_clients(sub)
+    _add_attack(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -274,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
         result = start(args, command)
     elif args.command == "slowclients":
         result = slow_clients(args, command)
+    elif args.command == "attack":
+        result = attack(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)
