@@ -11,13 +11,13 @@ new current version every
 the workers gracefully): a retrain is served without a restart and without a failed
 request (README, "Retraining a live server").
 
-Each worker gets cores // workers threads for
-Polars, OpenMP and BLAS (unless those variables are set): with every library spawning a
+The workers are gevent workers (``--worker-class``): slow or hostile clients cost a
+greenlet, not a worker (README, "Serving stack"). Each worker gets cores // workers
+threads for Polars, OpenMP and BLAS (unless those variables are set): with every library spawning a
 thread per core in every worker, /recommend p50 was 56.7 ms on ml-latest-small artifacts;
 with one thread per worker on 2 cores, 12.0 ms (docs/BENCHMARKS.md). Not --preload: Polars'
-and OpenMP's thread pools do not survive fork, and a worker forked from a master that had loaded
-the models
-deadlocked on its first recommendation (measured; /health still answered).
+and OpenMP's thread pools do not survive fork, and a worker forked from a master that had
+loaded the models deadlocked on its first recommendation (measured; /health still answered).
 """
 
 from __future__ import annotations
