@@ -243,6 +243,9 @@ def _add_attack(sub: argparse._SubParsersAction) -> None:
     at = sub.add_parser("attack", help="200+ hostile raw requests against a live server")
     at.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
     at.add_argument("--worker-class", default="gevent", choices=["gevent", "sync", "gthread"])
+    at.add_argument("--mixed-requests", type=int, default=0,
+                    help="then a bounded mixed load of this many requests (0: none)")
+    at.add_argument("--concurrency", type=int, default=8, help="client threads of that load")
     at.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     at.add_argument("--doc", type=Path, default=None,
                     help="update this Markdown file's 'Hostile requests' section")
@@ -252,7 +255,10 @@ def attack(args: argparse.Namespace, command: str) -> dict:
     from scripts.bench import attack as ba
     from scripts.bench import report as br
 
-    result = ba.run_attack(args.artifacts, worker_class=args.worker_class)
+    if not 0 <= args.mixed_requests <= 200_000 or not 1 <= args.concurrency <= 64:
+        raise SystemExit("--mixed-requests 0..200000, --concurrency 1..64")
+    result = ba.run_attack(args.artifacts, worker_class=args.worker_class,
+                           mixed_requests=args.mixed_requests, concurrency=args.concurrency)
     result.update(command=command, provenance=br.provenance())
     if args.doc is not None:
         br.update_doc_section(args.doc, "Hostile requests (issue 14)",

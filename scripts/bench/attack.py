@@ -174,7 +174,23 @@ def judge(status: int | None, headers: dict[str, str], body: bytes) -> str | Non
     return None
 
 
-def run_attack(artifacts: Path, workers: int = 2, worker_class: str = "gevent") -> dict[str, Any]:
+def mixed_load(port: int, artifacts: Path, requests: int, concurrency: int) -> dict[str, Any]:
+    """A bounded mixed load (the lifecycle benchmark's mix: recommend, similar, POST,
+    health and 5% deliberately bad requests) on the running server: failures and latency."""
+    from scripts.bench.lifecycle import MixedLoad, latency, load_summary, request_plan
+
+    load = MixedLoad(port, request_plan(artifacts), concurrency, requests, seconds=600).start()
+    samples = load.join()
+    summary = load_summary(samples, load.started)
+    good = latency(samples)
+    return {**{k: summary[k] for k in ("requests", "failed", "expected_4xx")},
+            "p50_ms": good["p50_ms"], "p99_ms": good["p99_ms"], "concurrency": concurrency,
+            "requests_per_s": round(len(samples) / max(load.ended - load.started, 1e-9), 1),
+            "first_failures": summary["first_failures"][:5]}
+
+
+def run_attack(artifacts: Path, workers: int = 2, worker_class: str = "gevent",
+               mixed_requests: int = 0, concurrency: int = 8) -> dict[str, Any]:
     check_loopback("127.0.0.1")
     requests = attack_requests()
     port = free_port()
@@ -200,11 +216,14 @@ def run_attack(artifacts: Path, workers: int = 2, worker_class: str = "gevent") 
                 counts["failed"] += 1
                 failures.append({"family": family, "request": raw[:80].decode("latin-1"),
                                  "why": why, "body": body[:200].decode("utf-8", "replace")})
+        mixed = (mixed_load(port, artifacts, mixed_requests, concurrency)
+                 if mixed_requests else None)
         alive = process.poll() is None
     finally:
         process.terminate()
         process.wait(timeout=60)
     return {"requests": len(requests), "failed": len(failures), "closed_without_answer": closed,
+            "mixed": mixed,
             "families": families, "failures": failures[:50], "server_alive": alive,
             "seconds": round(time.perf_counter() - started, 1), "worker_class": worker_class,
             "load_average": os.getloadavg()}
@@ -225,4 +244,11 @@ def render_attack(result: dict[str, Any], command: str) -> str:
                   f"end: {'yes' if result['server_alive'] else 'no'}."]
     for failure in result["failures"][:10]:
         lines.append(f"- {failure['family']}: `{failure['request'][:60]!r}`: {failure['why']}")
+    mixed = result.get("mixed")
+    if mixed:
+        lines += ["", f"Then, on the same server, a bounded mixed load: {mixed['requests']:,} "
+                      f"requests at concurrency {mixed['concurrency']} (5% deliberately bad, "
+                      f"{mixed['expected_4xx']:,} answered their 4xx): {mixed['failed']} "
+                      f"failed; good requests p50 {mixed['p50_ms']} ms, p99 "
+                      f"{mixed['p99_ms']} ms, {mixed['requests_per_s']} requests/s."]
     return "\n".join(lines) + "\n"
