@@ -143,7 +143,8 @@ class HybridRecommender(BaseRecommender):
             users = int(ratings[USER_ID].n_unique()) if ratings.height else 0
             raise ModelFitError(
                 f"too few ratings for a label window: {ratings.height} rating(s) of {users} "
-                "user(s), and no user has the >= 5 ratings the ranker's label window needs")
+                "user(s) leave no held-out rating (a user needs >= 5 ratings, and a held-out "
+                "movie must be rated in the feature window too)")
         text = TextInputs(movies, tags, links, tmdb)
         # cut at the whole label window, movies unseen in the feature window included
         label_period = held_out(ratings, window.train)
