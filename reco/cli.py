@@ -39,10 +39,20 @@ def json_object(text: str) -> dict[str, Any]:
 
 
 def run(action: Callable[[], object]) -> int:
-    """Run ``action``; a :class:`RecoError` is logged as one clear line and exits 2."""
+    """Run ``action``; a :class:`RecoError` is logged as one clear line and exits 2.
+
+    So is an ``OSError`` (a file that cannot be read or written, named by the OS): it is
+    the input or the machine, not reco, that needs fixing, and a traceback would bury
+    the file name. The traceback is still logged at DEBUG (``-v``).
+    """
     try:
         action()
     except RecoError as exc:
         log.error("%s: %s", type(exc).__name__, exc)
+        return EXIT_BAD_INPUT
+    except OSError as exc:
+        name = f"{exc.filename}: " if exc.filename else ""
+        log.error("%s: %s%s", type(exc).__name__, name, exc.strerror or exc)
+        log.debug("traceback", exc_info=True)
         return EXIT_BAD_INPUT
     return 0

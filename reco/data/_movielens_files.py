@@ -28,14 +28,15 @@ from reco.columns import (
     ZIP_CODE,
     title_year,
 )
+from reco.data._checks import check_genres
 from reco.data._readers import (
     FileSpec,
     cast_located,
-    check_header,
     check_not_empty,
     check_separator,
     collect_checked,
     detect_encoding,
+    read_header_csv,
     read_split_text,
     scan_delimited,
 )
@@ -82,6 +83,10 @@ def ratings_spec(layout: str) -> FileSpec:
     return SPECS[_RATINGS_FILE[layout]]
 
 
+def tag_spec(layout: str) -> FileSpec:
+    return SPECS["tags.dat" if layout == "dat" else "tags.csv"]
+
+
 def scan_ratings(path: Path, layout: str) -> pl.LazyFrame:
     """Lazy typed scan of a ratings file in canonical columns (checks only line 1)."""
     spec = ratings_spec(layout)
@@ -104,15 +109,7 @@ def _read_small(path: Path, spec: FileSpec) -> pl.DataFrame:
         check_separator(path, spec, encoding)
         frame = read_split_text(path, spec, encoding)
     else:
-        names = check_header(path, spec)
-        frame = pl.read_csv(path, infer_schema=False, encoding="utf8")
-        frame = frame.with_row_index("_line", offset=2).with_columns(pl.col("_line").cast(_I64))
-        frame = frame.select(
-            [pl.col(src).alias(dst) for src, (dst, _) in zip(spec.header, spec.columns)]
-            + [pl.col("_line")]
-        )
-        del names
-        frame = frame.filter(~pl.all_horizontal(pl.exclude("_line").is_null()))
+        frame = read_header_csv(path, spec)
     return frame
 
 
@@ -142,21 +139,35 @@ def _genre_list(column: str) -> pl.Expr:
     )
 
 
-def read_movies(path: Path, layout: str) -> pl.DataFrame:
-    """Movies as ``movie_id, title, year, genres`` (a list; empty when none listed)."""
+def _check_positive(frame: pl.DataFrame, path: Path, names: list[str]) -> None:
+    for name in names:
+        bad = frame.filter(pl.col(name) < 1)
+        if bad.height:
+            raise DataFormatError("ids are positive integers (from 1)", path=path,
+                                  line=int(bad["_line"][0]), field=name, value=bad[name][0])
+
+
+def read_movies(path: Path, layout: str, unknown_genres: str = "error"
+                ) -> tuple[pl.DataFrame, int]:
+    """Movies as ``movie_id, title, year, genres`` (a list; empty when none listed), and
+    the number of genre entries dropped by the ``unknown_genres`` policy
+    (:func:`reco.data._checks.check_genres`)."""
     if layout == "100k":
-        return _read_u_item(path)
+        return _read_u_item(path), 0
     spec = SPECS["movies.dat" if layout == "dat" else "movies.csv"]
     frame = _read_small(path, spec)
     _require(frame, path, [MOVIE_ID, TITLE])
     frame = cast_located(frame, path, spec)
+    _check_positive(frame, path, [MOVIE_ID])
     _check_unique_ids(frame, path)
+    frame = frame.with_columns(_genre_list(GENRES).alias(GENRES))
+    frame, dropped = check_genres(frame, path, unknown_genres)
     return frame.select(
         pl.col(MOVIE_ID),
         pl.col(TITLE).str.strip_chars(),
         title_year(pl.col(TITLE)).alias(YEAR),
-        _genre_list(GENRES).alias(GENRES),
-    ).cast(MOVIES_SCHEMA)
+        pl.col(GENRES),
+    ).cast(MOVIES_SCHEMA), dropped
 
 
 def _read_u_item(path: Path) -> pl.DataFrame:
@@ -172,6 +183,7 @@ def _read_u_item(path: Path) -> pl.DataFrame:
                 field=flag[2:], value=bad[flag][0],
             )
     frame = cast_located(frame, path, spec)
+    _check_positive(frame, path, [MOVIE_ID])
     _check_unique_ids(frame, path)
     genres = pl.concat_list(
         [pl.when(pl.col(f) == "1").then(pl.lit(f[2:])) for f in flags[1:]]
@@ -191,6 +203,7 @@ def read_tags(path: Path, layout: str) -> pl.DataFrame:
     frame = _read_small(path, spec)
     _require(frame, path, [USER_ID, MOVIE_ID, TIMESTAMP])
     frame = cast_located(frame, path, spec)
+    _check_positive(frame, path, [USER_ID, MOVIE_ID])
     return frame.select(
         pl.col(USER_ID), pl.col(MOVIE_ID), pl.col(TAG).fill_null("").str.strip_chars(),
         pl.col(TIMESTAMP),

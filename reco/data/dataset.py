@@ -35,13 +35,29 @@ class DataReport:
     duplicates_dropped: int = 0
     unknown_movie_ratings: int = 0
     unknown_movie_policy: str = "drop"
+    #: ratings read (data lines of the ratings file, blank lines not counted)
+    ratings_read: int = 0
+    #: ratings moved onto the release's grid (``LoadConfig(off_grid="round")``)
+    off_grid_rounded: int = 0
+    #: genre entries outside the vocabulary dropped (``LoadConfig(unknown_genres="drop")``)
+    unknown_genres_dropped: int = 0
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def ratings_dropped(self) -> int:
+        """Ratings read but not kept (duplicates, and unknown movies when dropped)."""
+        unknown = self.unknown_movie_ratings if self.unknown_movie_policy == "drop" else 0
+        return self.duplicates_dropped + unknown
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "ratings_read": self.ratings_read,
+            "ratings_dropped": self.ratings_dropped,
             "duplicates_dropped": self.duplicates_dropped,
             "unknown_movie_ratings": self.unknown_movie_ratings,
             "unknown_movie_policy": self.unknown_movie_policy,
+            "off_grid_rounded": self.off_grid_rounded,
+            "unknown_genres_dropped": self.unknown_genres_dropped,
             "notes": list(self.notes),
         }
 

@@ -27,7 +27,8 @@ from pathlib import Path
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
-from reco.config import ConfigBase, check_choice
+from reco.config import ConfigBase, check_choice, check_int, check_range
+from reco.data import _checks
 from reco.data import _movielens_files as mf
 from reco.data._readers import line_of_row
 from reco.data.dataset import (
@@ -68,16 +69,40 @@ class LoadConfig(ConfigBase):
         Ratings of movies absent from the movies file: ``"drop"`` them (logged and
         counted in the report), ``"keep"`` them and add a placeholder movie
         ("Unknown movie <id>", no year, no genres), or ``"error"``.
+    max_unknown_share
+        With ``unknown_movies="drop"``, dropping more than this share of the ratings is
+        an error: a movies file that misses 95 % of the rated movies is the wrong file,
+        not a few stray ratings. 1.0 allows any share.
+    off_grid
+        A rating off the release's grid (3.25 on half stars, 3.5 on ml-1m's whole
+        stars, 3.999): ``"error"``, or ``"round"`` to the nearest step (counted, logged).
+    unknown_genres
+        A genre outside :data:`reco.columns.GENRE_VOCABULARY` (``Action/Crime``):
+        ``"error"``, ``"drop"`` it from the movie's list (counted, logged), or ``"keep"``.
+    min_timestamp, max_timestamp_ahead
+        Timestamps must lie in ``min_timestamp .. now + max_timestamp_ahead`` (Unix
+        seconds; default 1990-01-01 .. now + 1 day). MovieLens began in 1997.
     """
 
     duplicates: str = "keep_last"
     unknown_movies: str = "drop"
+    max_unknown_share: float = 0.01
+    off_grid: str = "error"
+    unknown_genres: str = "error"
+    min_timestamp: int = 631_152_000
+    max_timestamp_ahead: int = 86_400
 
     def __post_init__(self) -> None:
         check_choice("LoadConfig", "duplicates", self.duplicates, ("keep_last", "error"))
         check_choice(
             "LoadConfig", "unknown_movies", self.unknown_movies, ("drop", "keep", "error")
         )
+        check_range("LoadConfig", "max_unknown_share", self.max_unknown_share, 0.0, 1.0)
+        check_choice("LoadConfig", "off_grid", self.off_grid, ("error", "round"))
+        check_choice("LoadConfig", "unknown_genres", self.unknown_genres,
+                     ("error", "drop", "keep"))
+        check_int("LoadConfig", "min_timestamp", self.min_timestamp, 0)
+        check_int("LoadConfig", "max_timestamp_ahead", self.max_timestamp_ahead, 0)
 
 
 @dataclass(frozen=True)
@@ -163,13 +188,31 @@ def load_movielens(path: str | Path, config: LoadConfig | None = None) -> MovieL
     """
     config = config or LoadConfig()
     layout = detect_layout(path)
+    try:
+        return _load(layout, config)
+    except OSError as exc:  # unreadable (permissions, a directory named like a file, I/O)
+        where = exc.filename or layout.directory
+        raise DataFormatError(f"cannot read: {exc.strerror or exc}", path=where) from exc
+
+
+def _load(layout: Layout, config: LoadConfig) -> MovieLensData:
     started = time.perf_counter()
     scale = rating_scale(layout)
     ratings_file, movies_file = LAYOUT_FILES[layout.name][:2]
-    ratings = mf.read_ratings(layout.path(ratings_file), layout.name)
-    check_scale(ratings, scale, layout.path(ratings_file), layout.name)
-    movies = mf.read_movies(layout.path(movies_file), layout.name)
-    report = DataReport(unknown_movie_policy=config.unknown_movies)
+    ratings_path = layout.path(ratings_file)
+    spec = mf.ratings_spec(layout.name)
+    ratings = mf.read_ratings(ratings_path, layout.name)
+    _checks.check_ids(ratings, ratings_path, spec)
+    check_scale(ratings, scale, ratings_path, layout.name)
+    bounds = _checks.timestamp_range(config.min_timestamp, config.max_timestamp_ahead)
+    _checks.check_timestamps(ratings, ratings_path, spec, bounds)
+    report = DataReport(unknown_movie_policy=config.unknown_movies, ratings_read=ratings.height)
+    ratings = _checks.check_grid(ratings, scale, ratings_path, spec, config.off_grid, report)
+    movies, report.unknown_genres_dropped = mf.read_movies(
+        layout.path(movies_file), layout.name, config.unknown_genres)
+    if report.unknown_genres_dropped:
+        report.notes.append(f"{movies_file}: dropped {report.unknown_genres_dropped} genre(s) "
+                            "outside the vocabulary")
     ratings = apply_duplicate_policy(ratings, config, layout.path(ratings_file), layout.name,
                                      report)
     ratings, movies = apply_unknown_movie_policy(
@@ -179,6 +222,9 @@ def load_movielens(path: str | Path, config: LoadConfig | None = None) -> MovieL
     tags_file = {"csv": "tags.csv", "dat": "tags.dat"}.get(layout.name)
     if tags_file and layout.has(tags_file):
         tags = mf.read_tags(layout.path(tags_file), layout.name)
+        # tags have no ratings-file row order to map back to: the lines are in _line only
+        # inside the reader, so check on the frame and locate by its row (header = line 1)
+        _checks.check_timestamps(tags, layout.path(tags_file), mf.tag_spec(layout.name), bounds)
     if layout.has("links.csv"):
         links = mf.read_links(layout.path("links.csv"))
     users_file = {"dat": "users.dat", "100k": "u.user"}.get(layout.name)
@@ -266,9 +312,17 @@ def apply_unknown_movie_policy(
     movie = int(ratings[MOVIE_ID][row])
     line = line_of_row(path, mf.ratings_spec(layout), row)
     report.unknown_movie_ratings = count
-    message = f"{count} rating(s) of movies absent from the movies file (first: movie {movie})"
+    share = count / ratings.height
+    message = (f"{count} rating(s) ({share:.1%}) of movies absent from the movies file "
+               f"(first: movie {movie})")
     if config.unknown_movies == "error":
         raise DataFormatError(message, path=path, line=line, field=MOVIE_ID, value=movie)
+    if config.unknown_movies == "drop" and share > config.max_unknown_share:
+        raise DataFormatError(
+            f"{message}: more than max_unknown_share {config.max_unknown_share:.0%} would be "
+            "dropped; is it the right movies file? (LoadConfig max_unknown_share or "
+            "unknown_movies='keep' to load anyway)",
+            path=path, line=line, field=MOVIE_ID, value=movie)
     report.notes.append(f"{path.name}: {message}; policy {config.unknown_movies}")
     log.warning("%s: %s, line %d; policy %r", path, message, line, config.unknown_movies)
     if config.unknown_movies == "drop":

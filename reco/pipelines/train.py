@@ -84,6 +84,8 @@ def train(
         "timings_seconds": dict(timer.seconds),
         "tmdb": None if tmdb_path is None else str(tmdb_path),
         "text_models": text.section,
+        # what the fit changed about the configured model (the content text fallback)
+        "fit_notes": list(getattr(model, "fit_notes_", [])),
     }
     # the catalog is the movies the model was fitted on (genres after the text models)
     # with their titles and the text models' extra columns

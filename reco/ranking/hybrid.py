@@ -57,6 +57,7 @@ import xgboost as xgb
 
 from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
 from reco.data.split import held_out, per_user_split, tags_before_label_window
+from reco.exceptions import ModelFitError
 from reco.features.tables import build_feature_tables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import BaseRecommender, Recommender
@@ -138,7 +139,12 @@ class HybridRecommender(BaseRecommender):
         self._forget()  # a refit that fails must not leave the previous fit in place
         window = per_user_split(ratings)
         if window.test.is_empty():
-            raise ValueError("too few ratings for a label window: users need >= 5 ratings")
+            # bad input (a release too small), not a caller mistake: a RecoError, exit 2
+            users = int(ratings[USER_ID].n_unique()) if ratings.height else 0
+            raise ModelFitError(
+                f"too few ratings for a label window: {ratings.height} rating(s) of {users} "
+                "user(s) leave no held-out rating (a user needs >= 5 ratings, and a held-out "
+                "movie must be rated in the feature window too)")
         text = TextInputs(movies, tags, links, tmdb)
         # cut at the whole label window, movies unseen in the feature window included
         label_period = held_out(ratings, window.train)
@@ -154,6 +160,8 @@ class HybridRecommender(BaseRecommender):
         final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None)
         self.stage_, self.ranker_, self.like_model_ = final, ranker, like_model
         self.window_ = windows
+        self.fit_notes_ = [embeddings.fallback] if embeddings is not None and \
+            embeddings.fallback else []
         self.user_map_, self.item_map_ = interactions.user_map, interactions.item_map
         self.seen_ = interactions.matrix
         return self

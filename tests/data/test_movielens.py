@@ -98,14 +98,14 @@ def test_scan_ratings_is_lazy_and_typed(csv_release):
 
 
 def test_blank_lines_are_skipped(tmp_path):
-    lines = ["1,1,4.0,100", "", "1,2,3.0,200"]
+    lines = ["1,1,4.0,1000000100", "", "1,2,3.0,1000000200"]
     data = load_movielens(fixtures.write_ratings_csv(tmp_path / "r", lines))
     assert data.n_ratings == 2
 
 
 def test_extra_columns_in_a_csv_are_ignored(tmp_path):
     directory = fixtures.write_ratings_csv(
-        tmp_path / "r", ["1,1,4.0,100,x", "1,2,3.0,200,y"],
+        tmp_path / "r", ["1,1,4.0,1000000100,x", "1,2,3.0,1000000200,y"],
         header="userId,movieId,rating,timestamp,source",
     )
     assert load_movielens(directory).ratings.columns == list(RATINGS_SCHEMA)
@@ -113,7 +113,7 @@ def test_extra_columns_in_a_csv_are_ignored(tmp_path):
 
 # ------------------------------------------------------------------ policies
 def test_duplicates_keep_the_latest_rating(tmp_path):
-    lines = ["1,1,4.0,100", "1,2,3.0,200", "1,1,2.0,300", "2,1,5.0,100"]
+    lines = ["1,1,4.0,1000000100", "1,2,3.0,1000000200", "1,1,2.0,1000000300", "2,1,5.0,1000000100"]
     data = load_movielens(fixtures.write_ratings_csv(tmp_path / "r", lines))
     assert data.n_ratings == 3
     kept = data.ratings.filter((pl.col("user_id") == 1) & (pl.col("movie_id") == 1))
@@ -123,7 +123,7 @@ def test_duplicates_keep_the_latest_rating(tmp_path):
 
 
 def test_duplicates_can_be_an_error(tmp_path):
-    lines = ["1,1,4.0,100", "1,1,2.0,300"]
+    lines = ["1,1,4.0,1000000100", "1,1,2.0,1000000300"]
     with pytest.raises(RecoError, match=r"line 2.*more than once \(lines \[2, 3\]\)"):
         load_movielens(
             fixtures.write_ratings_csv(tmp_path / "r", lines), LoadConfig(duplicates="error")
@@ -131,15 +131,26 @@ def test_duplicates_can_be_an_error(tmp_path):
 
 
 def test_unknown_movies_are_dropped_by_default(tmp_path):
-    lines = ["1,1,4.0,100", "1,99,3.0,200"]
+    # 1 rating of 101 (under 1 %) is dropped: a stray rating, not the wrong movies file
+    lines = [f"{u},1,4.0,1000000100" for u in range(1, 101)] + ["1,99,3.0,1000000200"]
     data = load_movielens(fixtures.write_ratings_csv(tmp_path / "r", lines))
-    assert data.n_ratings == 1
+    assert data.n_ratings == 100
+    assert data.report.ratings_dropped == 1
     assert data.report.unknown_movie_ratings == 1
     assert data.report.to_dict()["unknown_movie_policy"] == "drop"
 
 
+def test_dropping_more_than_one_percent_as_unknown_movies_is_an_error(tmp_path):
+    lines = ["1,1,4.0,1000000100", "1,99,3.0,1000000200"]
+    path = fixtures.write_ratings_csv(tmp_path / "r", lines)
+    with pytest.raises(RecoError, match=r"line 3, field 'movie_id', value 99: .*50.0%"):
+        load_movielens(path)
+    data = load_movielens(path, LoadConfig(max_unknown_share=0.5))
+    assert (data.n_ratings, data.report.unknown_movie_ratings) == (1, 1)
+
+
 def test_unknown_movies_kept_get_a_placeholder(tmp_path):
-    lines = ["1,1,4.0,100", "1,99,3.0,200"]
+    lines = ["1,1,4.0,1000000100", "1,99,3.0,1000000200"]
     data = load_movielens(
         fixtures.write_ratings_csv(tmp_path / "r", lines), LoadConfig(unknown_movies="keep")
     )
@@ -150,7 +161,7 @@ def test_unknown_movies_kept_get_a_placeholder(tmp_path):
 
 
 def test_unknown_movies_can_be_an_error(tmp_path):
-    lines = ["1,1,4.0,100", "1,99,3.0,200"]
+    lines = ["1,1,4.0,1000000100", "1,99,3.0,1000000200"]
     path = fixtures.write_ratings_csv(tmp_path / "r", lines)
     with pytest.raises(RecoError, match=r"ratings.csv, line 3, field 'movie_id', value 99"):
         load_movielens(path, LoadConfig(unknown_movies="error"))

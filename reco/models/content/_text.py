@@ -163,6 +163,7 @@ class MovieEmbeddings:
 
     movie_ids: np.ndarray  # (n,) int64, sorted
     vectors: np.ndarray  # (n, d) float32
+    fallback: str | None = None  # why the configured fields were widened, if they were
 
 
 def embed_movies(movies: pl.DataFrame, config: ContentConfig,
@@ -177,10 +178,30 @@ def embed_movies(movies: pl.DataFrame, config: ContentConfig,
     """
     started = time.perf_counter()
     texts = movie_texts(movies, tags, links, tmdb)
-    features = tfidf_blocks(texts, config)
+    fallback = None
+    try:
+        features = tfidf_blocks(texts, config)
+    except ModelFitError:
+        features = sp.csr_matrix((texts.height, 0), dtype=np.float32)
+    if features.shape[1] < 2:
+        # A release whose movies list no genres (or whose words are all pruned by
+        # min_df) still has titles and tags: keep every word of every field rather than
+        # refuse to train. Said once in the log and recorded by the caller.
+        fallback = (f"content: the configured text gives {features.shape[1]} word(s) "
+                    "(no genres listed?); fell back to every word of every field "
+                    "(min_df=1, all fields weighted 1)")
+        log.warning("%s", fallback)
+        wide = ContentConfig(dimensions=config.dimensions, min_df=1,
+                             max_features=config.max_features,
+                             random_state=config.random_state)
+        try:
+            features = tfidf_blocks(texts, wide)
+        except ModelFitError:
+            features = sp.csr_matrix((texts.height, 0), dtype=np.float32)
     rank = min(config.dimensions, *features.shape)
     if rank < 1 or features.shape[1] < 2:
-        raise ModelFitError(f"too little text for an SVD: {features.shape[1]} word(s)")
+        raise ModelFitError(f"too little text for an SVD: {features.shape[1]} word(s) in "
+                            "every title, genre and tag together")
     svd = TruncatedSVD(n_components=rank, random_state=config.random_state)
     dense = svd.fit_transform(features)
     log.info(
@@ -189,4 +210,4 @@ def embed_movies(movies: pl.DataFrame, config: ContentConfig,
         100 * float(svd.explained_variance_ratio_.sum()), time.perf_counter() - started,
     )
     return MovieEmbeddings(texts[MOVIE_ID].to_numpy().astype(np.int64),
-                           normalize_rows(dense.astype(np.float32)))
+                           normalize_rows(dense.astype(np.float32)), fallback)
