@@ -57,7 +57,9 @@ def _genre_block(movie_genres: np.ndarray, prefs: np.ndarray) -> list[np.ndarray
     share = prefs[..., 2]
     valid = movie_genres & ~np.isnan(share)
     count = valid.sum(axis=1)
-    out.append(np.where(count > 0, np.where(valid, share, -np.inf).max(axis=1), np.nan))
+    best = (np.where(valid, share, -np.inf).max(axis=1) if valid.shape[1]
+            else np.full(valid.shape[0], -np.inf))  # a release without genres: no columns
+    out.append(np.where(count > 0, best, np.nan))
     out.append(np.where(has, np.where(valid, share, 0.0).sum(axis=1, dtype=np.float64), np.nan))
     out.append(np.where(has, count.astype(np.float64), np.nan))
     return out

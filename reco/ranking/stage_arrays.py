@@ -111,7 +111,9 @@ class FeatureStore:
             self.content_unit = self.content.unit_item_vectors()
 
     def _genre_codes(self, names: pl.Series) -> np.ndarray:
-        return names.replace_strict(self.genre_index, return_dtype=pl.Int64).to_numpy()
+        # (an int array even when no movie has a genre: an empty float array is no index)
+        return names.replace_strict(self.genre_index, return_dtype=pl.Int64).to_numpy() \
+            .astype(np.int64, copy=False)
 
     # ------------------------------------------------------------ known users
     def known_users(self, user_ids: np.ndarray) -> UserContext:
