@@ -13,6 +13,7 @@ import logging
 import struct
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -216,11 +217,16 @@ def test_a_member_whose_header_lies_about_its_size_is_refused_while_unpacking(
     written: list[int] = []
     real_open = Path.open
 
-    def spy(self: Path, mode: str = "r", *args: object, **kwargs: object):  # type: ignore[no-untyped-def]
-        handle = real_open(self, mode, *args, **kwargs)  # type: ignore[call-overload]
+    def spy(self: Path, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        handle = real_open(self, mode, *args, **kwargs)
         if mode == "wb" and self.name == "ratings.csv":
             write = handle.write
-            handle.write = lambda chunk: written.append(len(chunk)) or write(chunk)
+
+            def counted(chunk: bytes) -> int:
+                written.append(len(chunk))
+                return write(chunk)
+
+            handle.write = counted
         return handle
 
     monkeypatch.setattr(Path, "open", spy)
