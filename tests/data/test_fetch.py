@@ -2,6 +2,7 @@
 
 The server serves tiny MovieLens-shaped zips built from tests/fixtures.py and can cut a
 transfer short, ignore Range requests, answer late or 404; it records every request.
+test_fetch_safety.py reuses it for hostile mirrors and hostile zips.
 """
 
 from __future__ import annotations
@@ -258,28 +259,6 @@ def test_unknown_release_lists_the_valid_names():
         fetch_movielens("ml-5m", "unused")
 
 
-def test_ml_latest_is_checked_against_the_published_md5(server, tmp_path, caplog):
-    body = make_zip(tmp_path, "ml-latest", "ml-latest")
-    server.files["ml-latest.zip"] = body
-    dest = tmp_path / "data"
-    assert RELEASES["ml-latest"].sha256 is None and RELEASES["ml-latest"].md5 is None
-    with pytest.raises(DownloadError, match=r"ml-latest\.zip\.md5: HTTP 404.*--no-verify"):
-        fetch_movielens("ml-latest", dest, base_url=server.url)
-    server.files["ml-latest.zip.md5"] = f"MD5 (ml-latest.zip) = {'f' * 32}\n".encode()
-    with pytest.raises(DownloadError, match=f"md5 mismatch: expected {'f' * 32}"):
-        fetch_movielens("ml-latest", dest, base_url=server.url)
-    digest = hashlib.md5(body).hexdigest()
-    server.files["ml-latest.zip.md5"] = f"{digest}  ml-latest.zip\n".encode()  # GNU style too
-    path = fetch_movielens("ml-latest", dest, base_url=server.url)
-    assert reco.load_movielens(path).ratings.equals(fixtures.expected_ratings())
-    with caplog.at_level(logging.WARNING, logger="reco.data.fetch"):
-        fetch_movielens("ml-latest", tmp_path / "other", base_url=server.url, verify=False)
-    assert any("NOT VERIFYING" in r.getMessage() for r in caplog.records)
-    seen = len(server.requests)  # an unverified fetch is cached like a verified one
-    fetch_movielens("ml-latest", tmp_path / "other", base_url=server.url, verify=False)
-    assert len(server.requests) == seen
-
-
 def test_the_environment_variable_sets_the_base_url(small, monkeypatch):
     server, table, dest = small
     monkeypatch.setenv(fetch.BASE_URL_ENV, server.url)
@@ -304,3 +283,13 @@ def test_main_returns_0_with_the_path_on_stdout_and_2_on_errors(small, monkeypat
     assert script.main(["ml-5m", "--dest", str(dest), "--base-url", server.url]) == 2
     monkeypatch.setattr(fetch, "RELEASES", RELEASES)
     assert script.main(["ml-1m", "--dest", str(dest), "--base-url", server.url]) == 2
+
+
+def test_an_unverified_fetch_is_cached_like_a_verified_one(server, tmp_path, caplog):
+    server.files["ml-latest.zip"] = make_zip(tmp_path, "ml-latest", "ml-latest")
+    with caplog.at_level(logging.WARNING, logger="reco.data.fetch"):
+        fetch_movielens("ml-latest", tmp_path / "other", base_url=server.url, verify=False)
+    assert any("NOT VERIFYING" in r.getMessage() for r in caplog.records)
+    seen = len(server.requests)
+    fetch_movielens("ml-latest", tmp_path / "other", base_url=server.url, verify=False)
+    assert len(server.requests) == seen
