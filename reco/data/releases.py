@@ -63,7 +63,8 @@ class Release:
 #          several independent public download scripts and data manifests (size 238,950,008);
 #          no well-known library pins ml-32m yet.
 # ml-latest has no fixed value: GroupLens regenerates it; OmniRec pins one snapshot
-# (66a9e518...) that is stale by design, so fetch_movielens uses <url>.md5 at download time.
+# (66a9e518...) that is stale by design: fetch_movielens wants --sha256/--md5 from a source
+# the user trusts, or --allow-unpinned (the mirror's own <url>.md5 is advisory only).
 # ml-latest-small: [TFDS]/[OR] agree, and public downloads dated 2026 still match them.
 # shared/data/SOURCES.md gives 859da233... for a copy committed to aramki/movieRatings (same
 # members); no source records it for the GroupLens URL, so it is not accepted.
@@ -89,7 +90,7 @@ _TABLE = (
     Release("ml-latest-small", "ml-latest-small.zip", "ml-latest-small",  # [TFDS] [OR]
             sha256="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
             size=978_202, moving=True),
-    Release("ml-latest", "ml-latest.zip", "ml-latest", moving=True),  # <url>.md5 at fetch time
+    Release("ml-latest", "ml-latest.zip", "ml-latest", moving=True),  # no pin: see above
 )
 #: Every release by name (read-only).
 RELEASES: Mapping[str, Release] = MappingProxyType({r.name: r for r in _TABLE})
