@@ -17,7 +17,8 @@ whole chain before anything is loaded, and a version edited after publishing, or
 file swapped, truncated or added, is refused with one :class:`ArtifactError` naming the
 file.
 
-Publishing (:meth:`Staging.publish`): every file is written into a private directory made
+Publishing (:meth:`Staging.publish`; the careful reads and writes are :mod:`._files`):
+every file is written into a private directory made
 by ``mkdtemp`` (so nothing can be planted in it beforehand, and nothing is written
 through a symlink), made 0644 (directories 0755, whatever the umask), fsynced; the
 manifest is written last; the directory is renamed into ``versions/`` (one atomic step),
@@ -51,6 +52,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from reco.artifacts._files import (
+    DIR_MODE,
+    FILE_MODE,
+    fsync_dir,
+    hash_file,
+    mkdir_real,
+    open_no_follow,
+    read_small,
+    real_directory,
+    write_file_atomic,
+)
 from reco.exceptions import ArtifactError
 from reco.npz import describe_npz
 
@@ -68,8 +80,6 @@ VERSION_ID = re.compile(r"^(\d{8}T\d{6}Z)-([0-9a-f]{16})(?:-\d+)?$")
 _HASH_CHARS = 16
 _MAX_MANIFEST_BYTES = 16 << 20  # a real one is a few kB; a larger one is not ours
 _MAX_POINTER_BYTES = 4096
-_CHUNK = 1 << 22
-_FILE_MODE, _DIR_MODE = 0o644, 0o755
 _LOCK = ".lock"
 #: A pointer's temp file lives for microseconds; one this old is a dead writer's.
 _POINTER_TEMP_SECONDS = 60.0
@@ -88,84 +98,6 @@ def _held(lock_path: Path) -> bool:
     finally:
         os.close(fd)
     return False
-
-
-# ---------------------------------------------------------------- small, careful file I/O
-def _open_no_follow(path: Path) -> int:
-    """Open ``path`` for reading, refusing a symlink (``O_NOFOLLOW``) and anything but a
-    regular file."""
-    # O_NONBLOCK: a FIFO planted in place of a file must not block the open until a writer
-    # comes (it has no effect on reading a regular file)
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise OSError(errno.EINVAL, "not a regular file")
-    os.set_blocking(fd, True)
-    return fd
-
-
-def read_small(path: Path, limit: int) -> bytes:
-    """The bytes of a small regular file (no symlink), at most ``limit`` of them."""
-    fd = _open_no_follow(path)
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise ValueError(f"larger than {limit} bytes")
-    return data
-
-
-def hash_file(path: Path) -> tuple[int, str]:
-    """Size and sha256 (hex) of a regular file, never through a symlink."""
-    digest = hashlib.sha256()
-    size = 0
-    with os.fdopen(_open_no_follow(path), "rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_atomic(path: Path, data: bytes) -> None:
-    """Write ``data`` to a new temporary file beside ``path``, fsync it, make it 0644 and
-    rename it over ``path`` (which, if a symlink, is replaced, never followed)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fchmod(out.fileno(), _FILE_MODE)
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _real_directory(path: Path, what: str) -> None:
-    """``path`` exists as a directory and is not a symlink."""
-    try:
-        mode = os.lstat(path).st_mode
-    except FileNotFoundError:
-        raise ArtifactError(f"{what}: missing") from None
-    if stat.S_ISLNK(mode):
-        raise ArtifactError(f"{what}: is a symlink; the store never follows one")
-    if not stat.S_ISDIR(mode):
-        raise ArtifactError(f"{what}: not a directory")
-
-
-def _mkdir_real(path: Path, what: str) -> None:
-    with contextlib.suppress(FileExistsError):
-        path.mkdir(mode=_DIR_MODE)
-    _real_directory(path, what)
 
 
 # ---------------------------------------------------------------- verification
@@ -215,7 +147,7 @@ def read_version_manifest(directory: Path) -> tuple[dict[str, Any], bytes]:
     """The manifest of a version directory and its bytes; ``ArtifactError`` when it is
     missing, a symlink, oversized or not a JSON object."""
     if os.path.lexists(directory):
-        _real_directory(directory, "the version directory")
+        real_directory(directory, "the version directory")
     path = directory / MANIFEST
     try:
         data = read_small(path, _MAX_MANIFEST_BYTES)
@@ -317,7 +249,7 @@ def verify(directory: str | Path, *, checksums: bool = True) -> dict[str, Any]:
         Naming the file and what is wrong with it.
     """
     directory = Path(directory)
-    _real_directory(directory, "the version directory")
+    real_directory(directory, "the version directory")
     manifest, data = read_version_manifest(directory)
     match = VERSION_ID.match(directory.name)
     if match and not manifest_digest(data).startswith(match.group(2)):
@@ -431,9 +363,9 @@ class ArtifactStore:
         """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            _real_directory(self.root, "the artifact store")
-            _mkdir_real(self.root / STAGING, STAGING)
-            _mkdir_real(self.versions_dir, VERSIONS)
+            real_directory(self.root, "the artifact store")
+            mkdir_real(self.root / STAGING, STAGING)
+            mkdir_real(self.versions_dir, VERSIONS)
             self.clean_staging()
         except OSError as exc:
             raise ArtifactError(f"the artifact store cannot be written ({exc.strerror})") \
@@ -491,7 +423,7 @@ class ArtifactStore:
         """Make ``alias`` name ``version`` (which must be published) by one rename."""
         if alias not in ALIASES:
             raise ArtifactError(f"unknown pointer {alias!r}; known: {list(ALIASES)}")
-        _real_directory(self.version_path(version), f"version {version}")
+        real_directory(self.version_path(version), f"version {version}")
         write_file_atomic(self.root / alias, (version + "\n").encode("ascii"))
 
     def prune(self, keep: int) -> list[str]:
@@ -536,21 +468,21 @@ class Staging:
         manifest = dict(manifest)
         manifest["files"] = describe_files(self.path)
         for name in manifest["files"]:
-            os.chmod(self.path / name, _FILE_MODE, follow_symlinks=False)
+            os.chmod(self.path / name, FILE_MODE, follow_symlinks=False)
         for root, dirs, _ in os.walk(self.path):
             for name in dirs:
-                os.chmod(Path(root) / name, _DIR_MODE)
+                os.chmod(Path(root) / name, DIR_MODE)
         data = (json.dumps(manifest, indent=2, default=str) + "\n").encode("utf-8")
         write_file_atomic(self.path / MANIFEST, data)
         for name in manifest["files"]:  # every byte on disk before the version exists
-            fd = _open_no_follow(self.path / name)
+            fd = open_no_follow(self.path / name)
             try:
                 os.fsync(fd)
             finally:
                 os.close(fd)
         for root, _, _ in os.walk(self.path):
-            _fsync_dir(Path(root))
-        os.chmod(self.path, _DIR_MODE)
+            fsync_dir(Path(root))
+        os.chmod(self.path, DIR_MODE)
         created = _stamp(manifest.get("created_at"))
         base = f"{created}-{manifest_digest(data)[:_HASH_CHARS]}"
         version, n = base, 1
@@ -559,7 +491,7 @@ class Staging:
         target = self.store.version_path(version)
         os.rename(self.path, target)  # the version appears whole, or not at all
         self.published, self.version = True, version
-        _fsync_dir(self.store.versions_dir)
+        fsync_dir(self.store.versions_dir)
         if alias is not None:
             self.store.set_pointer(version, alias)
         log.info("published version %s%s", version, f" as {alias}" if alias else "")

@@ -34,6 +34,7 @@ import pytest
 
 from api import create_app
 from reco.artifacts import store
+from reco.artifacts._files import hash_file
 from reco.artifacts.model_dir import load_model, save_model
 from reco.data.synthetic import SyntheticConfig, generate
 from reco.exceptions import ArtifactError
@@ -128,7 +129,7 @@ def _seal_unchecked(broken: Broken, arrays: dict[str, Any]) -> None:
         name = path.relative_to(broken.version).as_posix()
         if name == MANIFEST:
             continue
-        size, sha = store.hash_file(path)
+        size, sha = hash_file(path)
         files[name] = {"size": size, "sha256": sha}
         if name.endswith(".npz"):
             try:
