@@ -736,6 +736,7 @@ def test_load_model_refuses_with_one_clean_artifact_error(
     _assert_clean(message, private, kind)
 
 
+@pytest.mark.slow  # an app per kind: the load-side test above stays in the fast loop
 def test_the_api_starts_and_answers_503(broken: tuple[Kind, Broken], pristine: Path,
                                         private: str) -> None:
     kind, case = broken

@@ -24,6 +24,7 @@ def openapi_schema(app):
     return schemathesis.openapi.from_wsgi("/openapi.json", app)
 
 
+@pytest.mark.slow  # about 10 s of generated requests
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_api_conforms_to_its_schema(case):
