@@ -141,6 +141,9 @@ class ModelHolder:
         checksums = version.name != self._verified
         self._verified = None  # trusted once, at start: never for a later load
         try:
+            if threading.current_thread() is threading.main_thread():
+                # at start, before the worker serves anything: nothing to keep responsive
+                return RecoService.load(version, checksums=checksums)
             return _off_the_loop(RecoService.load, version, checksums=checksums)
         except ArtifactError as exc:
             self._reject(version.name, str(exc))
