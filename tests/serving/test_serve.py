@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,30 +19,37 @@ from scripts.bench.serve import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.slow  # gunicorn in a subprocess: ~3 s of process start and model loading
-def test_gunicorn_serves_the_api(trained):
+@contextlib.contextmanager
+def _gunicorn(artifacts: Path) -> Iterator[int]:
+    """scripts/serve.py on a free loopback port, once a worker answers; its port."""
     pytest.importorskip("gunicorn")
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
-         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(artifacts),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/recommend/1?k=3",
-                                            timeout=20) as r:
-                    body = json.load(r)
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5).close()
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
                         f"server did not answer; exit code {process.poll()}") from None
-                time.sleep(0.3)
-        assert len(body["items"]) == 3
+                time.sleep(0.2)
+        yield port
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.slow  # gunicorn in a subprocess: ~3 s of process start and model loading
+def test_gunicorn_serves_the_api(trained):
+    with _gunicorn(trained) as port, urllib.request.urlopen(
+            f"http://127.0.0.1:{port}/recommend/1?k=3", timeout=20) as r:
+        body = json.load(r)
+    assert len(body["items"]) == 3
 
 
 def test_serve_refuses_missing_or_untrained_artifacts(tmp_path):
@@ -115,20 +124,7 @@ def _raw(port: int, data: bytes) -> tuple[int, dict[str, str], bytes]:
 
 @pytest.mark.slow  # gunicorn in a subprocess
 def test_what_gunicorn_refuses_itself_is_answered_as_reco_json(trained):
-    pytest.importorskip("gunicorn")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
-         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/livez", timeout=5).close()
-                break
-            except OSError:
-                assert process.poll() is None and time.monotonic() < deadline
-                time.sleep(0.2)
+    with _gunicorn(trained) as port:
         cases = {
             b"GARBAGE\r\n\r\n": 400,
             b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n": 414,
@@ -145,6 +141,3 @@ def test_what_gunicorn_refuses_itself_is_answered_as_reco_json(trained):
             error = json.loads(body)["error"]
             assert error["status"] == status and error["request_id"] == headers["X-Request-Id"]
             assert b"aaaa" not in body and b"bbbb" not in body and b"<html" not in body
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
