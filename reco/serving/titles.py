@@ -34,6 +34,10 @@ ARTICLES: tuple[str, ...] = (
 _YEAR = re.compile(TITLE_YEAR_PATTERN)
 _INVERTED = re.compile(r"^(?P<rest>.+), (?P<article>" + "|".join(
     re.escape(a) for a in sorted(ARTICLES, key=len, reverse=True)) + r")$")
+_BY_LENGTH = sorted(ARTICLES, key=len, reverse=True)
+_LEADING = re.compile(
+    "^(?:" + "|".join(re.escape(a) for a in _BY_LENGTH if a.endswith("'")) + r")(?=\S)"
+    "|^(?:" + "|".join(re.escape(a) for a in _BY_LENGTH if not a.endswith("'")) + r") (?=\S)")
 # the main title, then any number of parenthesised alternates at its end; "(500) Days of
 # Summer" keeps its leading parentheses since the main part must not be empty
 _ALTERNATES = re.compile(r"^(?P<main>.+?)(?P<alts>(?:\s*\([^()]*\))*)$", re.DOTALL)
@@ -72,12 +76,7 @@ def reading_order(name: str) -> str:
 
 def without_article(name: str) -> str:
     """``name`` (in reading order) without a leading article: "The Matrix" -> "Matrix"."""
-    for article in ARTICLES:
-        if article.endswith("'") and name.startswith(article) and len(name) > len(article):
-            return name[len(article):]
-        if name.startswith(article + " ") and len(name) > len(article) + 1:
-            return name[len(article) + 1:]
-    return name
+    return _LEADING.sub("", name, count=1)
 
 
 def split_title(stored: str) -> tuple[str, list[str], int | None]:

@@ -47,8 +47,9 @@ def index() -> TitleIndex:
 
 
 def _index(titles: list[str], counts: list[int] | np.ndarray) -> TitleIndex:
-    years = pl.select(title_year(pl.Series(titles, dtype=pl.String)).cast(pl.Float64))
-    return TitleIndex.build(titles, years.to_series().to_numpy(), np.asarray(counts))
+    years = pl.DataFrame({"title": titles}, schema={"title": pl.String}).select(
+        title_year(pl.col("title")).cast(pl.Float64)).to_series().to_numpy()
+    return TitleIndex.build(titles, years, np.asarray(counts))
 
 
 def _found(index: TitleIndex, query: str, limit: int = 5) -> list[str]:
