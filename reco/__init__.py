@@ -3,10 +3,11 @@
 The public API is re-exported here; see README.md and docs/ for the guided tour.
 """
 
-# Imported under private names: ``reco.os`` or ``reco.Any`` would read as reco's API.
+# Imported under private names (TYPE_CHECKING is deleted after its block): ``reco.os``
+# or ``reco.Any`` would read as reco's API.
 import importlib as _importlib
 import os as _os
-import typing as _typing
+from typing import TYPE_CHECKING
 
 # OpenMP threads (XGBoost, scikit-learn) spin while they wait by default. When another
 # process holds a core, that spinning slows fits down several times over. Measured with
@@ -83,7 +84,7 @@ _EXPORTS: dict[str, str] = {
     "apply_text_models": "reco.pipelines.text_models",
 }
 
-if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
+if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run time
     from reco.artifacts.model_dir import load_model, save_model
     from reco.artifacts.store import ArtifactStore
     from reco.data.dataset import DataReport, MovieLensData, RatingScale
@@ -120,6 +121,7 @@ if _typing.TYPE_CHECKING:  # what type checkers and IDEs see; nothing is importe
     from reco.text.label_model import DawidSkeneLabelModel, LabelModelConfig, majority_vote
     from reco.text.movielens import family_probabilities
     from reco.text.tagger_inputs import predict_movielens_genres
+del TYPE_CHECKING
 
 
 def __getattr__(name: str) -> object:
