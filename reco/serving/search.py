@@ -108,6 +108,11 @@ class TitleIndex:
         self._years = years
         self._popularity = popularity
         self._n = int(years.size)
+        # each movie's place by popularity (most rated first, then lowest position): one
+        # integer that breaks every tie, so the best `limit` need no full sort per query
+        order = np.lexsort((np.arange(self._n), -popularity))
+        self._rank = np.empty(self._n, dtype=np.int64)
+        self._rank[order] = np.arange(self._n)
         self._joined: pl.Series | None = None
         self._joined_rows: np.ndarray | None = None
 
@@ -251,9 +256,16 @@ class TitleIndex:
             tier[positions] = TYPO_WORDS
         if positions.size == 0:
             return SearchHit(np.empty(0, np.int64), np.empty(0, np.int8))
-        order = np.lexsort((positions, -self._popularity[positions], ~strong[positions],
-                            tier[positions], ~of_year[positions]))
-        best = positions[order[:limit]]
+        # order: that year's films first, then tier, a name as written before one without
+        # its article, then popularity; as one integer per hit, of which only the best
+        # `limit` are sorted ("the" matches most of a catalogue)
+        group = ((~of_year[positions]).astype(np.int64) * (NO_MATCH + 1)
+                 + tier[positions]) * 2 + (~strong[positions])
+        key = group * self._n + self._rank[positions]
+        if key.size > limit:
+            keep = np.argpartition(key, limit - 1)[:limit]
+            positions, key = positions[keep], key[keep]
+        best = positions[np.argsort(key)]
         return SearchHit(best.astype(np.int64), tier[best])
 
 

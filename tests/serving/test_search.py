@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reco.columns import title_year
 from reco.serving.search import TitleIndex, title_keys
@@ -121,6 +123,18 @@ def test_nothing_and_limits(index: TitleIndex):
     assert _found(index, "zzzzzz qqqq") == []
     assert len(index.search("the", 2).positions) == 2
     assert index.search("the", 0).positions.size == 0
+
+
+_FUZZ_INDEX = _index(TITLES, [n for _, n in CATALOGUE])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.integers(1, 30))
+def test_any_query_answers_distinct_rows_within_the_limit(query: str, limit: int):
+    hit = _FUZZ_INDEX.search(query, limit)
+    assert hit.positions.size == hit.tiers.size <= limit
+    assert len(set(hit.positions.tolist())) == hit.positions.size
+    assert ((hit.positions >= 0) & (hit.positions < len(TITLES))).all()
 
 
 def test_keys_cover_every_spelling():
