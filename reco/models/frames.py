@@ -65,9 +65,6 @@ class Labels:
             raise UnknownIdError(f"unknown {self.kind} id {str(array[~known][0])!r}")
         return np.where(known, pos + 1, -1).astype(np.int64)
 
-    def code(self, value: object) -> int:
-        return int(self.codes([str(value)])[0])
-
     def of(self, codes: np.ndarray) -> np.ndarray:
         """The string ids of integer ids (from 1; the caller keeps -1 padding out)."""
         return self.labels[np.asarray(codes, dtype=np.int64) - 1]
@@ -136,8 +133,8 @@ def _integer_ids(frame: pl.DataFrame, what: str, name: str) -> pl.DataFrame:
     if column.null_count():
         raise DataFormatError(f"{what}: column {name!r} has {column.null_count()} missing ids")
     if column.dtype.is_integer():
-        low, high = column.min(), column.max()
-        if (low is not None and int(low) < 0) or (high is not None and int(high) > _INT32_MAX):  # type: ignore[arg-type]
+        ids = column.to_numpy()
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) > _INT32_MAX):
             raise DataFormatError(f"{what}: column {name!r} holds integer ids outside "
                                   f"0..{_INT32_MAX}; pass them as strings to have them mapped")
         return frame.with_columns(pl.col(name).cast(pl.Int32))
@@ -237,14 +234,14 @@ def read_ratings(data: object, columns: Mapping[str, str] | None = None, *,
                                  if c in frame.columns]), users, items)
 
 
-def read_keyed(data: object | None, what: str, required: Sequence[str], ratings: Ratings,
-               columns: Mapping[str, str] | None = None) -> pl.DataFrame | None:
+def read_keyed(data: object | None, what: str, required: Sequence[str],
+               ratings: Ratings) -> pl.DataFrame | None:
     """A frame keyed by movie (and user) ids, such as movies or tags, made canonical like
     ``ratings``: the same names, the same id mapping; with string ids, rows of ids the
     ratings (and movies) do not have are dropped (they have no code)."""
     if data is None:
         return None
-    frame = canonical_columns(to_polars(data, what), what, required, (), columns)
+    frame = canonical_columns(to_polars(data, what), what, required)
     if MOVIE_ID in frame.columns:
         frame = encode(frame, MOVIE_ID, ratings.items, what)
         if ratings.items is not None:

@@ -261,11 +261,11 @@ class TitleIndex:
         # `limit` are sorted ("the" matches most of a catalogue)
         group = ((~of_year[positions]).astype(np.int64) * (NO_MATCH + 1)
                  + tier[positions]) * 2 + (~strong[positions])
-        key = group * self._n + self._rank[positions]
-        if key.size > limit:
-            keep = np.argpartition(key, limit - 1)[:limit]
-            positions, key = positions[keep], key[keep]
-        best = positions[np.argsort(key)]
+        order_key = group * self._n + self._rank[positions]
+        if order_key.size > limit:
+            keep = np.argpartition(order_key, limit - 1)[:limit]
+            positions, order_key = positions[keep], order_key[keep]
+        best = positions[np.argsort(order_key)]
         return SearchHit(best.astype(np.int64), tier[best])
 
 
