@@ -11,7 +11,9 @@ from reco.artifacts import manifest as art
 from reco.artifacts.model_dir import load_model, model_section, save_model
 from reco.artifacts.store import DEFAULT_KEEP
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
+from reco.data.dataset import MovieLensData
 from reco.data.movielens import LoadConfig
+from reco.exceptions import DataFormatError
 from reco.pipelines.features import StepTimer, data_section, load_data
 from reco.pipelines.text_models import apply_text_models
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
@@ -23,7 +25,7 @@ __all__ = ["load_model", "train"]
 
 
 def train(
-    data_dir: str | Path | None,
+    data_dir: str | Path | MovieLensData | None,
     artifacts: str | Path,
     *,
     config: HybridConfig | None = None,
@@ -38,7 +40,10 @@ def train(
     Parameters
     ----------
     data_dir
-        A MovieLens release, or ``None`` for the embedded synthetic default.
+        A MovieLens release (its directory, or a :class:`~reco.data.dataset.MovieLensData`
+        already loaded), or ``None`` for the embedded synthetic default. For frames of
+        your own, fit :class:`~reco.ranking.hybrid.HybridRecommender` and publish it with
+        :func:`~reco.artifacts.model_dir.save_model`.
     artifacts
         The artifact store: the model becomes a new version (``manifest.json``,
         ``cf.npz``, ``rating.npz``, ``content.npz``, ``popular.npz``, ``ranker.json``,
@@ -60,7 +65,15 @@ def train(
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
     timer = StepTimer()
-    data = timer.run("load", lambda: load_data(data_dir, load_config))
+    if isinstance(data_dir, MovieLensData):
+        data = data_dir
+    elif data_dir is None or isinstance(data_dir, (str, Path)):
+        data = timer.run("load", lambda: load_data(data_dir, load_config))
+    else:  # a frame, most likely: say what to do with it
+        raise DataFormatError(
+            f"train takes a release directory or a MovieLensData, got "
+            f"{type(data_dir).__module__}.{type(data_dir).__qualname__}; for frames, "
+            "HybridRecommender().fit(ratings, movies) then save_model(...)")
     tmdb = None
     if tmdb_path is not None:
         from reco.data.tmdb import read_tmdb_movies
