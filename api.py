@@ -29,8 +29,17 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 
 from reco.exceptions import UnknownIdError
-from reco.serving import WEB_DIR, Filters, ModelHolder, RecoService, openapi_spec
-from reco.serving.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_K, MAX_RATINGS
+from reco.serving import (
+    MAX_BODY_BYTES,
+    MAX_JSON_DEPTH,
+    MAX_K,
+    MAX_RATINGS,
+    WEB_DIR,
+    Filters,
+    ModelHolder,
+    RecoService,
+    openapi_spec,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("reco", __name__)

@@ -244,6 +244,33 @@ def slow_clients(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_mixed(sub: argparse._SubParsersAction) -> None:
+    mx = sub.add_parser("mixed", help="the serving stacks side by side under one mixed load")
+    mx.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    mx.add_argument("--stacks", nargs="+", default=["sync", "gevent", "front"],
+                    choices=["front", "gevent", "sync", "gthread"],
+                    help="in this order within each repeat (ratios are to the first)")
+    mx.add_argument("--requests", type=int, default=20_000, help="per run")
+    mx.add_argument("--concurrency", type=int, default=8, help="client threads")
+    mx.add_argument("--repeats", type=int, default=3)
+    mx.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    mx.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Mixed load' section")
+
+
+def mixed(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import mixed as bm
+    from scripts.bench import report as br
+
+    result = bm.run_mixed(args.artifacts, args.stacks, args.requests, args.concurrency,
+                          args.repeats)
+    result.update(command=command, provenance=br.provenance())
+    if args.doc is not None:
+        br.update_doc_section(args.doc, "Mixed load: the serving stacks (issue 14)",
+                              bm.render_mixed(result, command))
+    return result
+
+
 def _add_attack(sub: argparse._SubParsersAction) -> None:
     at = sub.add_parser("attack", help="200+ hostile raw requests against a live server")
     at.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
@@ -319,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_start(sub)
     _add_slow_clients(sub)
     _add_attack(sub)
+    _add_mixed(sub)
     _add_search(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
@@ -339,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
         result = attack(args, command)
     elif args.command == "search":
         result = search(args, command)
+    elif args.command == "mixed":
+        result = mixed(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

@@ -54,7 +54,7 @@ TABLE_FILES: dict[str, str] = {
 #: Each library's name in the manifest and the distributions that may provide it
 #: (xgboost-cpu is the same module as xgboost without the CUDA libraries).
 _LIBRARIES: dict[str, tuple[str, ...]] = {
-    "numpy": ("numpy",), "scipy": ("scipy",), "pandas": ("pandas",),
+    "reco": ("reco-movies",), "numpy": ("numpy",), "scipy": ("scipy",), "pandas": ("pandas",),
     "scikit-learn": ("scikit-learn",), "xgboost": ("xgboost-cpu", "xgboost"),
     "polars": ("polars",), "flask": ("flask",),
 }
@@ -63,9 +63,7 @@ _CHUNK = 1 << 22
 
 def library_versions() -> dict[str, str | None]:
     """Python and the versions of reco and the libraries it is built on (None when absent)."""
-    from reco import __version__
-
-    versions: dict[str, str | None] = {"python": platform.python_version(), "reco": __version__}
+    versions: dict[str, str | None] = {"python": platform.python_version()}
     for name, distributions in _LIBRARIES.items():
         versions[name] = None
         for distribution in distributions:

@@ -18,6 +18,8 @@ import importlib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from reco.serving.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_K, MAX_RATINGS
+
 #: The page's static files (index.html, app.js, style.css), shipped as package data.
 WEB_DIR = Path(__file__).resolve().parent / "web"
 
@@ -45,4 +47,5 @@ def __getattr__(name: str) -> object:
     return value
 
 
-__all__ = ["WEB_DIR", "Filters", "ModelHolder", "RecoService", "openapi_spec", "read_manifest"]
+__all__ = ["MAX_BODY_BYTES", "MAX_JSON_DEPTH", "MAX_K", "MAX_RATINGS", "WEB_DIR", "Filters",
+           "ModelHolder", "RecoService", "openapi_spec", "read_manifest"]
