@@ -141,3 +141,60 @@ def test_what_gunicorn_refuses_itself_is_answered_as_reco_json(trained):
             error = json.loads(body)["error"]
             assert error["status"] == status and error["request_id"] == headers["X-Request-Id"]
             assert b"aaaa" not in body and b"bbbb" not in body and b"<html" not in body
+
+
+def test_a_busy_port_is_one_line_and_exit_2_before_anything_serves(trained, caplog):
+    import logging
+    import socket
+
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        with caplog.at_level(logging.INFO):
+            assert serve.main(["--artifacts", str(trained), "--port", str(port)]) == 2
+    errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+    assert len(errors) == 1 and "in use" in errors[0] and "--port" in errors[0]
+    assert not any("serving version" in r.getMessage() for r in caplog.records)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(x) for x in path.read_text().split()] if path.exists() else []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
+@pytest.mark.slow  # gunicorn in a subprocess
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGKILL"])
+def test_stopping_the_front_stops_gunicorn_too(trained, signal_name):
+    import os
+    import signal
+
+    pytest.importorskip("gunicorn")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
+         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not _children(process.pid):
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.1)
+        master = _children(process.pid)[0]
+        time.sleep(1.0)  # gunicorn's own signal handlers installed
+        os.kill(process.pid, getattr(signal, signal_name))
+        process.wait(timeout=60)
+        deadline = time.monotonic() + 40  # SIGKILL: the child's death signal, then its stop
+        while _alive(master) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(master), "gunicorn outlived the front"
+        if signal_name == "SIGTERM":
+            assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
