@@ -211,9 +211,10 @@ def evaluate_release(data_dir: str | Path | None, out: str | Path, *,
     ``command``: the command line, quoted in the Markdown so the run can be repeated.
     """
     from reco.data.tmdb import read_tmdb_movies
-    from reco.evaluation.report import write_report
+    from reco.evaluation.report import charts_available, write_report
     from reco.pipelines.features import load_data
 
+    charts_available()
     data = load_data(data_dir)
     tmdb = None if tmdb_path is None else read_tmdb_movies(tmdb_path)
     extra: dict[str, Any] = {"config": fast_config(), "ease_grid": FAST_EASE_GRID} if fast else {}

@@ -94,6 +94,18 @@ def write_report(report: dict[str, Any], out_dir: str | Path, command: str) -> d
     return paths
 
 
+def charts_available() -> bool:
+    """Whether matplotlib (the ``eval`` extra) can draw the PNG charts. Called before an
+    evaluation starts, so a missing extra is said at once, not after minutes of work."""
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        log.warning("matplotlib not installed: the report will be written without its PNG "
+                    "charts (pip install -e '.[eval]')")
+        return False
+    return True
+
+
 def write_charts(report: dict[str, Any], out: Path) -> dict[str, Path]:
     """Per-method bar chart and feature-importance chart (PNG); skipped without matplotlib."""
     try:
@@ -102,8 +114,7 @@ def write_charts(report: dict[str, Any], out: Path) -> dict[str, Path]:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        log.warning("matplotlib not installed: no PNG charts (pip install -e '.[eval]')")
-        return {}
+        return {}  # said by charts_available() before the evaluation started
     k = report["k"]
     paths: dict[str, Path] = {}
     rows = report["topn"]

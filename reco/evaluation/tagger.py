@@ -25,6 +25,7 @@ from sklearn.model_selection import train_test_split
 from reco.data.movielens import load_movielens
 from reco.data.netflix import read_netflix_titles
 from reco.data.tmdb import read_tmdb_movies
+from reco.evaluation.report import charts_available
 from reco.exceptions import DataFormatError
 from reco.text import multilabel as mm
 from reco.text.genre_tagger import THRESHOLD_MODES, GenreTagger, TaggerConfig
@@ -247,6 +248,7 @@ def evaluate_tagger(out: str | Path, *, netflix: str | Path | None = None,
     config = config or TaggerConfig()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    charts = charts_available()
     sources = {"netflix": (netflix, read_netflix_titles, netflix_inputs),
                "tmdb": (tmdb, read_tmdb_movies, tmdb_inputs)}
     report: dict[str, Any] = {"config": config.to_dict(), "test_size": test_size}
@@ -259,7 +261,8 @@ def evaluate_tagger(out: str | Path, *, netflix: str | Path | None = None,
         agg = aggregate(runs)
         report[name] = {"aggregate": agg, "runs": runs, "n_titles": len(labels)}
         sections.append(markdown(name, agg, runs))
-        plot(name, agg, out / f"genre_f1_{name}.png")
+        if charts:
+            plot(name, agg, out / f"genre_f1_{name}.png")
     if movielens is not None and tmdb is not None:
         report["movielens"] = movielens_check(Path(tmdb), Path(movielens), config)
         sections.append(movielens_markdown(report["movielens"]))
