@@ -354,6 +354,24 @@ class ArtifactStore:
         return out
 
     # ---------------------------------------------------------- writing
+    def prepare(self) -> None:
+        """Create the store's directories, or check the ones there: :meth:`stage` calls it,
+        and training calls it before any work, so an output path that cannot be a store
+        (a file, a symlink, no write permission) is said at once, not after the fit."""
+        if self.root.is_symlink() or (self.root.exists() and not self.root.is_dir()):
+            raise ArtifactError(f"{self.root} exists and is not a directory; --artifacts "
+                                "names the artifact store's directory")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            real_directory(self.root, "the artifact store")
+            mkdir_real(self.root / STAGING, STAGING)
+            mkdir_real(self.versions_dir, VERSIONS)
+            if not os.access(self.root / STAGING, os.W_OK | os.X_OK):
+                raise PermissionError(errno.EACCES, "permission denied")
+        except OSError as exc:
+            raise ArtifactError(f"the artifact store {self.root} cannot be written "
+                                f"({exc.strerror or exc})") from None
+
     @contextlib.contextmanager
     def stage(self) -> Iterator[Staging]:
         """A private directory to write a new version into; removed unless published.
@@ -361,11 +379,8 @@ class ArtifactStore:
         Leftovers of writers that died (``kill -9``) are removed first: each staging
         directory is locked by its writer, and a lock nobody holds is a dead writer's.
         """
+        self.prepare()
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            real_directory(self.root, "the artifact store")
-            mkdir_real(self.root / STAGING, STAGING)
-            mkdir_real(self.versions_dir, VERSIONS)
             self.clean_staging()
         except OSError as exc:
             raise ArtifactError(f"the artifact store cannot be written ({exc.strerror})") \

@@ -9,7 +9,7 @@ from typing import Any
 
 from reco.artifacts import manifest as art
 from reco.artifacts.model_dir import load_model, model_section, save_model
-from reco.artifacts.store import DEFAULT_KEEP
+from reco.artifacts.store import DEFAULT_KEEP, ArtifactStore
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
 from reco.data.dataset import MovieLensData
 from reco.data.movielens import LoadConfig
@@ -64,6 +64,7 @@ def train(
     """
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
+    ArtifactStore(artifacts).prepare()  # an unusable output path is said before the work
     timer = StepTimer()
     if isinstance(data_dir, MovieLensData):
         data = data_dir

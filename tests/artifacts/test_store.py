@@ -238,3 +238,41 @@ def test_a_pointer_temp_file_left_by_a_kill_is_removed_once_stale(tmp_path):
     os.utime(stale, (0, 0))
     publish(tmp_path, {"a": b"2"})
     assert not stale.exists() and fresh.exists()
+
+
+@pytest.mark.parametrize("kind", ["file", "symlink"])
+def test_an_output_path_that_cannot_be_a_store_is_said_before_any_work(tmp_path, kind,
+                                                                        monkeypatch):
+    from reco.pipelines import features as feature_pipeline
+    from reco.pipelines import train as training
+
+    target = tmp_path / "artifacts"
+    if kind == "file":
+        target.write_text("not a store")
+    else:
+        (tmp_path / "elsewhere").mkdir()
+        target.symlink_to(tmp_path / "elsewhere")
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("data loaded before the output path was checked")
+
+    monkeypatch.setattr(training, "load_data", no_work)
+    monkeypatch.setattr(feature_pipeline, "load_data", no_work)
+    for run in (training.train, feature_pipeline.build_features):
+        with pytest.raises(ArtifactError, match="not a directory"):
+            run(None, target)
+
+
+def test_a_store_without_write_permission_is_said_at_once(tmp_path):
+    import os
+
+    if os.geteuid() == 0:
+        pytest.skip("root writes through permissions")
+    target = tmp_path / "artifacts"
+    store.ArtifactStore(target).prepare()
+    (target / ".staging").chmod(0o500)
+    try:
+        with pytest.raises(ArtifactError, match="cannot be written"):
+            store.ArtifactStore(target).prepare()
+    finally:
+        (target / ".staging").chmod(0o700)
