@@ -14,15 +14,16 @@ log = logging.getLogger("reco")
 
 #: Exit code for bad input (data, config, artifacts): the message says what to fix.
 EXIT_BAD_INPUT = 2
+#: The one log line format of every reco process (scripts, the front, gunicorn's own
+#: lines and the workers': reco/serving/gunicorn_conf.py uses it too).
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+LOG_DATEFMT = "%H:%M:%S"
 
 
 def setup_logging(verbose: bool = False) -> None:
     """Log to stderr with timestamps; ``verbose`` adds DEBUG messages."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
-    )
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format=LOG_FORMAT,
+                        datefmt=LOG_DATEFMT)
 
 
 def json_object(text: str) -> dict[str, Any]:

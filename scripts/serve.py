@@ -122,9 +122,9 @@ def gunicorn_command(args: argparse.Namespace, bind: str) -> list[str]:
         "--keep-alive", "5",
         "--bind", bind, "--access-logfile", "-",
     ]
-    if not args.no_front:  # the client's address, as the front saw it
-        command += ["--access-logformat",
-                    '%({x-forwarded-for}i)s - - %(t)s "%(r)s" %(s)s %(b)s "%(a)s" %(M)sms']
+    # the time is the log line's own; behind the front, the client's address as it saw it
+    client = "%(h)s" if args.no_front else "%({x-forwarded-for}i)s"
+    command += ["--access-logformat", client + ' "%(r)s" %(s)s %(b)s %(M)sms "%(a)s"']
     return command + ["api:create_app()"]
 
 

@@ -27,7 +27,7 @@ PACKAGE = "reco"
 
 #: The core modules: they may import only each other.
 CORE = frozenset({"reco.columns", "reco.exceptions", "reco.config", "reco.ids",
-                  "reco.npz", "reco._numeric", "reco.cli"})
+                  "reco.npz", "reco._numeric", "reco.cli", "reco.progress"})
 CORE_PART = "core"
 #: ``reco/__init__.py``: the public face. Its names load lazily (``_EXPORTS``), but its
 #: ``if TYPE_CHECKING:`` block imports each one for type checkers, so it is a part of its own.

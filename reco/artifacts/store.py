@@ -354,20 +354,33 @@ class ArtifactStore:
         return out
 
     # ---------------------------------------------------------- writing
-    def prepare(self) -> None:
-        """Create the store's directories, or check the ones there: :meth:`stage` calls it,
-        and training calls it before any work, so an output path that cannot be a store
-        (a file, a symlink, no write permission) is said at once, not after the fit."""
+    def check_writable(self) -> None:
+        """Say now, creating nothing, when the store cannot be written: a file or a symlink
+        where the store should be, or a directory without write permission. Training
+        calls it before any work, so a bad output path is not found after the fit."""
         if self.root.is_symlink() or (self.root.exists() and not self.root.is_dir()):
             raise ArtifactError(f"{self.root} exists and is not a directory; --artifacts "
                                 "names the artifact store's directory")
+        existing = self.root
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not existing.is_dir():
+            raise ArtifactError(f"the artifact store {self.root} cannot be created: "
+                                f"{existing} is not a directory")
+        staging = self.root / STAGING
+        probe = staging if staging.is_dir() else existing
+        if not os.access(probe, os.W_OK | os.X_OK):
+            raise ArtifactError(f"the artifact store {self.root} cannot be written "
+                                f"(no write permission on {probe})")
+
+    def prepare(self) -> None:
+        """Create the store's directories, or check the ones there (:meth:`stage`)."""
+        self.check_writable()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             real_directory(self.root, "the artifact store")
             mkdir_real(self.root / STAGING, STAGING)
             mkdir_real(self.versions_dir, VERSIONS)
-            if not os.access(self.root / STAGING, os.W_OK | os.X_OK):
-                raise PermissionError(errno.EACCES, "permission denied")
         except OSError as exc:
             raise ArtifactError(f"the artifact store {self.root} cannot be written "
                                 f"({exc.strerror or exc})") from None

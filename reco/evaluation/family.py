@@ -37,6 +37,7 @@ from reco.data.netflix import (
     read_netflix_titles,
 )
 from reco.pipelines.text_models import train_family_flag
+from reco.progress import Progress
 from reco.text.family import FamilyClassifier, FamilyConfig
 from reco.text.label_model import (
     LABEL_SOURCES,
@@ -294,8 +295,10 @@ def evaluate_family_seeds(netflix: str | Path, out_dir: str | Path,
     titles = read_netflix_titles(netflix)
     out_dir = Path(out_dir)
     runs = []
+    progress = Progress("family evaluation", len(seeds), "seeds", every=0.0)
     for seed in seeds:
         result = evaluate_family(titles, dataclasses.replace(config, seed=seed))
+        progress.advance()
         write_report(result, out_dir / f"seed-{seed}")
         runs.append(result)
     summary = {}

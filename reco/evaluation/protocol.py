@@ -38,6 +38,7 @@ from reco.evaluation.peers import (
 from reco.models.base import BaseRecommender, Recommender
 from reco.models.content import ContentRecommender
 from reco.models.mf import ALSRecommender, SVDRecommender
+from reco.progress import Progress
 from reco.ranking.booster import importance
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
 
@@ -122,6 +123,7 @@ def _rating_rows(model: BaseRecommender, test: pl.DataFrame) -> dict[str, float]
 def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
                      k: int = 10) -> tuple[list[dict[str, Any]], dict[str, BaseRecommender]]:
     rows, fitted = [], {}
+    progress = Progress("evaluation", len(methods), "methods", every=0.0)
     for method in methods:
         log.info("fitting %s ...", method.name)
         started = time.perf_counter()
@@ -133,6 +135,7 @@ def evaluate_methods(data: MovieLensData, split: Split, methods: list[Method],
         rating = _rating_rows(model, split.test) if method.predicts_ratings else None
         if rating is not None:
             row.update(rating)
+        progress.advance()
         rows.append(row)
         fitted[method.name] = model
         log.info("%s: NDCG@%d %.4f (fit %.1fs)", method.name, k, topn[f"ndcg@{k}"], fit_seconds)

@@ -27,6 +27,7 @@ from reco.data.netflix import read_netflix_titles
 from reco.data.tmdb import read_tmdb_movies
 from reco.evaluation.report import charts_available
 from reco.exceptions import DataFormatError
+from reco.progress import Progress
 from reco.text import multilabel as mm
 from reco.text.genre_tagger import THRESHOLD_MODES, GenreTagger, TaggerConfig
 from reco.text.tagger_inputs import (
@@ -257,7 +258,11 @@ def evaluate_tagger(out: str | Path, *, netflix: str | Path | None = None,
         if path is None:
             continue
         inputs, labels = with_genres(*build(read(path)))
-        runs = [evaluate_split(inputs, labels, s, config, test_size) for s in seeds]
+        progress = Progress(f"genre tagger evaluation ({name})", len(seeds), "seeds", every=0.0)
+        runs = []
+        for seed in seeds:
+            runs.append(evaluate_split(inputs, labels, seed, config, test_size))
+            progress.advance()
         agg = aggregate(runs)
         report[name] = {"aggregate": agg, "runs": runs, "n_titles": len(labels)}
         sections.append(markdown(name, agg, runs))

@@ -112,7 +112,7 @@ def build_features(
     """
     feature_config = feature_config or FeatureConfig()
     load_config = load_config or LoadConfig()
-    store.ArtifactStore(artifacts).prepare()  # an unusable output path is said first
+    store.ArtifactStore(artifacts).check_writable()  # an unusable output path is said first
     timer = StepTimer()
     data = timer.run("load", lambda: load_data(data_dir, load_config))
     tables = timer.run(

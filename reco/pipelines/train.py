@@ -64,7 +64,7 @@ def train(
     """
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
-    ArtifactStore(artifacts).prepare()  # an unusable output path is said before the work
+    ArtifactStore(artifacts).check_writable()  # an unusable output path is said before the work
     timer = StepTimer()
     if isinstance(data_dir, MovieLensData):
         data = data_dir

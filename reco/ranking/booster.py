@@ -10,13 +10,14 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import numpy as np
 import xgboost as xgb
 
 from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ArtifactError, ModelFitError
+from reco.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,18 @@ def _params(config: RankerConfig, objective: str) -> dict[str, object]:
     return params
 
 
+class _RoundProgress(xgb.callback.TrainingCallback):
+    """Boosting rounds in the log (reco.progress): quiet unless training takes a while."""
+
+    def __init__(self, objective: str, rounds: int) -> None:
+        super().__init__()
+        self.progress = Progress(f"XGBoost {objective}", rounds, "rounds")
+
+    def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+        self.progress.advance()
+        return False  # never stop early
+
+
 def fit_booster(
     features: np.ndarray,
     labels: np.ndarray,
@@ -123,7 +136,8 @@ def fit_booster(
                          missing=np.nan)
     if groups is not None:
         matrix.set_group(groups)
-    booster = xgb.train(_params(config, objective), matrix, num_boost_round=config.n_estimators)
+    booster = xgb.train(_params(config, objective), matrix, num_boost_round=config.n_estimators,
+                        callbacks=[_RoundProgress(objective, config.n_estimators)])
     log.info("trained %s on %d rows x %d features", objective, *features.shape)
     return booster
 

@@ -11,10 +11,13 @@ message per status that repeats nothing of the request.
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 
-from gunicorn import util
+from gunicorn import glogging, util
 
+from reco.cli import LOG_DATEFMT, LOG_FORMAT
 from reco.serving.front import json_error as _json_response
 
 
@@ -25,3 +28,26 @@ def json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> 
 
 
 util.write_error = json_error
+
+
+class RecoLogger(glogging.Logger):
+    """gunicorn's error and access lines, and the workers' own (the model reloads), in
+    reco's one log format instead of gunicorn's bracketed one."""
+
+    def setup(self, cfg: object) -> None:
+        super().setup(cfg)
+        formatter = logging.Formatter(LOG_FORMAT, LOG_DATEFMT)
+        for handler in (*self.error_log.handlers, *self.access_log.handlers):
+            handler.setFormatter(formatter)
+        root = logging.getLogger()
+        if not root.handlers:
+            handler = logging.StreamHandler(sys.stderr)
+            handler.setFormatter(formatter)
+            root.addHandler(handler)
+            root.setLevel(logging.INFO)
+
+
+logger_class = "reco.serving.gunicorn_conf.RecoLogger"
+# gunicorn 24+ opens a control socket in ~/.gunicorn by default: one path shared by every
+# server of the user, and commands nobody here needs (older versions ignore the name)
+control_socket_disable = True

@@ -261,6 +261,12 @@ def test_an_output_path_that_cannot_be_a_store_is_said_before_any_work(tmp_path,
     for run in (training.train, feature_pipeline.build_features):
         with pytest.raises(ArtifactError, match="not a directory"):
             run(None, target)
+    (tmp_path / "a-file").write_text("x")
+    with pytest.raises(ArtifactError, match="cannot be created"):
+        store.ArtifactStore(tmp_path / "a-file" / "store").check_writable()
+    assert not (tmp_path / "nested").exists()
+    store.ArtifactStore(tmp_path / "nested" / "store").check_writable()  # creates nothing
+    assert not (tmp_path / "nested").exists()
 
 
 def test_a_store_without_write_permission_is_said_at_once(tmp_path):
@@ -273,6 +279,6 @@ def test_a_store_without_write_permission_is_said_at_once(tmp_path):
     (target / ".staging").chmod(0o500)
     try:
         with pytest.raises(ArtifactError, match="cannot be written"):
-            store.ArtifactStore(target).prepare()
+            store.ArtifactStore(target).check_writable()
     finally:
         (target / ".staging").chmod(0o700)

@@ -40,6 +40,7 @@ from reco.models.mf._als_solver import (
     predict_known,
     resolve_threads,
 )
+from reco.progress import Progress
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +190,7 @@ class ALSRecommender(Recommender):
         exact = cfg.solver == "exact"
         workers = resolve_threads(cfg.threads)
         callback: Callable[[int, ALSRecommender], None] | None = context.get("callback")
+        progress = Progress(f"ALS ({cfg.feedback})", cfg.iterations, "iterations")
         with blas_threads(1), (ThreadPoolExecutor(workers) if workers > 1 else _no_pool()) as pool:
             for it in range(cfg.iterations):
                 tick = time.perf_counter()
@@ -213,6 +215,7 @@ class ALSRecommender(Recommender):
                               time.perf_counter() - tick, self.training_loss())
                 if callback is not None:
                     callback(it, self)
+                progress.advance()
         self._store(x, y, final=True)
         if implicit:
             # a user with no likes has x = 0 (all scores 0): score them as the average user
