@@ -31,6 +31,7 @@ from sklearn.model_selection import KFold
 
 from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.exceptions import ArtifactError, NotFittedError
+from reco.progress import Progress
 from reco.text import multilabel as mm
 from reco.text.tfidf import BlockFeatures, TfidfParams
 
@@ -207,11 +208,14 @@ class GenreTagger:
         self.label_counts_ = y.sum(0)
         self.n_train_ = n
         self._fit_groups(groups_l, y)
-        oof = self._out_of_fold(texts, tokens_l, meta_a, groups_l, y)
+        folds = min(self.config.n_folds, len(texts))
+        progress = Progress("genre tagger", (folds + 1) * y.shape[1], "genre fits")
+        oof = self._out_of_fold(texts, tokens_l, meta_a, groups_l, y, progress)
         self.thresholds_ = mm.tune_per_label_thresholds(y, oof)
         self.global_threshold_, micro = mm.tune_global_threshold(
             y, oof, at_least_one=cfg.at_least_one)
-        self.features_, self.coef_, self.intercept_ = self._fit_linear(texts, tokens_l, meta_a, y)
+        self.features_, self.coef_, self.intercept_ = self._fit_linear(texts, tokens_l, meta_a, y,
+                                                                       progress)
         log.info("genre tagger: %d titles, %d genres, %d features, global threshold %.2f "
                  "(out-of-fold micro F1 %.3f), %.1f s", n, len(self.labels_),
                  self.coef_.shape[1], self.global_threshold_, micro, time.perf_counter() - start)
@@ -227,13 +231,16 @@ class GenreTagger:
         self.group_allowed_ = np.array([y[g == name].any(0) for name in self.group_names_])
 
     def _fit_linear(self, texts: list[str], tokens: list[str] | None, meta: np.ndarray | None,
-                    y: np.ndarray) -> tuple[BlockFeatures, np.ndarray, np.ndarray]:
+                    y: np.ndarray, progress: Progress | None = None,
+                    ) -> tuple[BlockFeatures, np.ndarray, np.ndarray]:
         cfg = self.config
         features = _fit_features(cfg, texts, tokens, 0 if meta is None else meta.shape[1])
         x = features.transform({"text": texts, "tokens": tokens}, meta)
         coef = np.zeros((y.shape[1], x.shape[1]), dtype=np.float32)
         intercept = np.full(y.shape[1], -30.0)  # a genre absent from this fold never fires
         for j in range(y.shape[1]):
+            if progress is not None:
+                progress.advance()
             if not y[:, j].any() or y[:, j].all():  # constant: nothing to learn
                 intercept[j] = 30.0 if y[:, j].all() else -30.0
                 continue
@@ -248,14 +255,15 @@ class GenreTagger:
         return features, coef, intercept
 
     def _out_of_fold(self, texts: list[str], tokens: list[str] | None, meta: np.ndarray | None,
-                     groups: list[str] | None, y: np.ndarray) -> np.ndarray:
+                     groups: list[str] | None, y: np.ndarray,
+                     progress: Progress | None = None) -> np.ndarray:
         cfg = self.config
         oof = np.zeros(y.shape)
         folds = KFold(min(cfg.n_folds, len(texts)), shuffle=True, random_state=cfg.random_state)
         for train, valid in folds.split(texts):
             feats, coef, intercept = self._fit_linear(
                 [texts[i] for i in train], _pick(tokens, train),
-                None if meta is None else meta[train], y[train])
+                None if meta is None else meta[train], y[train], progress)
             x = feats.transform({"text": [texts[i] for i in valid],
                                  "tokens": _pick(tokens, valid)},
                                 None if meta is None else meta[valid])
