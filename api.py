@@ -410,7 +410,8 @@ def openapi() -> Any:
     service = _holder().service  # the genres, scale and flags of the model served now
     if service is None:
         return jsonify(openapi_spec())
-    return jsonify(openapi_spec(service.genres, service.rating_scale, service.has_family_flag))
+    return jsonify(openapi_spec(service.genres, service.rating_scale, service.has_family_flag,
+                                service.rating_step))
 
 
 @bp.get("/livez")

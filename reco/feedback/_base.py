@@ -163,7 +163,7 @@ class SqlStore:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     @contextmanager
-    def _session(self, what: str) -> Iterator[Any]:
+    def _session(self, what: str, write: bool = False) -> Iterator[Any]:
         """The connection, under the lock; a driver error becomes FeedbackUnavailableError."""
         with self._lock:
             try:
@@ -179,11 +179,21 @@ class SqlStore:
                 log.error("feedback store %s: %s failed: %s: %s", self.description, what,
                           type(exc).__name__, exc)
                 self._lost()
+                done = "; nothing was written" if write else ""
                 raise FeedbackUnavailableError(
-                    f"the feedback store is unavailable ({what} failed); nothing was "
-                    "written by this request") from None
+                    f"the feedback store is unavailable ({what} failed{done}); try again "
+                    "later") from None
+
+    def _has_schema(self, conn: Any) -> bool:
+        raise NotImplementedError
 
     def _ensure_schema(self, conn: Any) -> None:
+        """Create the tables on first use; refuse a schema newer than this code's. A store
+        that has them is only read here (a read-only one opens too)."""
+        if self._has_schema(conn):
+            self._check_version(conn.execute("SELECT MAX(version) FROM schema_version")
+                                .fetchone())
+            return
         with self._transaction(conn, lock_users=False) as cur:
             for statement in self._schema_sql():
                 cur.execute(statement)
@@ -195,11 +205,16 @@ class SqlStore:
                             (SCHEMA_VERSION,))
                 log.info("feedback store %s: schema version %d created", self.description,
                          SCHEMA_VERSION)
-            elif int(found) > SCHEMA_VERSION:
-                raise FeedbackSchemaError(
-                    f"the feedback store's schema is version {found}, newer than the "
-                    f"{SCHEMA_VERSION} this reco understands: upgrade reco (or point it at "
-                    "another store)")
+            else:
+                self._check_version(row)
+
+    def _check_version(self, row: Sequence[Any] | None) -> None:
+        found = None if row is None else row[0]
+        if found is not None and int(found) > SCHEMA_VERSION:
+            raise FeedbackSchemaError(
+                f"the feedback store's schema is version {found}, newer than the "
+                f"{SCHEMA_VERSION} this reco understands: upgrade reco (or point it at "
+                "another store)")
 
     def _read(self, what: str, sql: str, params: Sequence[Any] = ()) -> list[Any]:
         with self._session(what) as conn:
@@ -219,7 +234,7 @@ class SqlStore:
         now = time.time() if received_at is None else received_at
         written = []
         upsert = self._sql(_UPSERT)
-        with self._session("storing ratings") as conn, self._transaction(conn) as cur:
+        with self._session("storing ratings", write=True) as conn, self._transaction(conn) as cur:
             # one row at a time, in one transaction: rowcount says which were written
             # (0: the store holds a newer rating of that movie)
             for movie, rating, stamp in zip(movie_ids, ratings, timestamps):
@@ -234,7 +249,7 @@ class SqlStore:
         return [_rating(row) for row in rows]
 
     def delete_rating(self, user_id: int, movie_id: int) -> bool:
-        with self._session("deleting a rating") as conn, self._transaction(conn) as cur:
+        with self._session("deleting a rating", write=True) as conn, self._transaction(conn) as cur:
             cur.execute(self._sql("DELETE FROM ratings WHERE user_id = ? AND movie_id = ?"),
                         (int(user_id), int(movie_id)))
             return bool(cur.rowcount)
@@ -251,7 +266,7 @@ class SqlStore:
 
     # ------------------------------------------------------------ users
     def allocate_user(self, floor: int) -> int:
-        with self._session("allocating a user id") as conn, \
+        with self._session("allocating a user id", write=True) as conn, \
                 self._transaction(conn, lock_users=True) as cur:
             # under the write lock (SQLite) or the table lock (PostgreSQL): two workers
             # never read the same maximum
@@ -270,7 +285,7 @@ class SqlStore:
     def record_served(self, user_id: int, version: str, movie_ids: Sequence[int],
                       served_at: float | None = None) -> None:
         when = time.time() if served_at is None else served_at
-        with self._session("recording a served list") as conn, self._transaction(conn) as cur:
+        with self._session("recording a served list", write=True) as conn, self._transaction(conn) as cur:
             cur.execute(self._sql("INSERT INTO served (user_id, version, movie_ids, served_at) "
                                   "VALUES (?, ?, ?, ?)"),
                         (int(user_id), version, ",".join(str(int(m)) for m in movie_ids),

@@ -48,6 +48,9 @@ class PostgresStore(SqlStore):
         return psycopg.connect(self.url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
                                application_name="reco")
 
+    def _has_schema(self, conn: Any) -> bool:
+        return conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is not None
+
     def _schema_sql(self) -> list[str]:
         return [f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})",
                 *_tables("BIGINT", "DOUBLE PRECISION",

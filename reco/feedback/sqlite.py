@@ -64,9 +64,11 @@ class SqliteStore(SqlStore):
             raise
         return conn
 
+    def _has_schema(self, conn: Any) -> bool:
+        return conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = "
+                            "'schema_version'").fetchone() is not None
+
     def _schema_sql(self) -> list[str]:
-        if self.read_only:
-            return []  # a read-only store must already hold a schema (checked next)
         return _tables("INTEGER", "REAL", "INTEGER PRIMARY KEY")
 
     @contextmanager
