@@ -285,7 +285,8 @@ class SqlStore:
     def record_served(self, user_id: int, version: str, movie_ids: Sequence[int],
                       served_at: float | None = None) -> None:
         when = time.time() if served_at is None else served_at
-        with self._session("recording a served list", write=True) as conn, self._transaction(conn) as cur:
+        with self._session("recording a served list", write=True) as conn, \
+                self._transaction(conn) as cur:
             cur.execute(self._sql("INSERT INTO served (user_id, version, movie_ids, served_at) "
                                   "VALUES (?, ?, ?, ?)"),
                         (int(user_id), version, ",".join(str(int(m)) for m in movie_ids),
