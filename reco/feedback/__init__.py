@@ -3,7 +3,8 @@
 :func:`open_store` picks the backend from a URL: ``postgresql://...`` (or ``postgres://``)
 is PostgreSQL (:mod:`reco.feedback.postgres`, psycopg 3); ``sqlite:///relative/path``,
 ``sqlite:////absolute/path`` or a plain file path is SQLite (:mod:`reco.feedback.sqlite`);
-``?mode=ro`` on a SQLite URL opens it read-only. Nothing connects until first use, so a
+``?mode=ro`` on a SQLite URL opens it read-only, ``?synchronous=full`` fsyncs every commit
+(:mod:`reco.feedback.sqlite` says when that matters). Nothing connects until first use, so a
 store opened before gunicorn forks is still one connection per worker. The store imports
 only reco's core: serving, the pipelines and the benchmarks use it.
 """
@@ -51,10 +52,15 @@ def open_store(url: str | Path) -> SqlStore:
         path = parts.path[1:] if parts.path.startswith("/") else parts.path
         if not path:
             raise ValueError("a SQLite URL needs a file: sqlite:///data/feedback.sqlite3")
-        mode = parse_qs(parts.query).get("mode", ["rw"])[0]
+        query = parse_qs(parts.query)
+        unknown = sorted(set(query) - {"mode", "synchronous"})
+        if unknown:
+            raise ValueError(f"unknown SQLite URL parameter(s) {unknown}: mode, synchronous")
+        mode = query.get("mode", ["rw"])[0]
         if mode not in ("rw", "ro"):
             raise ValueError(f"SQLite mode must be rw or ro, got {mode!r}")
-        return SqliteStore(path, read_only=mode == "ro")
+        return SqliteStore(path, read_only=mode == "ro",
+                           synchronous=query.get("synchronous", ["normal"])[0])
     if scheme:
         raise ValueError(f"unknown feedback store scheme {scheme!r}: use postgresql://... "
                          "or sqlite:///path (or a file path)")

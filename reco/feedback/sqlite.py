@@ -3,9 +3,15 @@
 WAL journal: readers never block the writer and the writer never blocks readers, so two
 gunicorn workers share the file. A write transaction starts with ``BEGIN IMMEDIATE``
 (it takes the write lock at once, so two writers queue instead of failing when one tries
-to upgrade a read lock) and waits up to :data:`BUSY_TIMEOUT_MS` for it. ``synchronous=FULL``:
-a committed transaction is on disk when COMMIT returns (in WAL mode, NORMAL would survive a
-killed process but not a power cut).
+to upgrade a read lock) and waits up to :data:`BUSY_TIMEOUT_MS` for it.
+
+Durability: ``synchronous=NORMAL`` by default. In WAL mode a committed transaction is in
+the WAL file when COMMIT returns, so it survives a killed process (a gunicorn worker's
+``kill -9``: tested) and the file is never corrupted; only a power cut or kernel crash
+can take the last commits since a checkpoint. ``synchronous=FULL``
+(``sqlite:///path?synchronous=full``) fsyncs every commit and survives that too, at 5.3 ms
+a commit against 0.07 ms on this machine's disk (measured; docs/FEEDBACK.md): a store that
+must survive power loss belongs on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from reco.feedback._base import SqlStore, _tables
 
 #: The path of a store that lives in memory, for this process only (tests).
 MEMORY = ":memory:"
+#: The durability settings a URL may ask for (``?synchronous=``).
+SYNCHRONOUS = ("normal", "full")
 #: How long a writer waits for another's transaction before the request answers 503.
 BUSY_TIMEOUT_MS = 10_000
 
@@ -31,9 +39,14 @@ class SqliteStore(SqlStore):
     url_kind = "sqlite"
     driver_errors = (sqlite3.Error,)
 
-    def __init__(self, path: str | Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 synchronous: str = "normal") -> None:
+        if synchronous not in SYNCHRONOUS:
+            raise ValueError(f"SQLite synchronous must be one of {SYNCHRONOUS}, got "
+                             f"{synchronous!r}")
         self.path = Path(path)
         self.read_only = read_only
+        self.synchronous = synchronous
         super().__init__(f"sqlite {self.path}")
 
     def _connect(self) -> Any:
@@ -58,7 +71,7 @@ class SqliteStore(SqlStore):
                 mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise sqlite3.OperationalError(f"journal_mode WAL refused ({mode})")
-            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         except BaseException:
             conn.close()
             raise

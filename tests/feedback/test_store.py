@@ -212,13 +212,24 @@ def test_urls_choose_the_backend(url, kind):
     assert isinstance(open_store(url), kind)
 
 
+def test_sqlite_durability_is_chosen_by_the_url(tmp_path):
+    for url, expected in ((tmp_path / "a.sqlite3", 1), (f"sqlite:///{tmp_path}/b.sqlite3"
+                                                        "?synchronous=full", 2)):
+        store = open_store(url)
+        store.ratings(1)
+        assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == expected
+        assert store._conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store._conn.execute("PRAGMA busy_timeout").fetchone()[0] == 10_000
+
+
 def test_sqlite_url_paths():
     assert str(open_store("sqlite:///data/f.sqlite3").path) == "data/f.sqlite3"
     assert str(open_store("sqlite:////abs/f.sqlite3").path) == "/abs/f.sqlite3"
 
 
 @pytest.mark.parametrize("url", ["mysql://h/db", "sqlite://host/f", "sqlite:///",
-                                 "sqlite:///f?mode=rwc"])
+                                 "sqlite:///f?mode=rwc", "sqlite:///f?synchronous=off",
+                                 "sqlite:///f?cache=shared"])
 def test_bad_urls_are_refused(url):
     with pytest.raises(ValueError):
         open_store(url)
