@@ -317,7 +317,8 @@ def concurrent_writes(server: Server, url: str, movies: np.ndarray, writers: int
         "seconds": round(seconds, 2), "stored_rows": len(stored),
         "lost": len(acknowledged - stored_set), "missing": len(sent - stored_set),
         "extra": len(stored_set - sent), "duplicate_rows": len(stored) - len(stored_set),
-        "users_allocated": len(allocated), "duplicate_user_ids": len(allocated) - len(set(allocated)),
+        "users_allocated": len(allocated),
+        "duplicate_user_ids": len(allocated) - len(set(allocated)),
         "errors": errors,
     }
 
