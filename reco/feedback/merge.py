@@ -35,7 +35,7 @@ def merge_stored(ratings: pl.DataFrame, movies: pl.Series,
     known = frame[MOVIE_ID].is_in(movies.cast(pl.Int32).implode())
     unknown = int((~known).sum())
     frame = frame.filter(known)
-    release = ratings.select(RATINGS_SCHEMA.names()).cast(dict(RATINGS_SCHEMA))
+    release = ratings.select(RATINGS_SCHEMA.names()).cast(RATINGS_SCHEMA)
     both = pl.concat([release.with_columns(pl.lit(0).alias(_SOURCE)),
                       frame.with_columns(pl.lit(1).alias(_SOURCE))])
     # newest timestamp first; on a tie the stored rating (it was given after the release)
