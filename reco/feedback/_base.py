@@ -172,7 +172,11 @@ class SqlStore:
                     # would close the parent's socket or file lock); a new one is opened
                     self._conn, self._pid = None, os.getpid()
                     conn = self._connect()
-                    self._ensure_schema(conn)
+                    try:
+                        self._ensure_schema(conn)
+                    except BaseException:  # a refused schema: no connection left open
+                        conn.close()
+                        raise
                     self._conn = conn
                 yield self._conn
             except self.driver_errors as exc:

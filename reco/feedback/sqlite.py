@@ -5,13 +5,14 @@ gunicorn workers share the file. A write transaction starts with ``BEGIN IMMEDIA
 (it takes the write lock at once, so two writers queue instead of failing when one tries
 to upgrade a read lock) and waits up to :data:`BUSY_TIMEOUT_MS` for it.
 
-Durability: ``synchronous=NORMAL`` by default. In WAL mode a committed transaction is in
-the WAL file when COMMIT returns, so it survives a killed process (a gunicorn worker's
-``kill -9``: tested) and the file is never corrupted; only a power cut or kernel crash
-can take the last commits since a checkpoint. ``synchronous=FULL``
-(``sqlite:///path?synchronous=full``) fsyncs every commit and survives that too, at 5.3 ms
-a commit against 0.07 ms on this machine's disk (measured; docs/FEEDBACK.md): a store that
-must survive power loss belongs on PostgreSQL.
+Durability: ``synchronous=FULL`` by default: in WAL mode the WAL file is fsynced at every
+commit, so a rating answered 201 survives a killed process (a gunicorn worker's ``kill -9``:
+tested), a kernel crash and a power cut. ``synchronous=NORMAL``
+(``sqlite:///path?synchronous=normal``) skips that fsync: a commit still survives a killed
+process and the file is never corrupted, but a power cut can take the last commits since a
+checkpoint. On this machine a one-rating commit took 1.1 to 5.3 ms (p50, depending on the
+host's disk load) with FULL and 0.05 to 0.07 ms with NORMAL, measured in process
+(docs/FEEDBACK.md); through the API both stay under the 5 ms target (docs/BENCHMARKS.md).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from reco.feedback._base import SqlStore, _tables
 #: The path of a store that lives in memory, for this process only (tests).
 MEMORY = ":memory:"
 #: The durability settings a URL may ask for (``?synchronous=``).
-SYNCHRONOUS = ("normal", "full")
+SYNCHRONOUS = ("full", "normal")
 #: How long a writer waits for another's transaction before the request answers 503.
 BUSY_TIMEOUT_MS = 10_000
 
@@ -40,7 +41,7 @@ class SqliteStore(SqlStore):
     driver_errors = (sqlite3.Error,)
 
     def __init__(self, path: str | Path, *, read_only: bool = False,
-                 synchronous: str = "normal") -> None:
+                 synchronous: str = "full") -> None:
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"SQLite synchronous must be one of {SYNCHRONOUS}, got "
                              f"{synchronous!r}")

@@ -1,6 +1,6 @@
 """The ``feedback`` benchmark (issue 16): the feedback loop against a real server.
 
-Per backend (SQLite file; the same with ``synchronous=full``; PostgreSQL database), on a
+Per backend (SQLite file; the same with ``synchronous=normal``; PostgreSQL database), on a
 fresh store, against
 ``scripts/serve.py`` (gunicorn, 2 gevent workers, loopback only) serving ``artifacts``:
 
@@ -326,13 +326,13 @@ def concurrent_writes(server: Server, url: str, movies: np.ndarray, writers: int
 
 @contextlib.contextmanager
 def fresh_store(backend: str, postgres_url: str | None, folder: Path) -> Iterator[str]:
-    """An empty store's URL: a SQLite file in ``folder`` (``sqlite-full``: with
-    ``synchronous=full``), or a new schema of the PostgreSQL database (dropped afterwards)."""
+    """An empty store's URL: a SQLite file in ``folder`` (``sqlite-normal``: with
+    ``synchronous=normal``), or a new schema of the PostgreSQL database (dropped afterwards)."""
     if backend == "sqlite":
         yield str(folder / "feedback.sqlite3")
         return
-    if backend == "sqlite-full":  # fsync on every commit (reco/feedback/sqlite.py)
-        yield f"sqlite:///{folder / 'feedback.sqlite3'}?synchronous=full"
+    if backend == "sqlite-normal":  # no fsync per commit (reco/feedback/sqlite.py)
+        yield f"sqlite:///{folder / 'feedback.sqlite3'}?synchronous=normal"
         return
     if not postgres_url:
         raise ValueError("the postgresql backend needs --postgres-url (or "

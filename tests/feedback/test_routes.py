@@ -242,3 +242,21 @@ def test_a_disabled_store_answers_503(trained):
     client = _down_app(trained, "none").test_client()
     _unavailable(client.post("/users"))
     assert client.get("/recommend/1?k=2").status_code == 200
+
+
+def test_exclude_seen_false_with_stored_ratings_lets_them_rank(client, service, new_user):
+    movies = _known_movies(service, 5)
+    _post(client, new_user, [{"movie_id": m, "rating": 5} for m in movies])
+    body = client.get(f"/recommend/{new_user}?k=20&exclude_seen=false").get_json()
+    assert body["fallback"] is False and body["stored_ratings"] == 5
+    assert len(body["items"]) == 20
+    excluded = client.get(f"/recommend/{new_user}?k=20").get_json()["items"]
+    assert not {i["movie_id"] for i in excluded} & set(movies)
+
+
+def test_filters_apply_to_folded_in_lists(client, service, new_user):
+    genre = service.genres[0]
+    _post(client, new_user, [{"movie_id": _known_movies(service, 1)[0], "rating": 4.5}])
+    body = client.get(f"/recommend/{new_user}?k=5&genre={genre}").get_json()
+    assert body["fallback"] is False
+    assert all(genre in item["genres"] for item in body["items"])
