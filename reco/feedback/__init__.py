@@ -5,8 +5,8 @@ is PostgreSQL (:mod:`reco.feedback.postgres`, psycopg 3); ``sqlite:///relative/p
 ``sqlite:////absolute/path`` or a plain file path is SQLite (:mod:`reco.feedback.sqlite`);
 ``?mode=ro`` on a SQLite URL opens it read-only, ``?synchronous=normal`` skips the fsync of
 every commit (:mod:`reco.feedback.sqlite` says what that risks). Nothing connects until
-first use, so a store opened before gunicorn forks is still one connection per worker. The store imports
-only reco's core: serving, the pipelines and the benchmarks use it.
+first use, so a store opened before gunicorn forks is still one connection per worker.
+The store imports only reco's core: serving, the pipelines and the benchmarks use it.
 """
 
 from __future__ import annotations
