@@ -276,10 +276,10 @@ def _add_feedback(sub: argparse._SubParsersAction) -> None:
                                          "concurrent writers with kill -9 (issue 16)")
     fb.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
     fb.add_argument("--backends", nargs="+",
-                    default=["sqlite", "sqlite-normal", "postgresql"],
-                    choices=["sqlite", "sqlite-normal", "postgresql"],
-                    help="sqlite: the default (synchronous=full, fsync every commit); "
-                         "sqlite-normal: synchronous=normal")
+                    default=["sqlite", "sqlite-full", "postgresql"],
+                    choices=["sqlite", "sqlite-full", "postgresql"],
+                    help="sqlite: the default (synchronous=normal); sqlite-full: "
+                         "synchronous=full (fsync every commit)")
     fb.add_argument("--postgres-url", default=os.environ.get("RECO_TEST_POSTGRES_URL"),
                     help="a database to create a scratch schema in (default: "
                          "$RECO_TEST_POSTGRES_URL; .ci/postgres.sh starts one)")

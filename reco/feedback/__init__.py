@@ -3,8 +3,8 @@
 :func:`open_store` picks the backend from a URL: ``postgresql://...`` (or ``postgres://``)
 is PostgreSQL (:mod:`reco.feedback.postgres`, psycopg 3); ``sqlite:///relative/path``,
 ``sqlite:////absolute/path`` or a plain file path is SQLite (:mod:`reco.feedback.sqlite`);
-``?mode=ro`` on a SQLite URL opens it read-only, ``?synchronous=normal`` skips the fsync of
-every commit (:mod:`reco.feedback.sqlite` says what that risks). Nothing connects until
+``?mode=ro`` on a SQLite URL opens it read-only, ``?synchronous=full`` fsyncs every commit
+(:mod:`reco.feedback.sqlite` says when that matters). Nothing connects until
 first use, so a store opened before gunicorn forks is still one connection per worker.
 The store imports only reco's core: serving, the pipelines and the benchmarks use it.
 """
@@ -60,7 +60,7 @@ def open_store(url: str | Path) -> SqlStore:
         if mode not in ("rw", "ro"):
             raise ValueError(f"SQLite mode must be rw or ro, got {mode!r}")
         return SqliteStore(path, read_only=mode == "ro",
-                           synchronous=query.get("synchronous", ["full"])[0])
+                           synchronous=query.get("synchronous", ["normal"])[0])
     if scheme:
         raise ValueError(f"unknown feedback store scheme {scheme!r}: use postgresql://... "
                          "or sqlite:///path (or a file path)")

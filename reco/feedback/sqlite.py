@@ -5,14 +5,15 @@ gunicorn workers share the file. A write transaction starts with ``BEGIN IMMEDIA
 (it takes the write lock at once, so two writers queue instead of failing when one tries
 to upgrade a read lock) and waits up to :data:`BUSY_TIMEOUT_MS` for it.
 
-Durability: ``synchronous=FULL`` by default: in WAL mode the WAL file is fsynced at every
-commit, so a rating answered 201 survives a killed process (a gunicorn worker's ``kill -9``:
-tested), a kernel crash and a power cut. ``synchronous=NORMAL``
-(``sqlite:///path?synchronous=normal``) skips that fsync: a commit still survives a killed
-process and the file is never corrupted, but a power cut can take the last commits since a
-checkpoint. On this machine a one-rating commit took 1.1 to 5.3 ms (p50, depending on the
-host's disk load) with FULL and 0.05 to 0.07 ms with NORMAL, measured in process
-(docs/FEEDBACK.md); through the API both stay under the 5 ms target (docs/BENCHMARKS.md).
+Durability: ``synchronous=NORMAL`` by default. In WAL mode a committed transaction is in
+the WAL file when COMMIT returns, so a rating answered 201 survives a killed process (a
+gunicorn worker's ``kill -9``: tested with 3 kills under 8 writers) and the file is never
+corrupted; only a power cut or a kernel crash can take the last commits since a
+checkpoint. ``synchronous=FULL`` (``sqlite:///path?synchronous=full``) fsyncs the WAL at
+every commit and survives those too, but the fsync's time follows the host's disk load:
+through the API, p50 1.7 ms in one run and 7.0 ms in another on this shared machine, where
+NORMAL stayed at 2.4 to 2.6 ms (docs/BENCHMARKS.md; the target is 5 ms). A store that must
+survive power loss at any load belongs on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from reco.feedback._base import SqlStore, _tables
 #: The path of a store that lives in memory, for this process only (tests).
 MEMORY = ":memory:"
 #: The durability settings a URL may ask for (``?synchronous=``).
-SYNCHRONOUS = ("full", "normal")
+SYNCHRONOUS = ("normal", "full")
 #: How long a writer waits for another's transaction before the request answers 503.
 BUSY_TIMEOUT_MS = 10_000
 
@@ -41,7 +42,7 @@ class SqliteStore(SqlStore):
     driver_errors = (sqlite3.Error,)
 
     def __init__(self, path: str | Path, *, read_only: bool = False,
-                 synchronous: str = "full") -> None:
+                 synchronous: str = "normal") -> None:
         if synchronous not in SYNCHRONOUS:
             raise ValueError(f"SQLite synchronous must be one of {SYNCHRONOUS}, got "
                              f"{synchronous!r}")

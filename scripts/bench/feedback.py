@@ -1,6 +1,6 @@
 """The ``feedback`` benchmark (issue 16): the feedback loop against a real server.
 
-Per backend (SQLite file; the same with ``synchronous=normal``; PostgreSQL database), on a
+Per backend (SQLite file; the same with ``synchronous=full``; PostgreSQL database), on a
 fresh store, against
 ``scripts/serve.py`` (gunicorn, 2 gevent workers, loopback only) serving ``artifacts``:
 
@@ -324,15 +324,47 @@ def concurrent_writes(server: Server, url: str, movies: np.ndarray, writers: int
     }
 
 
+def simulated_session(port: int, movies: np.ndarray, people: int = 6, rounds: int = 4,
+                      seed: int = 4) -> dict[str, Any]:
+    """A few simulated people: each gets an id (``POST /users``), rates three random
+    movies, then ``rounds`` times asks for ten recommendations and rates two of the movies
+    shown (each liked with probability 0.6). Returns ``GET /stats?window=3600&k=10``."""
+    rng = np.random.default_rng(seed)
+    conn = _conn(port)
+    personal = 0
+    for _ in range(people):
+        status, body, _ = _call(conn, "POST", "/users")
+        if status != 201:
+            raise RuntimeError(f"POST /users answered {status}")
+        user = body["user_id"]
+        first = [{"movie_id": int(m), "rating": float(rng.choice(_GRID))}
+                 for m in rng.choice(movies, 3, replace=False)]
+        _call(conn, "POST", f"/users/{user}/ratings", {"ratings": first})
+        for _ in range(rounds):
+            status, shown, _ = _call(conn, "GET", f"/recommend/{user}?k=10")
+            if status != 200:
+                raise RuntimeError(f"/recommend/{user} answered {status}")
+            personal += not shown["fallback"]
+            picked = rng.choice([i["movie_id"] for i in shown["items"]], 2, replace=False)
+            rated = [{"movie_id": int(m), "rating": 4.5 if rng.random() < 0.6 else 2.0}
+                     for m in picked]
+            _call(conn, "POST", f"/users/{user}/ratings", {"ratings": rated})
+    status, stats, _ = _call(conn, "GET", "/stats?window=3600&k=10")
+    conn.close()
+    if status != 200:
+        raise RuntimeError(f"/stats answered {status}")
+    return {"people": people, "rounds": rounds, "personal_lists": personal, "stats": stats}
+
+
 @contextlib.contextmanager
 def fresh_store(backend: str, postgres_url: str | None, folder: Path) -> Iterator[str]:
-    """An empty store's URL: a SQLite file in ``folder`` (``sqlite-normal``: with
-    ``synchronous=normal``), or a new schema of the PostgreSQL database (dropped afterwards)."""
+    """An empty store's URL: a SQLite file in ``folder`` (``sqlite-full``: with
+    ``synchronous=full``), or a new schema of the PostgreSQL database (dropped afterwards)."""
     if backend == "sqlite":
         yield str(folder / "feedback.sqlite3")
         return
-    if backend == "sqlite-normal":  # no fsync per commit (reco/feedback/sqlite.py)
-        yield f"sqlite:///{folder / 'feedback.sqlite3'}?synchronous=normal"
+    if backend == "sqlite-full":  # fsync on every commit (reco/feedback/sqlite.py)
+        yield f"sqlite:///{folder / 'feedback.sqlite3'}?synchronous=full"
         return
     if not postgres_url:
         raise ValueError("the postgresql backend needs --postgres-url (or "
@@ -376,6 +408,11 @@ def run_feedback(artifacts: Path, backends: list[str], *, postgres_url: str | No
                 out["load_concurrency"] = uptime()
                 out["concurrency"] = concurrent_writes(server, url, movies, writers,
                                                        per_writer, kills)
+            # a fresh store and server: /stats then counts the simulated people only
+            (Path(tmp) / "session").mkdir()
+            with fresh_store(backend, postgres_url, Path(tmp) / "session") as session_url, \
+                    serving(artifacts, session_url) as server:
+                out["session"] = simulated_session(server.port, movies)
             result["backends"][backend] = out
     result["load_after"] = uptime()
     return result
@@ -410,7 +447,7 @@ def render_feedback(result: dict[str, Any], command: str) -> str:
         lines.append(f"| {row['what']} | {row['target']} | {row['measured']} | "
                      f"{'yes' if row['met'] else 'MISSED'} |")
     for backend, out in result["backends"].items():
-        w, f, c = out["write"], out["fold_in"], out["concurrency"]
+        w, f, c, session = out["write"], out["fold_in"], out["concurrency"], out["session"]
         lines += ["", f"**{backend}** (store pre-filled with {out['prefill_ratings']:,} ratings)",
                   "",
                   f"- POST /users/<id>/ratings, one rating per request, one client: p50 "
@@ -428,5 +465,11 @@ def render_feedback(result: dict[str, Any], command: str) -> str:
                   f"attempts sent again, {c['stored_rows']} rows stored; lost {c['lost']}, "
                   f"missing {c['missing']}, extra {c['extra']}, duplicate rows "
                   f"{c['duplicate_rows']}, duplicate user ids {c['duplicate_user_ids']} "
-                  f"({c['seconds']} s); load `{out['load_concurrency']}`"]
+                  f"({c['seconds']} s); load `{out['load_concurrency']}`",
+                  f"- a scripted session of {session['people']} simulated people on a fresh "
+                  f"store ({session['rounds']} rounds each of ten recommendations, two of "
+                  f"them rated, liked with probability 0.6; {session['personal_lists']} of "
+                  f"{session['people'] * session['rounds']} lists personal), then "
+                  f"`GET /stats?window=3600&k=10`:", "", "```json",
+                  json.dumps(session["stats"]["versions"], indent=1), "```"]
     return "\n".join(lines)

@@ -213,8 +213,8 @@ def test_urls_choose_the_backend(url, kind):
 
 
 def test_sqlite_durability_is_chosen_by_the_url(tmp_path):
-    for url, expected in ((tmp_path / "a.sqlite3", 2), (f"sqlite:///{tmp_path}/b.sqlite3"
-                                                        "?synchronous=normal", 1)):
+    for url, expected in ((tmp_path / "a.sqlite3", 1), (f"sqlite:///{tmp_path}/b.sqlite3"
+                                                        "?synchronous=full", 2)):
         store = open_store(url)
         store.ratings(1)
         assert store._conn.execute("PRAGMA synchronous").fetchone()[0] == expected
