@@ -39,6 +39,7 @@ from reco.serving import (
     RecoService,
     openapi_spec,
 )
+from reco.serving.limits import MAX_BODY_BYTES, MAX_JSON_DEPTH, MAX_K, MAX_RATINGS
 
 log = logging.getLogger(__name__)
 bp = Blueprint("reco", __name__)
@@ -83,13 +84,6 @@ def _holder() -> ModelHolder:
     return current_app.extensions["reco"]
 
 
-MAX_K = 100
-MAX_RATINGS = 1000
-#: The largest body a POST may send: MAX_RATINGS entries of the longest form,
-#: {"movie_id": 2147483647, "rating": 4.5, "timestamp": 1099511627775}, with room for
-#: whitespace; anything longer is refused (413) before it is read into memory.
-MAX_BODY_BYTES = MAX_RATINGS * 128 + 1024
-MAX_JSON_DEPTH = 16
 MAX_STATS_WINDOW = 366 * 86400  # /stats?window= in seconds: at most a year
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 

@@ -56,7 +56,7 @@ def serve(args: argparse.Namespace, command: str) -> dict:
     from scripts.bench import serve as bs
 
     result = bs.run_serve(args.artifacts, args.requests, args.concurrency, args.workers,
-                          args.repeats, worker_class=args.worker_class)
+                          args.repeats, stack=args.stack)
     result.update(command=command, provenance=br.provenance(), targets=bs.serve_targets(result))
     if args.doc is not None:
         name = args.name or str(args.artifacts)
@@ -222,8 +222,8 @@ def _add_slow_clients(sub: argparse._SubParsersAction) -> None:
     sc.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
     sc.add_argument("--connections", type=int, default=50)
     sc.add_argument("--seconds", type=float, default=60.0)
-    sc.add_argument("--worker-classes", nargs="+", default=["sync", "gevent"],
-                    choices=["sync", "gthread", "gevent"],
+    sc.add_argument("--stacks", nargs="+", default=["sync", "gevent", "front"],
+                    choices=["front", "gevent", "sync", "gthread"],
                     help="one run each, in this order (the last is the one judged)")
     sc.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     sc.add_argument("--doc", type=Path, default=None,
@@ -235,8 +235,8 @@ def slow_clients(args: argparse.Namespace, command: str) -> dict:
     from scripts.bench import slowclients as bsc
 
     runs = [bsc.run_slow_clients(args.artifacts, args.connections, args.seconds,
-                                 worker_class=worker_class)
-            for worker_class in args.worker_classes]
+                                 stack=stack)
+            for stack in args.stacks]
     result = {"runs": runs, "command": command, "provenance": br.provenance()}
     if args.doc is not None:
         br.update_doc_section(args.doc, "Slow clients (issue 14)",
@@ -247,7 +247,8 @@ def slow_clients(args: argparse.Namespace, command: str) -> dict:
 def _add_attack(sub: argparse._SubParsersAction) -> None:
     at = sub.add_parser("attack", help="200+ hostile raw requests against a live server")
     at.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
-    at.add_argument("--worker-class", default="gevent", choices=["gevent", "sync", "gthread"])
+    at.add_argument("--stack", default="front", choices=["front", "gevent", "sync", "gthread"],
+                    help="reco's buffering front (default) or gunicorn facing clients")
     at.add_argument("--mixed-requests", type=int, default=0,
                     help="then a bounded mixed load of this many requests (0: none)")
     at.add_argument("--concurrency", type=int, default=8, help="client threads of that load")
@@ -262,7 +263,7 @@ def attack(args: argparse.Namespace, command: str) -> dict:
 
     if not 0 <= args.mixed_requests <= 200_000 or not 1 <= args.concurrency <= 64:
         raise SystemExit("--mixed-requests 0..200000, --concurrency 1..64")
-    result = ba.run_attack(args.artifacts, worker_class=args.worker_class,
+    result = ba.run_attack(args.artifacts, stack=args.stack,
                            mixed_requests=args.mixed_requests, concurrency=args.concurrency)
     result.update(command=command, provenance=br.provenance())
     if args.doc is not None:
@@ -326,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--requests", type=int, default=1000, help="per endpoint and repeat")
     s.add_argument("--concurrency", type=int, default=2, help="client threads")
     s.add_argument("--workers", type=int, default=2, help="gunicorn workers")
-    s.add_argument("--worker-class", default="gevent", choices=["gevent", "sync", "gthread"])
+    s.add_argument("--stack", default="front", choices=["front", "gevent", "sync", "gthread"],
+                   help="reco's buffering front (default) or gunicorn facing clients")
     s.add_argument("--repeats", type=int, default=3)
     s.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     s.add_argument("--doc", type=Path, default=None,

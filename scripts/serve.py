@@ -11,8 +11,11 @@ new current version every
 the workers gracefully): a retrain is served without a restart and without a failed
 request (README, "Retraining a live server").
 
-The workers are gevent workers (``--worker-class``): slow or hostile clients cost a
-greenlet, not a worker (README, "Serving stack"). Each worker gets cores // workers
+Clients talk to a buffering front (reco/serving/front.py) that runs in this process; it
+reads every request whole before a gunicorn sync worker sees it, so slow or hostile
+clients cost a coroutine, not a worker, and complete requests wait in one queue for the
+next free worker (README, "Serving stack"; ``--no-front`` lets gunicorn face clients itself,
+for a deployment behind its own proxy). Each worker gets cores // workers
 threads for Polars, OpenMP and BLAS (unless those variables are set): with every library spawning a
 thread per core in every worker, /recommend p50 was 56.7 ms on ml-latest-small artifacts;
 with one thread per worker on 2 cores, 12.0 ms (docs/BENCHMARKS.md). Not --preload: Polars'
@@ -23,9 +26,16 @@ loaded the models deadlocked on its first recommendation (measured; /health stil
 from __future__ import annotations
 
 import argparse
+import ctypes
+import errno
 import logging
 import os
+import shutil
+import signal
+import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -37,6 +47,7 @@ from reco.artifacts.manifest import model_manifest, verify_version  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 from reco.feedback import DEFAULT_FILE, ENV_URL, open_store  # noqa: E402
+from reco.serving import front  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 THREAD_VARIABLES = ("POLARS_MAX_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -52,9 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-class", default="gevent", choices=("gevent", "sync", "gthread"),
-                        help="gunicorn worker class (default: gevent, so slow clients cost "
-                             "a greenlet, not a worker; README, 'Serving stack')")
+    parser.add_argument("--worker-class", default="sync", choices=("sync", "gevent", "gthread"),
+                        help="gunicorn worker class (default: sync, behind the front; "
+                             "gevent when gunicorn faces clients itself with --no-front)")
+    parser.add_argument("--no-front", action="store_true",
+                        help="let gunicorn listen on --host/--port itself, without the "
+                             "buffering front (for a deployment behind its own proxy)")
     parser.add_argument("--reload-seconds", type=float, default=2.0,
                         help="how often each worker looks for a new current version "
                              "(default 2; 0: never)")
@@ -109,17 +123,35 @@ def choose_version(artifacts: Path) -> Path:
     raise failure
 
 
-def gunicorn_command(args: argparse.Namespace) -> list[str]:
-    return [
+def gunicorn_command(args: argparse.Namespace, bind: str) -> list[str]:
+    command = [
         sys.executable, "-m", "gunicorn", "--chdir", str(ROOT),
         # reco's JSON errors for what gunicorn refuses itself (reco/serving/gunicorn_conf.py)
         "--config", "python:reco.serving.gunicorn_conf",
         "--workers", str(args.workers), "--worker-class", args.worker_class,
         # gevent: the whole header block must arrive within this many seconds
         "--keep-alive", "5",
-        "--bind", f"{args.host}:{args.port}",
-        "--access-logfile", "-", "api:create_app()",
+        "--bind", bind, "--access-logfile", "-",
     ]
+    if not args.no_front:  # the client's address, as the front saw it
+        command += ["--access-logformat",
+                    '%({x-forwarded-for}i)s - - %(t)s "%(r)s" %(s)s %(b)s "%(a)s" %(M)sms']
+    return command + ["api:create_app()"]
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """The public socket, bound here so a busy port is said before anything starts."""
+    family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+def _die_with_parent() -> None:
+    # gunicorn gets SIGTERM if this process dies without stopping it (Linux): no orphans
+    # holding the models' memory
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,6 +161,14 @@ def main(argv: list[str] | None = None) -> int:
         version = choose_version(args.artifacts)  # fail here, not in every worker
     except ArtifactError as exc:
         log.error("%s: no version to serve: %s", args.artifacts, exc)
+        return EXIT_BAD_INPUT
+    try:
+        listener = listen(args.host, args.port)
+    except OSError as exc:
+        busy = exc.errno == errno.EADDRINUSE
+        log.error("%s:%d: %s%s", args.host, args.port,
+                  "the port is in use" if busy else (exc.strerror or exc),
+                  "; stop what listens there or choose another --port" if busy else "")
         return EXIT_BAD_INPUT
     os.environ["RECO_ARTIFACTS"] = str(args.artifacts.resolve())
     os.environ["RECO_RELOAD_SECONDS"] = str(args.reload_seconds)
@@ -140,11 +180,22 @@ def main(argv: list[str] | None = None) -> int:
     threads = str(max(1, (os.cpu_count() or 1) // max(args.workers, 1)))
     for name in THREAD_VARIABLES:
         os.environ.setdefault(name, threads)
-    command = gunicorn_command(args)
-    log.info("serving version %s of %s on http://%s:%d/ with %d workers", version.name,
-             args.artifacts, args.host, args.port, args.workers)
-    os.execv(command[0], command)  # gunicorn takes over this process (and its signals)
-    return 0  # not reached
+    log.info("serving version %s of %s on http://%s:%d/ with %d %s workers%s", version.name,
+             args.artifacts, args.host, args.port, args.workers, args.worker_class,
+             "" if args.no_front else " behind the buffering front")
+    if args.no_front:
+        listener.close()
+        command = gunicorn_command(args, f"{args.host}:{args.port}")
+        os.execv(command[0], command)  # gunicorn takes over this process (and its signals)
+    sockets = tempfile.mkdtemp(prefix="reco-serve-")  # 0700: only this user reaches it
+    backend = os.path.join(sockets, "gunicorn.sock")
+    try:
+        process = subprocess.Popen(gunicorn_command(args, f"unix:{backend}"),
+                                   preexec_fn=_die_with_parent)
+        return front.run(listener, front.FrontConfig(backend=backend), process)
+    finally:
+        listener.close()
+        shutil.rmtree(sockets, ignore_errors=True)
 
 
 if __name__ == "__main__":

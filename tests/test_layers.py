@@ -56,7 +56,8 @@ ALLOWED: dict[str, frozenset[str]] = {
     FACADE: frozenset({CORE_PART, "data", "features", "models", "text", "ranking",
                        "artifacts", "pipelines"}),
     # the HTTP layer sees the serving package's public face and the errors, nothing else
-    API: frozenset({"reco.serving", "reco.exceptions"}),
+    # (and reco.serving.limits, the request limits the front shares without the models)
+    API: frozenset({"reco.serving", "reco.serving.limits", "reco.exceptions"}),
 }
 
 

@@ -11,37 +11,17 @@ message per status that repeats nothing of the request.
 
 from __future__ import annotations
 
-import json
-import secrets
 import socket
 
 from gunicorn import util
 
-#: What each status gunicorn answers on its own means to a client.
-MESSAGES = {
-    400: "malformed HTTP request (request line, headers or chunked framing)",
-    403: "request forbidden",
-    414: "the request line (method and URL) is too long",
-    417: "unsupported Expect header",
-    431: "too many or too large request headers",
-    500: "the server could not handle the request",
-    501: "unsupported transfer coding",
-}
+from reco.serving.front import json_error as _json_response
 
 
 def json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
     """Write reco's JSON error for a request gunicorn refused (``mesg``, which quotes
     the client's bytes, stays in gunicorn's log)."""
-    request_id = secrets.token_hex(8)
-    body = json.dumps({"error": {
-        "status": status_int, "name": reason.lower().replace(" ", "_"),
-        "message": MESSAGES.get(status_int, "the request could not be handled"),
-        "request_id": request_id}}).encode()
-    head = (f"HTTP/1.1 {status_int} {reason}\r\nConnection: close\r\n"
-            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
-            f"X-Request-Id: {request_id}\r\n\r\n").encode("latin-1")
-    util.write_nonblock(sock, head + body)
+    util.write_nonblock(sock, _json_response(status_int, reason))
 
 
 util.write_error = json_error
-

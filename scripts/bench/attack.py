@@ -189,12 +189,12 @@ def mixed_load(port: int, artifacts: Path, requests: int, concurrency: int) -> d
             "first_failures": summary["first_failures"][:5]}
 
 
-def run_attack(artifacts: Path, workers: int = 2, worker_class: str = "gevent",
+def run_attack(artifacts: Path, workers: int = 2, stack: str = "front",
                mixed_requests: int = 0, concurrency: int = 8) -> dict[str, Any]:
     check_loopback("127.0.0.1")
     requests = attack_requests()
     port = free_port()
-    process, _ = start_server(artifacts, port, workers, worker_class)
+    process, _ = start_server(artifacts, port, workers, stack)
     failures: list[dict[str, Any]] = []
     families: dict[str, dict[str, int]] = {}
     closed = 0
@@ -225,14 +225,21 @@ def run_attack(artifacts: Path, workers: int = 2, worker_class: str = "gevent",
     return {"requests": len(requests), "failed": len(failures), "closed_without_answer": closed,
             "mixed": mixed,
             "families": families, "failures": failures[:50], "server_alive": alive,
-            "seconds": round(time.perf_counter() - started, 1), "worker_class": worker_class,
+            "seconds": round(time.perf_counter() - started, 1), "stack": stack,
             "load_average": os.getloadavg()}
 
 
+_STACK_WORDS = {"front": "reco's buffering front before gunicorn's sync workers",
+                "gevent": "gunicorn's gevent workers facing clients",
+                "sync": "gunicorn's sync workers facing clients",
+                "gthread": "gunicorn's gthread workers facing clients"}
+
+
 def render_attack(result: dict[str, Any], command: str) -> str:
+    stack = _STACK_WORDS.get(result["stack"], result["stack"])
     lines = [f"Command: `{command}`", "",
              f"{result['requests']} hand-written hostile requests, each on its own loopback "
-             f"connection to `scripts/serve.py` (gunicorn, {result['worker_class']} workers). "
+             f"connection to `scripts/serve.py` ({stack}). "
              "A request fails on a 5xx, an error that is not reco's JSON error, or a body "
              "with a traceback, path, address or library name. Load average at the end: "
              f"{', '.join(f'{x:.2f}' for x in result['load_average'])}.", "",

@@ -2,7 +2,8 @@
 
 Per backend (SQLite file; the same with ``synchronous=full``; PostgreSQL database), on a
 fresh store, against
-``scripts/serve.py`` (gunicorn, 2 gevent workers, loopback only) serving ``artifacts``:
+``scripts/serve.py`` (its default stack, 2 gunicorn workers, loopback only) serving
+``artifacts``:
 
 1. **Write latency.** ``POST /users/<id>/ratings`` with one rating per request from one
    client, on a store pre-filled with ``prefill`` ratings (ml-latest-small holds 100,836):
@@ -68,10 +69,12 @@ class Server:
     port: int
 
     def workers(self) -> list[int]:
-        """The gunicorn master's children (scripts/serve.py execs gunicorn: same pid)."""
+        """The gunicorn workers: the master's children. The master is scripts/serve.py's
+        own process when it execs gunicorn (``--no-front``), else its gunicorn child
+        (behind the buffering front, which runs in scripts/serve.py's process)."""
         pid = self.process.pid
-        children = Path(f"/proc/{pid}/task/{pid}/children")
-        return sorted(int(p) for p in children.read_text().split()) if children.is_file() else []
+        master = next((c for c in _children(pid) if b"gunicorn" in _cmdline(c)), pid)
+        return _children(master)
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -81,6 +84,21 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return sorted(int(p) for p in path.read_text().split())
+    except OSError:
+        return []
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
 
 
 @contextlib.contextmanager
@@ -440,7 +458,7 @@ def feedback_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
 
 def render_feedback(result: dict[str, Any], command: str) -> str:
     lines = [f"Measured {result['date']} with `{command}` on `{result['artifacts']}` "
-             f"(ml-latest-small artifacts; 2 gevent workers; loopback).",
+             f"(ml-latest-small artifacts; scripts/serve.py's defaults with 2 workers; loopback).",
              f"Host load before: `{result['load_before']}`; after: `{result['load_after']}`.",
              "", "| figure | target | measured | met |", "| --- | --- | --- | --- |"]
     for row in feedback_targets(result):

@@ -1,6 +1,6 @@
 """The ``serve`` benchmark: reco under gunicorn on loopback, loaded from a second process.
 
-Each repeat starts ``scripts/serve.py`` (gunicorn, ``workers`` workers of ``worker_class``)
+Each repeat starts ``scripts/serve.py`` (``workers`` gunicorn workers in one of :data:`STACKS`)
 on a free loopback port, times the start (process start to the first answer of ``/health``), warms
 it up, then sends a bounded number of requests per endpoint from this process with
 :func:`scripts.bench.loadtest.run_load`: ``GET /recommend/<user>`` for random known users,
@@ -50,13 +50,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+#: The serving stacks a benchmark can start: reco's buffering front before sync workers
+#: (the default of scripts/serve.py), or gunicorn facing clients with one worker class.
+STACKS = ("front", "gevent", "sync", "gthread")
+
+
+def stack_flags(stack: str) -> list[str]:
+    """scripts/serve.py's options for one of :data:`STACKS`."""
+    if stack not in STACKS:
+        raise ValueError(f"unknown serving stack {stack!r}; one of {', '.join(STACKS)}")
+    return [] if stack == "front" else ["--no-front", "--worker-class", stack]
+
+
 def start_server(artifacts: Path, port: int, workers: int,
-                 worker_class: str = "gevent") -> tuple[subprocess.Popen, float]:
+                 stack: str = "front") -> tuple[subprocess.Popen, float]:
     """Start ``scripts/serve.py``; return the process and the seconds until it answered."""
     started = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(artifacts),
-         "--port", str(port), "--workers", str(workers), "--worker-class", worker_class],
+         "--port", str(port), "--workers", str(workers), *stack_flags(stack)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     while True:
         try:
@@ -82,7 +94,7 @@ def new_people(rng: np.random.Generator, movies: np.ndarray, n: int) -> list[byt
 
 
 def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
-              repeats: int, seed: int = 0, worker_class: str = "gevent") -> dict[str, Any]:
+              repeats: int, seed: int = 0, stack: str = "front") -> dict[str, Any]:
     """Every repeat's figures per endpoint and their medians (see the module docstring)."""
     version = resolve(artifacts)  # a store's current version, or one version directory
     users = pl.read_parquet(version / "features" / "users.parquet")["user_id"].to_numpy()
@@ -91,7 +103,7 @@ def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
     runs = []
     for repeat in range(repeats):
         port = free_port()
-        process, start_seconds = start_server(artifacts, port, workers, worker_class)
+        process, start_seconds = start_server(artifacts, port, workers, stack)
         try:
             warm = [f"/recommend/{u}?k=10" for u in rng.choice(users, WARM_UP)]
             run_load("127.0.0.1", port, warm, "warm-up", concurrency)
@@ -113,7 +125,7 @@ def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
     for i, name in enumerate(ENDPOINTS):
         for key in ("p50_ms", "p99_ms", "requests_per_s"):
             medians[f"{name} {key}"] = float(np.median([r["endpoints"][i][key] for r in runs]))
-    return {"artifacts": str(artifacts), "workers": workers, "worker_class": worker_class,
+    return {"artifacts": str(artifacts), "workers": workers, "stack": stack,
             "concurrency": concurrency,
             "requests_per_endpoint": requests, "repeats": repeats, "medians": medians,
             "runs": runs}
@@ -131,12 +143,17 @@ def serve_targets(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def _stack_words(stack: str) -> str:
+    return ("reco's buffering front before gunicorn's sync workers" if stack == "front"
+            else f"gunicorn {stack} workers facing clients (--no-front)")
+
+
 def render_serve(result: dict[str, Any], command: str, name: str) -> str:
     """A ``## Serving`` section of docs/BENCHMARKS.md from a :func:`run_serve` result."""
     runs = result["runs"]
     lines = [f"Command: `{command}`", "",
-             f"Artifacts: {name}. gunicorn, {result['workers']} "
-             f"{result.get('worker_class', 'sync')} workers (one thread each "
+             f"Artifacts: {name}. {_stack_words(result.get('stack', 'front'))}, "
+             f"{result['workers']} workers (one thread each "
              f"for Polars, OpenMP and BLAS), {result['concurrency']} client threads in a second "
              f"process on loopback, {result['requests_per_endpoint']:,} requests per endpoint "
              f"and repeat after {WARM_UP} warm-up requests; {result['repeats']} repeats, each "
