@@ -3,9 +3,11 @@
 The public API is re-exported here; see README.md and docs/ for the guided tour.
 """
 
-import importlib
-import os
-from typing import TYPE_CHECKING, Any
+# Imported under private names (TYPE_CHECKING is deleted after its block): ``reco.os``
+# or ``reco.Any`` would read as reco's API.
+import importlib as _importlib
+import os as _os
+from typing import TYPE_CHECKING
 
 # OpenMP threads (XGBoost, scikit-learn) spin while they wait by default. When another
 # process holds a core, that spinning slows fits down several times over. Measured with
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 # vs 9.8 s sleeping; one core busy 64.7 s spinning vs 11.7 s sleeping. Shared machines are
 # the common case, so waiters sleep unless the user says otherwise (OMP_WAIT_POLICY=ACTIVE
 # for a dedicated machine). Only effective when reco is imported before OpenMP loads.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+_os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # Public names and the module each lives in, imported on first use (PEP 562): a command
 # that only reads data or builds features does not pay for scikit-learn, XGBoost and
@@ -119,19 +121,21 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; nothing is imported at run
     from reco.text.label_model import DawidSkeneLabelModel, LabelModelConfig, majority_vote
     from reco.text.movielens import family_probabilities
     from reco.text.tagger_inputs import predict_movielens_genres
+del TYPE_CHECKING
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'reco' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    value = getattr(_importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
     return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+    # the public names only: not the module's machinery, nor subpackages a caller imported
+    return sorted([*__all__, "__version__"])
 
 
 __version__ = "0.1.0"

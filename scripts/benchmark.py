@@ -30,10 +30,15 @@ start (issue 13): the sha256 pass over a version and the server's start time, al
 with a baseline checkout (:mod:`scripts.bench.start`). slowclients (issue 14): connections
 trickling a byte a second against probes of /health and /recommend, per gunicorn worker
 class (:mod:`scripts.bench.slowclients`). attack (issue 14): over 200 hand-written hostile
-raw requests, each judged by its answer (:mod:`scripts.bench.attack`). feedback (issue 16):
+raw requests, each judged by its answer (:mod:`scripts.bench.attack`). search (issue 15):
+title search p50 over a synthetic 87k-title catalogue built from ml-latest-small's titles
+(:mod:`scripts.bench.search`). feedback (issue 16):
 ``POST /users/<id>/ratings`` latency, the cost of folding in stored ratings on
 ``GET /recommend``, and 8 writers x 500 ratings with worker kill -9, on SQLite and
 PostgreSQL (:mod:`scripts.bench.feedback`).
+
+    python scripts/benchmark.py search --data ../shared/data/ml-latest-small --titles 87585 \\
+        --repeats 50 --doc docs/BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -318,6 +323,30 @@ def feedback(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_search(sub: argparse._SubParsersAction) -> None:
+    se = sub.add_parser("search", help="title search p50 over a synthetic 87k-title catalogue")
+    se.add_argument("--data", type=Path, required=True,
+                    help="a release with movies.csv and ratings.csv (ml-latest-small)")
+    se.add_argument("--titles", type=int, default=87_585, help="catalogue size (ml-latest's)")
+    se.add_argument("--repeats", type=int, default=50, help="timings of each query")
+    se.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    se.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Search (issue 15)' section")
+
+
+def search(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import report as br
+    from scripts.bench import search as bse
+
+    if not 1 <= args.titles <= 10_000_000 or not 1 <= args.repeats <= 100_000:
+        raise SystemExit("--titles 1..10000000, --repeats 1..100000")
+    result = bse.run_search(args.data, args.titles, args.repeats)
+    result.update(command=command, provenance=br.provenance())
+    if args.doc is not None:
+        br.update_doc_section(args.doc, "Search (issue 15)", bse.render_search(result, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -342,6 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_slow_clients(sub)
     _add_attack(sub)
     _add_feedback(sub)
+    _add_search(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -361,6 +391,8 @@ def main(argv: list[str] | None = None) -> int:
         result = attack(args, command)
     elif args.command == "feedback":
         result = feedback(args, command)
+    elif args.command == "search":
+        result = search(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

@@ -30,6 +30,22 @@ def test_every_public_name_resolves():
         reco.no_such_name  # noqa: B018
 
 
+def test_only_recos_own_names_are_public():
+    # in a fresh process, so no test's imports of reco's subpackages are counted
+    public = _run("""
+        import reco
+        print(sorted(n for n in dir(reco) if not n.startswith("_")))
+        print(sorted(n for n in vars(reco) if not n.startswith("_")))
+        print([n for n in ("Any", "os", "importlib", "TYPE_CHECKING", "typing")
+               if hasattr(reco, n)])
+    """).splitlines()
+    assert public[0] == str(sorted(reco.__all__))
+    assert public[1] == "[]"  # nothing public is bound before first use
+    assert public[2] == "[]"
+    assert all(getattr(reco, name).__module__.startswith("reco.")
+               for name in reco.__all__ if hasattr(getattr(reco, name), "__module__"))
+
+
 def test_building_features_does_not_import_the_models():
     loaded = _run("""
         import sys

@@ -51,18 +51,29 @@ TABLE_FILES: dict[str, str] = {
     **{name: f"{FEATURES_DIR}/{name}.parquet" for name in FEATURE_TABLES},
     CATALOG: "catalog.parquet",
 }
-_LIBRARIES = ("reco", "numpy", "scipy", "pandas", "scikit-learn", "xgboost", "polars", "flask")
+#: Each library's name in the manifest and the distributions that may provide it
+#: (xgboost-cpu is the same module as xgboost without the CUDA libraries).
+_LIBRARIES: dict[str, tuple[str, ...]] = {
+    "numpy": ("numpy",), "scipy": ("scipy",), "pandas": ("pandas",),
+    "scikit-learn": ("scikit-learn",), "xgboost": ("xgboost-cpu", "xgboost"),
+    "polars": ("polars",), "flask": ("flask",),
+}
 _CHUNK = 1 << 22
 
 
 def library_versions() -> dict[str, str | None]:
-    """Python and the versions of the libraries reco is built on (None when absent)."""
-    versions: dict[str, str | None] = {"python": platform.python_version()}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = None
+    """Python and the versions of reco and the libraries it is built on (None when absent)."""
+    from reco import __version__
+
+    versions: dict[str, str | None] = {"python": platform.python_version(), "reco": __version__}
+    for name, distributions in _LIBRARIES.items():
+        versions[name] = None
+        for distribution in distributions:
+            try:
+                versions[name] = metadata.version(distribution)
+                break
+            except metadata.PackageNotFoundError:
+                continue
     return versions
 
 

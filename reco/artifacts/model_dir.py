@@ -144,6 +144,10 @@ def save_model(model: HybridRecommender, artifacts: str | Path, *, catalog: pl.D
         ``artifacts`` is not a usable store (a symlink inside it, say).
     """
     model._check_fitted()
+    if model.user_labels_ is not None or model.item_labels_ is not None:
+        # the store keeps integer ids only (the serving layer and its API speak them)
+        raise ArtifactError("a model fitted on string ids cannot be published to an artifact "
+                            "store yet; map the ids to integers before fitting")
     stage = model.stage_
     _check_catalog(catalog, stage)
     target = store.ArtifactStore(artifacts)

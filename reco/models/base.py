@@ -20,7 +20,7 @@ import importlib
 import json
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -33,6 +33,7 @@ from reco.columns import MOVIE_ID
 from reco.config import ConfigBase, check_int
 from reco.exceptions import ArtifactError, ConfigError, NotFittedError
 from reco.ids import IdMap, last_occurrences
+from reco.models.frames import Labels, movie_ids_of, read_movies, read_ratings
 from reco.models.interactions import Interactions
 from reco.npz import load_npz, save_npz
 
@@ -142,6 +143,10 @@ class BaseRecommender(ABC):
     user_map_: IdMap
     item_map_: IdMap
     seen_: sp.csr_matrix
+    #: For a model fitted on string ids, the labels they were mapped with: its queries
+    #: take those strings and its answers give them back (None: integer ids).
+    user_labels_: Labels | None = None
+    item_labels_: Labels | None = None
 
     def __init__(self, config: ConfigBase | None = None) -> None:
         if config is not None and not isinstance(config, self.config_class):
@@ -194,6 +199,24 @@ class BaseRecommender(ABC):
         if not hasattr(self, "item_map_"):
             raise NotFittedError(f"{type(self).__name__} is not fitted; call fit() first")
 
+    # ids at the edge: string ids (when fitted on them) <-> the integers of the id maps
+    def _user_codes(self, user_ids: Any, missing: str = "raise") -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(user_ids))
+        return ids if self.user_labels_ is None else self.user_labels_.codes(ids, missing)
+
+    def _item_codes(self, movie_ids: Any, missing: str = "raise") -> np.ndarray:
+        ids = np.atleast_1d(np.asarray(movie_ids))
+        return ids if self.item_labels_ is None else self.item_labels_.codes(ids, missing)
+
+    def _item_out(self, codes: np.ndarray) -> np.ndarray:
+        """Movie ids as the caller gave them (``codes`` >= 0; padding stays -1 or "")."""
+        if self.item_labels_ is None:
+            return codes
+        out = np.full(codes.shape, "", dtype=self.item_labels_.labels.dtype)
+        valid = codes >= 0
+        out[valid] = self.item_labels_.of(codes[valid])
+        return out
+
     @property
     def n_items(self) -> int:
         self._check_fitted()
@@ -202,8 +225,8 @@ class BaseRecommender(ABC):
     def score(self, user_id: int, movie_ids: np.ndarray | list[int]) -> np.ndarray:
         """Scores of ``movie_ids`` for a known user (:class:`UnknownIdError` otherwise)."""
         self._check_fitted()
-        user = self.user_map_.index(user_id)
-        items = self.item_map_.indices(movie_ids)
+        user = self.user_map_.index(int(self._user_codes([user_id])[0]))
+        items = self.item_map_.indices(self._item_codes(movie_ids))
         return self._score_users(np.array([user]))[0, items].astype(np.float32)
 
     def score_pairs(
@@ -215,8 +238,8 @@ class BaseRecommender(ABC):
         one ``_score_users`` pass per batch, not one call per pair.
         """
         self._check_fitted()
-        users = self.user_map_.indices(np.asarray(user_ids), missing="mask")
-        items = self.item_map_.indices(np.asarray(movie_ids), missing="mask")
+        users = self.user_map_.indices(self._user_codes(user_ids, "mask"), missing="mask")
+        items = self.item_map_.indices(self._item_codes(movie_ids, "mask"), missing="mask")
         out = np.full(users.shape, np.nan, dtype=np.float32)
         ok = (users >= 0) & (items >= 0)
         if not ok.any():
@@ -239,16 +262,24 @@ class BaseRecommender(ABC):
         self, user_id: int, k: int = 10, exclude_seen: bool = True
     ) -> tuple[np.ndarray, np.ndarray]:
         """The ``k`` best movie ids for ``user_id`` and their scores, best first."""
-        ids, scores = self.recommend_batch(np.array([user_id]), k, exclude_seen)
+        ids, scores = self._recommend_codes(self._user_codes([user_id]), k, exclude_seen)
         keep = ids[0] >= 0
-        return ids[0][keep], scores[0][keep]
+        return self._item_out(ids[0][keep]), scores[0][keep]
 
     def recommend_batch(
         self, user_ids: np.ndarray | list[int], k: int = 10, exclude_seen: bool = True,
         batch_size: int = 2048,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Top ``k`` movie ids and scores for many known users: arrays (n, k), padded
-        with id -1 and score -inf when fewer than ``k`` movies are left."""
+        with id -1 (``""`` for string ids) and score -inf when fewer than ``k`` movies
+        are left."""
+        self._check_fitted()
+        ids, scores = self._recommend_codes(self._user_codes(user_ids), k, exclude_seen,
+                                            batch_size)
+        return self._item_out(ids), scores
+
+    def _recommend_codes(self, user_ids: np.ndarray, k: int, exclude_seen: bool,
+                         batch_size: int = 2048) -> tuple[np.ndarray, np.ndarray]:
         self._check_fitted()
         _check_k(k, "recommend_batch")
         users = self.user_map_.indices(user_ids)
@@ -273,7 +304,7 @@ class BaseRecommender(ABC):
         """The ``k`` movies most similar to ``movie_id`` (itself excluded), by cosine."""
         self._check_fitted()
         _check_k(k, "similar_items")
-        item = self.item_map_.index(movie_id)
+        item = self.item_map_.index(int(self._item_codes([movie_id])[0]))
         vectors = self._item_vectors()
         norms = np.linalg.norm(vectors, axis=1)
         if norms[item] == 0:  # nothing to compare (a movie with no text, no ratings)
@@ -283,7 +314,7 @@ class BaseRecommender(ABC):
         sims[item] = -np.inf
         idx, vals = top_k(sims[None, :], k)
         keep = idx[0] >= 0
-        return self.item_map_.ids[idx[0][keep]], vals[0][keep]
+        return self._item_out(self.item_map_.ids[idx[0][keep]]), vals[0][keep]
 
     def recommend_new_user(
         self, movie_ids: list[int] | np.ndarray, ratings: list[float] | np.ndarray, k: int = 10
@@ -294,7 +325,7 @@ class BaseRecommender(ABC):
         """
         self._check_fitted()
         _check_k(k, "recommend_new_user")
-        items = self.item_map_.indices(movie_ids, missing="mask")
+        items = self.item_map_.indices(self._item_codes(movie_ids, "mask"), missing="mask")
         values = np.asarray(ratings, dtype=np.float32)
         if items.shape != values.shape:
             raise ValueError(f"{items.size} movie ids but {values.size} ratings")
@@ -305,7 +336,7 @@ class BaseRecommender(ABC):
         scores[items[known]] = -np.inf
         idx, vals = top_k(scores[None, :], k)
         keep = idx[0] >= 0
-        return self.item_map_.ids[idx[0][keep]], vals[0][keep]
+        return self._item_out(self.item_map_.ids[idx[0][keep]]), vals[0][keep]
 
 
 class Recommender(BaseRecommender):
@@ -349,16 +380,26 @@ class Recommender(BaseRecommender):
         return ratings[MOVIE_ID].unique().to_numpy()
 
     # ------------------------------------------------------------ fitting
-    def fit(self: R, ratings: pl.DataFrame, movies: pl.DataFrame | None = None,
-            **context: Any) -> R:
-        """Fit on canonical ratings (``user_id, movie_id, rating, timestamp``).
+    def fit(self: R, ratings: Any, movies: Any = None, *,
+            columns: Mapping[str, str] | None = None, **context: Any) -> R:
+        """Fit on ratings: a Polars or pandas frame with ``user_id, movie_id, rating``
+        (MovieLens's ``userId, movieId`` and the aliases of
+        :data:`reco.models.frames.ALIASES` are recognised; ``columns`` maps other names,
+        ``{"uid": "user_id"}``); integer or string ids (string ids: the model's queries
+        take and give the same strings). A frame that does not fit raises
+        :class:`~reco.exceptions.DataFormatError` naming the column.
 
         Builds the window's :class:`Interactions` (over :meth:`_item_ids`) and calls
         :meth:`fit_interactions`; ``movies`` and ``context`` go to ``_fit``.
         """
-        interactions = Interactions.from_ratings(ratings)
-        interactions = interactions.widen(self._item_ids(ratings, movies))
-        return self.fit_interactions(interactions, movies=movies, **context)
+        read = read_ratings(ratings, columns, more_movies=movie_ids_of(movies))
+        movies_frame = None if movies is None else read_movies(movies, read)
+        frame = read.frame
+        interactions = Interactions.from_ratings(frame)
+        interactions = interactions.widen(self._item_ids(frame, movies_frame))
+        fitted = self.fit_interactions(interactions, movies=movies_frame, **context)
+        fitted.user_labels_, fitted.item_labels_ = read.users, read.items
+        return fitted
 
     def fit_interactions(self: R, interactions: Interactions, **context: Any) -> R:
         """Fit on ratings already mapped (shared by the models of one window)."""
@@ -372,6 +413,8 @@ class Recommender(BaseRecommender):
         whose maps pass :meth:`_check_fitted` with half-learned or stale arrays.
         """
         before = dict(self.__dict__)
+        for labels in ("user_labels_", "item_labels_"):  # fit() sets them again if any
+            self.__dict__.pop(labels, None)
         for cache in CACHES:  # a refit invalidates derived arrays
             self.__dict__.pop(cache, None)
         self.user_map_ = interactions.user_map
@@ -404,6 +447,11 @@ class Recommender(BaseRecommender):
         if with_seen:
             arrays.update(seen_indptr=self.seen_.indptr, seen_indices=self.seen_.indices,
                           seen_data=self.seen_.data)
+        # string ids as numpy unicode arrays (fixed width: no pickle needed to read them)
+        for name, labels in (("user_labels", self.user_labels_),
+                             ("item_labels", self.item_labels_)):
+            if labels is not None:
+                arrays[name] = np.asarray(labels.labels, dtype=str)
         save_npz(path, meta=np.array(json.dumps(meta)), user_ids=self.user_map_.ids,
                  item_ids=self.item_map_.ids, **arrays)
         return path
@@ -456,6 +504,17 @@ class Recommender(BaseRecommender):
                                 f"has {shape[0]} users x {shape[1]} movies")
         _check_seen(path, seen)
         model.seen_ = seen
+        for name, kind, ids in (("user_labels", "user", model.user_map_.ids),
+                                ("item_labels", "movie", model.item_map_.ids)):
+            if name in arrays:
+                labels = np.asarray(arrays.pop(name))
+                # the codes are 1..n, one per label, in the labels' sorted order
+                if labels.dtype.kind != "U" or labels.ndim != 1 or (
+                        labels.size > 1 and not bool(np.all(labels[1:] > labels[:-1]))) or (
+                        ids.size and (int(ids.min()) < 1 or int(ids.max()) > labels.size)):
+                    raise ArtifactError(f"{path}: {name} are not the sorted distinct strings "
+                                        f"the {kind} ids were mapped from")
+                setattr(model, f"{name}_", Labels(labels, kind))
         state = {k[2:]: v for k, v in arrays.items() if k.startswith("m_")}
         _check_state(path, model, state)
         model._load_state(state)

@@ -16,8 +16,13 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
-from reco.columns import MOVIE_ID, USER_ID
+from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, TIMESTAMP, USER_ID
+from reco.exceptions import DataFormatError
 from reco.ids import IdMap, rating_matrix
+from reco.models.frames import read_ratings
+
+#: A frame with exactly these columns and dtypes is already canonical: used as it is.
+CANONICAL = (USER_ID, MOVIE_ID, RATING, TIMESTAMP)
 
 
 @dataclass(frozen=True)
@@ -43,7 +48,20 @@ class Interactions:
 
     @classmethod
     def from_ratings(cls, ratings: pl.DataFrame) -> Interactions:
-        """Map the users and movies of canonical ratings and build their matrix."""
+        """Map the users and movies of ratings with integer ids and build their matrix.
+
+        ``ratings``: a Polars or pandas frame with reco's or MovieLens's column names
+        (:func:`reco.models.frames.read_ratings`; a wrong one raises
+        :class:`~reco.exceptions.DataFormatError` naming the column). String ids are
+        mapped by a model's ``fit``, which keeps their labels; here they are refused.
+        """
+        if not isinstance(ratings, pl.DataFrame) or set(ratings.columns) != set(CANONICAL) \
+                or any(ratings.schema[c] != RATINGS_SCHEMA[c] for c in ratings.columns):
+            read = read_ratings(ratings)
+            if read.users is not None or read.items is not None:
+                raise DataFormatError("Interactions.from_ratings takes integer ids; a model's "
+                                      "fit() maps string ids (and gives them back)")
+            ratings = read.frame
         if ratings.is_empty():
             raise ValueError("cannot fit on an empty ratings frame")
         users = IdMap.from_values(ratings[USER_ID].to_numpy(), "user")

@@ -14,6 +14,7 @@ from reco.artifacts.store import DEFAULT_KEEP
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
 from reco.data.dataset import MovieLensData
 from reco.data.movielens import LoadConfig
+from reco.exceptions import DataFormatError
 from reco.feedback import open_store
 from reco.feedback.merge import merge_stored
 from reco.pipelines.features import StepTimer, data_section, load_data
@@ -27,7 +28,7 @@ __all__ = ["load_model", "train"]
 
 
 def train(
-    data_dir: str | Path | None,
+    data_dir: str | Path | MovieLensData | None,
     artifacts: str | Path,
     *,
     config: HybridConfig | None = None,
@@ -43,7 +44,10 @@ def train(
     Parameters
     ----------
     data_dir
-        A MovieLens release, or ``None`` for the embedded synthetic default.
+        A MovieLens release (its directory, or a :class:`~reco.data.dataset.MovieLensData`
+        already loaded), or ``None`` for the embedded synthetic default. For frames of
+        your own, fit :class:`~reco.ranking.hybrid.HybridRecommender` and publish it with
+        :func:`~reco.artifacts.model_dir.save_model`.
     artifacts
         The artifact store: the model becomes a new version (``manifest.json``,
         ``cf.npz``, ``rating.npz``, ``content.npz``, ``popular.npz``, ``ranker.json``,
@@ -69,7 +73,15 @@ def train(
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
     timer = StepTimer()
-    data = timer.run("load", lambda: load_data(data_dir, load_config))
+    if isinstance(data_dir, MovieLensData):
+        data = data_dir
+    elif data_dir is None or isinstance(data_dir, (str, Path)):
+        data = timer.run("load", lambda: load_data(data_dir, load_config))
+    else:  # a frame, most likely: say what to do with it
+        raise DataFormatError(
+            f"train takes a release directory or a MovieLensData, got "
+            f"{type(data_dir).__module__}.{type(data_dir).__qualname__}; for frames, "
+            "HybridRecommender().fit(ratings, movies) then save_model(...)")
     by_source: dict[str, int] = {"release": data.n_ratings}
     if feedback is not None:
         data, by_source = timer.run("feedback", lambda: _with_feedback(data, feedback))

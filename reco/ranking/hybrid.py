@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -66,6 +67,7 @@ from reco.models.content import (
     MovieEmbeddings,
     embed_movies,
 )
+from reco.models.frames import movie_ids_of, read_keyed, read_movies, read_ratings
 from reco.models.interactions import Interactions
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
@@ -114,28 +116,48 @@ class HybridRecommender(BaseRecommender):
     config: HybridConfig
 
     # ------------------------------------------------------------ fitting
-    def fit(self, ratings: pl.DataFrame, movies: pl.DataFrame, *,
-            tags: pl.DataFrame | None = None, links: pl.DataFrame | None = None,
-            tmdb: pl.DataFrame | None = None) -> HybridRecommender:
+    def fit(self, ratings: Any, movies: Any, *, tags: Any = None, links: Any = None,
+            tmdb: pl.DataFrame | None = None,
+            columns: Mapping[str, str] | None = None) -> HybridRecommender:
         """Fit both stages; see the module docstring for the windows.
 
         Parameters
         ----------
         ratings
-            Canonical ratings (``user_id, movie_id, rating, timestamp``).
+            Ratings with timestamps, a Polars or pandas frame: reco's names (``user_id,
+            movie_id, rating, timestamp``), MovieLens's (``userId, movieId``) or another
+            alias of :data:`reco.models.frames.ALIASES`; integer or string ids (string
+            ids are mapped here and given back by every query). Timestamps: Unix seconds
+            or datetimes.
         movies
-            ``movie_id, title, year, genres``: the feature tables and the content text.
+            ``movie_id, title, year, genres`` (the feature tables and the content text);
+            MovieLens's ``movies.csv`` as read (``movieId, title, genres`` joined by
+            ``|``, the year in the title) works too.
         tags, links, tmdb
             Optional content text (:func:`reco.models.content.embed_movies`); ``tags``
             needs ``user_id`` and ``timestamp`` to be cut at the label window.
+        columns
+            The ratings' column names, when they are none of the aliases:
+            ``{"uid": "user_id", "iid": "movie_id", "stars": "rating", "t": "timestamp"}``.
 
         Returns
         -------
         HybridRecommender
             ``self``; nothing learned is assigned unless the whole fit succeeds.
+
+        Raises
+        ------
+        DataFormatError
+            A frame that is not a Polars or pandas frame, or lacks a column, or holds the
+            wrong type in one; the message names it.
         """
         if movies is None:
             raise ValueError("HybridRecommender.fit needs the movies table")
+        read = read_ratings(ratings, columns, timestamps=True,
+                            more_movies=movie_ids_of(movies))
+        ratings, movies = read.frame, read_movies(movies, read)
+        tags = read_keyed(tags, "tags", [MOVIE_ID], read)
+        links = read_keyed(links, "links", [MOVIE_ID], read)
         self._forget()  # a refit that fails must not leave the previous fit in place
         window = per_user_split(ratings)
         if window.test.is_empty():
@@ -164,6 +186,7 @@ class HybridRecommender(BaseRecommender):
             embeddings.fallback else []
         self.user_map_, self.item_map_ = interactions.user_map, interactions.item_map
         self.seen_ = interactions.matrix
+        self.user_labels_, self.item_labels_ = read.users, read.items
         return self
 
     def stage_one(self, ratings: pl.DataFrame, movies: pl.DataFrame, *,
@@ -310,8 +333,8 @@ class HybridRecommender(BaseRecommender):
     def predict_like(self, user_ids: np.ndarray, movie_ids: np.ndarray) -> np.ndarray:
         """P(like) for (user, movie) pairs, from the like/dislike model."""
         self._check_fitted()
-        pairs = pl.DataFrame({USER_ID: np.asarray(user_ids, dtype=np.int32),
-                              MOVIE_ID: np.asarray(movie_ids, dtype=np.int32)})
+        pairs = pl.DataFrame({USER_ID: self._user_codes(user_ids).astype(np.int32),
+                              MOVIE_ID: self._item_codes(movie_ids).astype(np.int32)})
         rows = build_rows(pairs, self.stage_, LIKE_FEATURES)
         return predict(self.like_model_, to_matrix(rows, LIKE_FEATURES), LIKE_FEATURES)
 

@@ -29,17 +29,36 @@ def _param(name: str, where: str, schema: dict[str, Any], description: str = "",
             "description": description, **extra}
 
 
-def _responses(ok: str, codes: tuple[int, ...]) -> dict[str, Any]:
+#: A movie as every route shows it: the title as MovieLens stores it ("Matrix, The (1999)")
+#: and in reading order without the year ("The Matrix"), the alternates, the year apart.
+_MOVIE_SCHEMA = {"type": "object",
+                 "required": ["movie_id", "title", "display_title", "alternate_titles", "year",
+                              "genres"],
+                 "properties": {
+                     "movie_id": {"type": "integer"},
+                     "title": {"type": "string", "description": "as MovieLens stores it"},
+                     "display_title": {"type": "string",
+                                       "description": "in reading order, without the year"},
+                     "alternate_titles": {"type": "array", "items": {"type": "string"}},
+                     "year": {"type": "integer", "nullable": True},
+                     "genres": {"type": "array", "items": {"type": "string"}}}}
+_MOVIE = {"$ref": "#/components/schemas/Movie"}
+_SEARCH = {"type": "object", "required": ["q", "items"], "properties": {
+    "q": {"type": "string"}, "items": {"type": "array", "items": _MOVIE}}}
+
+
+def _responses(ok: str, codes: tuple[int, ...],
+               body: dict[str, Any] | None = None) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": ok, "content": {
-        "application/json": {"schema": {"type": "object"}}}}}
+        "application/json": {"schema": body or {"type": "object"}}}}}
     responses.update({str(code): _ERROR for code in sorted(set(codes + _ALWAYS))})
     return responses
 
 
 def _get(summary: str, params: list[dict[str, Any]], ok: str,
-         codes: tuple[int, ...] = ()) -> dict[str, Any]:
+         codes: tuple[int, ...] = (), body: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"get": {"summary": summary, "parameters": params,
-                    "responses": _responses(ok, codes)}}
+                    "responses": _responses(ok, codes, body)}}
 
 
 def _filters(genres: list[str], family: bool) -> list[dict[str, Any]]:
@@ -154,13 +173,15 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
                 [_param("movie", "path", _ID, "movie id"), k] + filters,
                 "similar movies", (404,)),
             "/movies": _get(
-                "Title search, case and accent insensitive",
+                "Title search as people type: case, accents, punctuation and a moved "
+                "article ignored; exact titles first, then prefixes, every word, one typo "
+                "in a long word; a year in the query first; then the most rated",
                 [_param("q", "query", {"type": "string", "maxLength": 200}, "text to find"),
                  _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100,
                                            "default": 20})],
-                "matching movies"),
+                "matching movies", body=_SEARCH),
             "/movies/{movie}": _get("One movie", [_param("movie", "path", _ID, "movie id")],
-                                    "the movie", (404,)),
+                                    "the movie", (404,), body=_MOVIE),
             "/users/{user}": _get("A user's counts and top genres",
                                   [_param("user", "path", _ID, "user id")],
                                   "the user", (404,)),
@@ -172,5 +193,5 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
         },
         "components": {"schemas": {"Ratings": _ratings(*rating_scale),
                                    "StoredRatings": _stored_ratings(*rating_scale, rating_step),
-                                   "Error": _ERROR_SCHEMA}},
+                                   "Error": _ERROR_SCHEMA, "Movie": _MOVIE_SCHEMA}},
     }

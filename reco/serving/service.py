@@ -11,7 +11,6 @@ they are folded in and ranked by the same two stages, without retraining.
 from __future__ import annotations
 
 import logging
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ from reco.artifacts.model_dir import load_model
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
 from reco.exceptions import ArtifactError, UnknownIdError
 from reco.ranking.user_state import UserContext
+from reco.serving.search import TitleIndex
+from reco.serving.titles import parse_title
 
 log = logging.getLogger(__name__)
 LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
@@ -43,18 +44,6 @@ class Filters:
     family: bool = False
 
 
-def normalise(text: str) -> str:
-    """Lower-case and strip accents, so "Amelie" finds "Amélie"."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
-def normalise_all(texts: pl.Series) -> list[str]:
-    """:func:`normalise` over a column, vectorised (87k titles in milliseconds)."""
-    return (texts.fill_null("").str.normalize("NFKD").str.replace_all(r"\p{Mn}", "")
-            .str.to_lowercase().to_list())
-
-
 @dataclass
 class RecoService:
     """Everything the API answers from, loaded once from an artifact directory."""
@@ -63,7 +52,7 @@ class RecoService:
     model: Any
     catalog: pl.DataFrame
     manifest: dict[str, Any]
-    _search_keys: list[str] = field(default_factory=list)
+    _search: TitleIndex | None = None
     _genres: list[str] = field(default_factory=list)
     # Catalog as arrays, built once at load: requests then filter with NumPy only.
     _ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
@@ -93,7 +82,12 @@ class RecoService:
         shown = [c for c in (MOVIE_ID, TITLE, YEAR, GENRES, "n_ratings") + OPTIONAL_COLUMNS
                  if c in catalog.columns]
         self._columns = {c: catalog[c].to_list() for c in shown}
+        # titles in reading order beside the stored one ("Matrix, The (1999)" is kept)
+        parsed = [parse_title(t or "") for t in self._columns[TITLE]]
+        self._columns["display_title"] = [t.display for t in parsed]
+        self._columns["alternate_titles"] = [list(t.alternates) for t in parsed]
         self._n_ratings = catalog["n_ratings"].to_numpy()
+        self._search = TitleIndex.build(self._columns[TITLE], self._years, self._n_ratings)
         # catalog position of every movie the model ranks (-1: not in the catalog)
         self._item_pos = self._positions(self.model.item_map_.ids)
 
@@ -109,7 +103,6 @@ class RecoService:
         model, catalog, manifest = load_model(artifacts, checksums=checksums)
         catalog = catalog.sort(MOVIE_ID)
         service = cls(Path(artifacts), model, catalog, manifest)
-        service._search_keys = normalise_all(catalog[TITLE])
         counts = model.stage_.tables.movies.select(MOVIE_ID, "n_ratings")
         service.catalog = catalog.join(counts, on=MOVIE_ID, how="left").with_columns(
             pl.col("n_ratings").fill_null(0))
@@ -166,6 +159,7 @@ class RecoService:
     def _movie_at(self, pos: int) -> dict[str, Any]:
         out = {name: values[pos] for name, values in self._columns.items()}
         out[GENRES] = list(out[GENRES] or [])
+        out["alternate_titles"] = list(out["alternate_titles"])
         if "family" in out and out["family"] is not None:
             out["family"] = round(float(out["family"]), 4)
         return out
@@ -188,19 +182,11 @@ class RecoService:
         }
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """Titles containing ``query`` (case and accent insensitive), prefix matches first,
-        then the most rated."""
-        needle = normalise(query.strip())
-        if not needle:
+        """The titles ``query`` means, best first (:mod:`reco.serving.search`: exact,
+        prefix, every word, one typo; a year in the query first; then the most rated)."""
+        if self._search is None:
             return []
-        hits = [(not key.startswith(needle), i) for i, key in enumerate(self._search_keys)
-                if needle in key]
-        if not hits:
-            return []
-        later = np.array([h[0] for h in hits])
-        pos = np.array([h[1] for h in hits])
-        order = np.lexsort((self._ids[pos], -self._n_ratings[pos], later))
-        return [self._movie_at(int(p)) for p in pos[order][:limit]]
+        return [self._movie_at(int(p)) for p in self._search.search(query, limit).positions]
 
     # ------------------------------------------------------------ eligibility
     def _eligible(self, filters: Filters, ids: np.ndarray | None = None,

@@ -121,3 +121,13 @@ def test_evaluate_script_writes_tables_and_charts(release, tmp_path):
     assert "| method |" in markdown and "python scripts/evaluate.py" in markdown
     assert (out / "methods.png").stat().st_size > 1000
     assert (out / "feature_importance.png").stat().st_size > 1000
+
+
+def test_train_takes_loaded_data_and_says_what_to_do_with_a_frame(tmp_path):
+    from reco.data.synthetic import generate
+
+    data = generate(SyntheticConfig(n_users=120, n_movies=150, n_ratings=6_000, seed=3))
+    manifest = training.train(data, tmp_path / "store", config=SMALL)
+    assert manifest["row_counts"]["ratings"] == data.n_ratings
+    with pytest.raises(DataFormatError, match="HybridRecommender\\(\\).fit"):
+        training.train(data.ratings, tmp_path / "other", config=SMALL)

@@ -1,0 +1,243 @@
+"""Title search: a tiny catalogue with known answers, every script typed exactly, and the
+cases of issue 15 on ml-latest-small."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from reco.columns import title_year
+from reco.serving.search import TitleIndex, title_keys
+from reco.serving.titles import normalise
+
+# (stored title, rating count): the counts decide ties, so the intended answers below
+# are not simply the most rated title
+CATALOGUE = [
+    ("Matrix, The (1999)", 300),
+    ("Matrix Reloaded, The (2003)", 400),
+    ("Matrix Revolutions, The (2003)", 100),
+    ("Godfather, The (1972)", 200),
+    ("Godfather: Part II, The (1974)", 150),
+    ("The Godfather Trilogy: 1972-1990 (1992)", 900),
+    ("Shawshank Redemption, The (1994)", 50),
+    ("Star Wars: Episode IV - A New Hope (1977)", 250),
+    ("Star Wars: Episode I - The Phantom Menace (1999)", 260),
+    ("Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)", 120),
+    ("Amelie Goes Home (1999)", 500),
+    ("Auberge espagnole, L' (2002)", 30),
+    ("2001: A Space Odyssey (1968)", 110),
+    ("Seven (a.k.a. Se7en) (1995)", 90),
+    ("Spirited Away (Sen to Chihiro no kamikakushi) (2001)", 80),
+    ("ต้มยำกุ้ง (2005)", 5),
+    ("千と千尋の神隠し (2001)", 4),
+    ("Babylon 5", 10),
+    ("Theory of Everything, The (2014)", 70),
+]
+TITLES = [t for t, _ in CATALOGUE]
+
+
+@pytest.fixture(scope="module")
+def index() -> TitleIndex:
+    return _index(TITLES, [n for _, n in CATALOGUE])
+
+
+def _index(titles: list[str], counts: list[int] | np.ndarray) -> TitleIndex:
+    years = pl.DataFrame({"title": titles}, schema={"title": pl.String}).select(
+        title_year(pl.col("title")).cast(pl.Float64)).to_series().to_numpy()
+    return TitleIndex.build(titles, years, np.asarray(counts))
+
+
+def _found(index: TitleIndex, query: str, limit: int = 5) -> list[str]:
+    return [TITLES[p] for p in index.search(query, limit).positions]
+
+
+@pytest.mark.parametrize("query,first", [
+    ("the matrix", "Matrix, The (1999)"),
+    ("The Matrix", "Matrix, The (1999)"),
+    ("matrix the", "Matrix, The (1999)"),
+    ("matrix", "Matrix, The (1999)"),  # exact beats the more rated prefix match
+    ("Matrix, The (1999)", "Matrix, The (1999)"),  # the stored title, pasted
+    ("matrix 2003", "Matrix Reloaded, The (2003)"),  # the year first, then the most rated
+    ("The Godfather", "Godfather, The (1972)"),  # not the (more rated) trilogy
+    ("godfather 1972", "Godfather, The (1972)"),
+    ("godfather part ii", "Godfather: Part II, The (1974)"),
+    ("the shawshank", "Shawshank Redemption, The (1994)"),
+    ("shawshenk", "Shawshank Redemption, The (1994)"),  # one typo in a long word
+    ("shawshank redemtion", "Shawshank Redemption, The (1994)"),
+    ("star wars episode iv", "Star Wars: Episode IV - A New Hope (1977)"),
+    ("star wars: episode iv", "Star Wars: Episode IV - A New Hope (1977)"),
+    ("amelie 2001", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("amélie", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("AMELIE", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("fabuleux destin", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("le fabuleux destin d'amelie poulain",
+     "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("l'auberge espagnole", "Auberge espagnole, L' (2002)"),
+    ("auberge espagnole", "Auberge espagnole, L' (2002)"),
+    ("2001 a space odyssey", "2001: A Space Odyssey (1968)"),  # 2001 is a word here
+    ("se7en", "Seven (a.k.a. Se7en) (1995)"),
+    ("sen to chihiro", "Spirited Away (Sen to Chihiro no kamikakushi) (2001)"),
+    ("ต้มยำกุ้ง", "ต้มยำกุ้ง (2005)"),
+    ("千と千尋の神隠し", "千と千尋の神隠し (2001)"),
+    ("千と千尋", "千と千尋の神隠し (2001)"),  # a prefix, still typing
+    ("神隠し", "千と千尋の神隠し (2001)"),  # the middle of a title written without spaces
+    ("babylon", "Babylon 5"),
+    ("theory of everything", "Theory of Everything, The (2014)"),
+])
+def test_the_intended_film_comes_first(index: TitleIndex, query: str, first: str):
+    assert _found(index, query)[0] == first
+
+
+def test_tiers_order_exact_prefix_words_typo(index: TitleIndex):
+    hit = index.search("the matrix", 10)
+    assert [TITLES[p] for p in hit.positions] == [
+        "Matrix, The (1999)", "Matrix Reloaded, The (2003)", "Matrix Revolutions, The (2003)"]
+    assert hit.tiers.tolist() == [0, 1, 1]
+    assert index.search("shawshenk", 10).tiers.tolist() == [4]  # corrected: a prefix
+    assert index.search("shawshank redemtion", 10).tiers.tolist() == [3]  # corrected: exact
+    assert index.search("redemption shawshank", 10).tiers.tolist() == [2]
+
+
+def test_a_year_puts_that_years_films_first(index: TitleIndex):
+    assert _found(index, "amelie")[:2] == ["Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)",
+                                           "Amelie Goes Home (1999)"]
+    assert _found(index, "amelie 1999")[0] == "Amelie Goes Home (1999)"
+
+
+def test_short_words_get_no_typo_tolerance(index: TitleIndex):
+    assert _found(index, "sevn") == []  # 4 letters: "seven" would be one insertion away
+    assert _found(index, "matrx")[0] == "Matrix, The (1999)"  # 5 letters: tolerated
+    assert _found(index, "matriz")[0] == "Matrix, The (1999)"  # one substitution
+    assert _found(index, "amleie")[0].startswith("Amelie (")  # one adjacent swap
+
+
+def test_nothing_and_limits(index: TitleIndex):
+    assert _found(index, "") == [] and _found(index, "  ,;! ") == []
+    assert _found(index, "zzzzzz qqqq") == []
+    assert len(index.search("the", 2).positions) == 2
+    assert index.search("the", 0).positions.size == 0
+
+
+_FUZZ_INDEX = _index(TITLES, [n for _, n in CATALOGUE])
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40), st.integers(1, 30))
+def test_any_query_answers_distinct_rows_within_the_limit(query: str, limit: int):
+    hit = _FUZZ_INDEX.search(query, limit)
+    assert hit.positions.size == hit.tiers.size <= limit
+    assert len(set(hit.positions.tolist())) == hit.positions.size
+    assert ((hit.positions >= 0) & (hit.positions < len(TITLES))).all()
+
+
+def test_keys_cover_every_spelling():
+    assert title_keys("Matrix, The (1999)") == ["matrix", "matrix the", "the matrix"]
+    assert "l auberge espagnole" in title_keys("Auberge espagnole, L' (2002)")
+
+
+def _code_point_titles(step: int) -> list[str]:
+    """Titles of 24 consecutive code points each, every ``step``-th run, over every
+    assigned code point but surrogates, private use and the title syntax's own
+    parentheses (a title "(...)" would read as an alternate)."""
+    points = [chr(c) for c in range(sys.maxunicode + 1)
+              if unicodedata.category(chr(c)) not in ("Cs", "Co", "Cn") and chr(c) not in "()"]
+    runs = ["".join(points[i:i + 24]) for i in range(0, len(points), 24)][::step]
+    return [t for t in runs if normalise(t)]
+
+
+def _check_typed_exactly(titles: list[str]) -> None:
+    index = TitleIndex.build(titles, np.full(len(titles), np.nan), np.zeros(len(titles)))
+    missed = []
+    for row, title in enumerate(titles):
+        hit = index.search(title, 50)
+        exact = hit.positions[hit.tiers == 0]
+        if row not in exact:
+            missed.append(title)
+    assert not missed, [m.encode("unicode_escape") for m in missed[:5]]
+
+
+def test_a_title_typed_exactly_is_found_in_a_sample_of_every_script():
+    # the query goes through the function the titles went through: whatever the script
+    _check_typed_exactly(_code_point_titles(step=37))
+
+
+@pytest.mark.slow
+def test_a_title_typed_exactly_is_found_over_every_code_point():
+    _check_typed_exactly(_code_point_titles(step=1))
+
+
+# ---------------------------------------------------------------- the real catalogue
+REAL_CASES = [
+    ("the matrix", "Matrix, The (1999)"),
+    ("The Godfather", "Godfather, The (1972)"),
+    ("the shawshank", "Shawshank Redemption, The (1994)"),
+    ("shawshenk", "Shawshank Redemption, The (1994)"),
+    ("star wars episode iv", "Star Wars: Episode IV - A New Hope (1977)"),
+    ("amelie 2001", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("amélie", "Amelie (Fabuleux destin d'Amélie Poulain, Le) (2001)"),
+    ("godfather 1972", "Godfather, The (1972)"),
+    ("matrix the", "Matrix, The (1999)"),
+    ("matrix", "Matrix, The (1999)"),
+    ("godfather part ii", "Godfather: Part II, The (1974)"),
+    ("l'auberge espagnole", "Spanish Apartment, The (L'auberge espagnole) (2002)"),
+    ("se7en", "Seven (a.k.a. Se7en) (1995)"),
+    ("leon the professional", "Léon: The Professional (a.k.a. The Professional) (Léon) (1994)"),
+    ("schindlers list", "Schindler's List (1993)"),
+    ("2001 a space odyssey", "2001: A Space Odyssey (1968)"),
+    ("the good the bad and the ugly",
+     "Good, the Bad and the Ugly, The (Buono, il brutto, il cattivo, Il) (1966)"),
+    ("das boot", "Boot, Das (Boat, The) (1981)"),
+    ("terminator 2", "Terminator 2: Judgment Day (1991)"),
+    ("pulp fiction", "Pulp Fiction (1994)"),
+    ("forest gump", "Forrest Gump (1994)"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("query,first", REAL_CASES)
+def test_the_intended_film_comes_first_on_ml_latest_small(ml_latest_small: Path, query: str,
+                                                          first: str):
+    titles, index = _real_index(ml_latest_small)
+    assert titles[int(index.search(query, 5).positions[0])] == first
+
+
+_REAL: dict[Path, tuple[list[str], TitleIndex]] = {}
+
+
+def _real_index(release: Path) -> tuple[list[str], TitleIndex]:
+    if release not in _REAL:
+        movies = pl.read_csv(release / "movies.csv").sort("movieId")
+        counts = pl.read_csv(release / "ratings.csv").group_by("movieId").len()
+        movies = movies.join(counts, on="movieId", how="left").with_columns(
+            pl.col("len").fill_null(0))
+        titles = movies["title"].to_list()
+        _REAL[release] = titles, _index(titles, movies["len"].to_numpy())
+    return _REAL[release]
+
+
+# ---------------------------------------------------------------- through the API
+def test_movies_route_shows_display_titles_and_finds_them(trained: Path):
+    from api import create_app
+
+    client = create_app({"ARTIFACTS": str(trained), "TESTING": True}).test_client()
+    service = client.application.extensions["reco"].service
+    movie = client.get("/movies/1").get_json()
+    assert {"title", "display_title", "alternate_titles", "year"} <= set(movie)
+    assert movie["title"].endswith(f"({movie['year']})")
+    assert str(movie["year"]) not in movie["display_title"]
+    # every title, typed as shown (reading order, any case), finds its movie first or
+    # tied with another movie of the same display title
+    for row in range(0, service.catalog.height, 7):
+        shown = service._movie_at(row)
+        items = client.get("/movies", query_string={
+            "q": shown["display_title"].upper(), "limit": 100}).get_json()["items"]
+        same = [i["movie_id"] for i in items if i["display_title"] == shown["display_title"]]
+        assert items[0]["display_title"] == shown["display_title"]
+        assert shown["movie_id"] in same
