@@ -11,8 +11,8 @@ gunicorn worker's ``kill -9``: tested with 3 kills under 8 writers) and the file
 corrupted; only a power cut or a kernel crash can take the last commits since a
 checkpoint. ``synchronous=FULL`` (``sqlite:///path?synchronous=full``) fsyncs the WAL at
 every commit and survives those too, but the fsync's time follows the host's disk load:
-through the API, p50 1.7, 7.0 and 8.0 ms in three runs on this shared machine, where
-NORMAL stayed at 2.0 to 3.7 ms in four (docs/BENCHMARKS.md; the target is 5 ms). A store that must
+through the API, p50 1.7 to 8.0 ms in four runs on this shared machine, where NORMAL
+stayed at 2.0 to 3.7 ms in five (docs/BENCHMARKS.md; the target is 5 ms). A store that must
 survive power loss at any load belongs on PostgreSQL.
 """
 
