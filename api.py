@@ -35,6 +35,9 @@ from reco.serving import (
     MAX_K,
     MAX_RATINGS,
     WEB_DIR,
+    FeedbackHook,
+    FeedbackSchemaError,
+    FeedbackUnavailableError,
     Filters,
     ModelHolder,
     RecoService,
@@ -84,6 +87,7 @@ def _holder() -> ModelHolder:
     return current_app.extensions["reco"]
 
 
+MAX_STATS_WINDOW = 366 * 86400  # /stats?window= in seconds: at most a year
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 
 
@@ -172,7 +176,8 @@ def recommend(user: str) -> Any:
     user_id = _path_id(user, "user")
     k = _int_arg("k", 10, 1, MAX_K)
     exclude_seen = _bool_arg("exclude_seen", True)
-    return jsonify(service.recommend(user_id, k, exclude_seen, _filters(service)))
+    # stored ratings (issue 16) are folded in; the list served is recorded, sampled
+    return jsonify(_feedback().recommend(service, user_id, k, exclude_seen, _filters(service)))
 
 
 def _json_body() -> Any:
@@ -325,6 +330,73 @@ def user(user: str) -> Any:
         raise _not_found(exc) from None
 
 
+# ---------------------------------------------------------------- feedback (issue 16)
+def _feedback() -> FeedbackHook:
+    return current_app.extensions["reco_feedback"]
+
+
+def _on_grid(value: float, low: float, step: float) -> bool:
+    steps = (value - low) / step
+    return abs(steps - round(steps)) < 1e-9
+
+
+@bp.post("/users/<user>/ratings")
+def store_ratings(user: str) -> Any:
+    """Store ratings in one transaction; unknown movies are listed, not stored."""
+    service = _service()
+    user_id = _path_id(user, "user")
+    store = _feedback().require()
+    movies, values, stamps = _ratings_body(service)  # duplicates: the newest stays
+    low, high = service.rating_scale
+    step = service.rating_step
+    off = [value for value in values if not _on_grid(value, low, step)]
+    if off:
+        raise ApiError(400, f"ratings must be on the scale's grid ({low} to {high} in steps "
+                            f"of {step}), got {off[0]!r}")
+    when = stamps or [int(time.time())] * len(movies)
+    known = service.known_movies(movies)
+    keep = [n for n, ok in enumerate(known) if ok]
+    written = store.put_ratings(user_id, [movies[n] for n in keep], [values[n] for n in keep],
+                                [when[n] for n in keep])
+    stored = set(written)
+    body = {"stored": len(written),
+            "ignored_unknown_movies": sorted({m for m, ok in zip(movies, known) if not ok}),
+            # a rating older than the one stored for that movie does not replace it
+            "ignored_older": sorted(movies[n] for n in keep if movies[n] not in stored)}
+    return jsonify(body), 201
+
+
+@bp.get("/users/<user>/ratings")
+def list_ratings(user: str) -> Any:
+    service = _service()
+    return jsonify(_feedback().ratings(service, _path_id(user, "user")))
+
+
+@bp.delete("/users/<user>/ratings/<movie>")
+def delete_rating(user: str, movie: str) -> Any:
+    user_id, movie_id = _path_id(user, "user"), _path_id(movie, "movie")
+    if not _feedback().require().delete_rating(user_id, movie_id):
+        raise ApiError(404, f"no stored rating of movie {movie_id} by user {user_id}",
+                       "not_found")
+    return "", 204
+
+
+@bp.post("/users")
+def new_user() -> Any:
+    """A new person's id: above every trained user's and every id handed out before
+    (the database allocates it, so two workers never hand out the same)."""
+    service = _service()
+    return jsonify({"user_id": _feedback().require().allocate_user(service.max_user_id + 1)}), 201
+
+
+@bp.get("/stats")
+def stats() -> Any:
+    service = _service()
+    window = _int_arg("window", 86400, 1, MAX_STATS_WINDOW)
+    k = _int_arg("k", 10, 1, MAX_K)
+    return jsonify(_feedback().stats(service, window, k))
+
+
 @bp.get("/")
 def page() -> Any:
     return send_from_directory(WEB_DIR, "index.html")
@@ -335,7 +407,8 @@ def openapi() -> Any:
     service = _holder().service  # the genres, scale and flags of the model served now
     if service is None:
         return jsonify(openapi_spec())
-    return jsonify(openapi_spec(service.genres, service.rating_scale, service.has_family_flag))
+    return jsonify(openapi_spec(service.genres, service.rating_scale, service.has_family_flag,
+                                service.rating_step))
 
 
 @bp.get("/livez")
@@ -409,6 +482,17 @@ def _on_sighup(holder: ModelHolder) -> None:
     signal.signal(signal.SIGHUP, handler)
 
 
+def _feedback_url(app: Flask) -> str:
+    """The feedback store: ``FEEDBACK``, else ``$RECO_FEEDBACK_URL``, else the SQLite file
+    data/feedback.sqlite3 beside this file (in memory when testing); "none" turns it off."""
+    url = app.config.get("FEEDBACK") or os.environ.get("RECO_FEEDBACK_URL")
+    if url:
+        return str(url)
+    if app.testing:
+        return ":memory:"
+    return str(Path(__file__).resolve().parent / "data" / "feedback.sqlite3")
+
+
 def create_app(config: dict[str, Any] | None = None) -> Flask:
     """Build the app.
 
@@ -416,7 +500,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     ``artifacts/``), ``RELOAD_SECONDS`` (how often to look for a new current version;
     default ``$RECO_RELOAD_SECONDS``, else 2; 0 when testing; 0 turns polling off),
     ``VERIFIED`` (default ``$RECO_VERIFIED``: the version scripts/serve.py verified before
-    starting the workers, whose first load skips the repeated sha256 pass).
+    starting the workers, whose first load skips the repeated sha256 pass), ``FEEDBACK``
+    (the feedback store's URL: :func:`_feedback_url`).
     """
     app = Flask(__name__, static_folder=str(WEB_DIR), static_url_path="/static")
     # "/recommend//1" answers a JSON 404, not an HTML redirect to "/recommend/1"
@@ -437,6 +522,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     if holder.poll_seconds > 0:
         _on_sighup(holder)
     app.extensions["reco"] = holder
+    app.extensions["reco_feedback"] = FeedbackHook(_feedback_url(app))
     app.register_blueprint(bp)
 
     @app.before_request
@@ -455,6 +541,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError) -> ResponseReturnValue:
         return _error(exc.status, exc.name, exc.message)
+
+    @app.errorhandler(FeedbackUnavailableError)
+    @app.errorhandler(FeedbackSchemaError)
+    def _feedback_error(exc: Exception) -> ResponseReturnValue:
+        # the message is ours (the driver's went to the log); nothing was half-written:
+        # every write is one transaction
+        response = _error(503, "feedback_unavailable", str(exc))
+        response.headers["Retry-After"] = "5"
+        return response
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:

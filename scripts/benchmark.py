@@ -8,6 +8,8 @@
         --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
     python scripts/benchmark.py lifecycle --kills 12 --requests 20000 --concurrency 4 \\
         --out /tmp/bench/lifecycle.json --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py feedback --artifacts /tmp/fb_store_small \
+        --postgres-url postgresql://reco@127.0.0.1:5432/reco_test --doc docs/BENCHMARKS.md
     python scripts/benchmark.py start --artifacts /tmp/store32m --repeats 5 \\
         --baseline-root /tmp/reco-old --baseline-artifacts /tmp/old32m --doc docs/BENCHMARKS.md
 
@@ -30,7 +32,10 @@ trickling a byte a second against probes of /health and /recommend, per gunicorn
 class (:mod:`scripts.bench.slowclients`). attack (issue 14): over 200 hand-written hostile
 raw requests, each judged by its answer (:mod:`scripts.bench.attack`). search (issue 15):
 title search p50 over a synthetic 87k-title catalogue built from ml-latest-small's titles
-(:mod:`scripts.bench.search`).
+(:mod:`scripts.bench.search`). feedback (issue 16):
+``POST /users/<id>/ratings`` latency, the cost of folding in stored ratings on
+``GET /recommend``, and 8 writers x 500 ratings with worker kill -9, on SQLite and
+PostgreSQL (:mod:`scripts.bench.feedback`).
 
     python scripts/benchmark.py search --data ../shared/data/ml-latest-small --titles 87585 \\
         --repeats 50 --doc docs/BENCHMARKS.md
@@ -299,6 +304,52 @@ def attack(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_feedback(sub: argparse._SubParsersAction) -> None:
+    fb = sub.add_parser("feedback", help="the feedback loop: write latency, fold-in cost, "
+                                         "concurrent writers with kill -9 (issue 16)")
+    fb.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    fb.add_argument("--backends", nargs="+",
+                    default=["sqlite", "sqlite-full", "postgresql"],
+                    choices=["sqlite", "sqlite-full", "postgresql"],
+                    help="sqlite: the default (synchronous=normal); sqlite-full: "
+                         "synchronous=full (fsync every commit)")
+    fb.add_argument("--postgres-url", default=os.environ.get("RECO_TEST_POSTGRES_URL"),
+                    help="a database to create a scratch schema in (default: "
+                         "$RECO_TEST_POSTGRES_URL; .ci/postgres.sh starts one)")
+    fb.add_argument("--prefill", type=int, default=100_000,
+                    help="ratings in the store before measuring (ml-latest-small: 100,836)")
+    fb.add_argument("--write-requests", type=int, default=1000)
+    fb.add_argument("--fold-users", type=int, default=30)
+    fb.add_argument("--fold-rounds", type=int, default=5)
+    fb.add_argument("--writers", type=int, default=8)
+    fb.add_argument("--per-writer", type=int, default=500)
+    fb.add_argument("--kills", type=int, default=3)
+    fb.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    fb.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'Feedback loop (issue 16)' section")
+
+
+def feedback(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import feedback as bf
+    from scripts.bench import report as br
+
+    if not (0 <= args.prefill <= 10_000_000 and 1 <= args.write_requests <= 100_000
+            and 1 <= args.writers <= 64 and 1 <= args.per_writer <= 100_000
+            and 0 <= args.kills <= 20 and 1 <= args.fold_users <= 1000):
+        raise SystemExit("--prefill 0..1e7, --write-requests 1..1e5, --writers 1..64, "
+                         "--per-writer 1..1e5, --kills 0..20, --fold-users 1..1000")
+    result = bf.run_feedback(args.artifacts, args.backends, postgres_url=args.postgres_url,
+                             prefill_ratings=args.prefill, write_requests=args.write_requests,
+                             fold_users=args.fold_users, fold_rounds=args.fold_rounds,
+                             writers=args.writers, per_writer=args.per_writer,
+                             kills=args.kills)
+    result.update(command=command, provenance=br.provenance(),
+                  targets=bf.feedback_targets(result))
+    if args.doc is not None:
+        br.update_doc_section(args.doc, bf.TITLE, bf.render_feedback(result, command))
+    return result
+
+
 def _add_search(sub: argparse._SubParsersAction) -> None:
     se = sub.add_parser("search", help="title search p50 over a synthetic 87k-title catalogue")
     se.add_argument("--data", type=Path, required=True,
@@ -347,6 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_slow_clients(sub)
     _add_attack(sub)
     _add_mixed(sub)
+    _add_feedback(sub)
     _add_search(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
@@ -365,6 +417,8 @@ def main(argv: list[str] | None = None) -> int:
         result = slow_clients(args, command)
     elif args.command == "attack":
         result = attack(args, command)
+    elif args.command == "feedback":
+        result = feedback(args, command)
     elif args.command == "search":
         result = search(args, command)
     elif args.command == "mixed":

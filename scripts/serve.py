@@ -46,6 +46,7 @@ from reco.artifacts import store  # noqa: E402
 from reco.artifacts.manifest import model_manifest, verify_version  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
+from reco.feedback import DEFAULT_FILE, ENV_URL, open_store  # noqa: E402
 from reco.serving import front  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -71,7 +72,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reload-seconds", type=float, default=2.0,
                         help="how often each worker looks for a new current version "
                              "(default 2; 0: never)")
+    parser.add_argument("--feedback", metavar="URL",
+                        default=os.environ.get(ENV_URL) or str(ROOT / DEFAULT_FILE),
+                        help="feedback store (postgresql://... or a SQLite file; default: "
+                             "$RECO_FEEDBACK_URL, else data/feedback.sqlite3; 'none': off; "
+                             "docs/FEEDBACK.md)")
     args = parser.parse_args(argv)
+    if args.feedback != "none":
+        try:
+            open_store(args.feedback)  # the URL's form only: each worker connects itself
+        except ValueError as exc:
+            parser.error(f"--feedback: {exc}")
     if not 1 <= args.workers <= 64:
         parser.error(f"--workers must be between 1 and 64, got {args.workers}")
     if not 0 <= args.reload_seconds <= 3600:
@@ -161,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     os.environ["RECO_ARTIFACTS"] = str(args.artifacts.resolve())
     os.environ["RECO_RELOAD_SECONDS"] = str(args.reload_seconds)
+    # the workers open the store themselves, after the fork (api.create_app)
+    os.environ[ENV_URL] = args.feedback
     # verified byte for byte here: each worker's first load of it checks everything else
     # (sizes, listing, shapes, the arrays' content) but not the sha256 again
     os.environ["RECO_VERIFIED"] = f"{version.name}@{time.time():.0f}"

@@ -2,11 +2,13 @@
 
     python scripts/train.py                                  # embedded synthetic default
     python scripts/train.py --data data/ml-latest-small --artifacts artifacts/
+    python scripts/train.py --data data/ml-latest-small --feedback data/feedback.sqlite3
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -14,6 +16,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.cli import run, setup_logging  # noqa: E402
+from reco.feedback import ENV_URL, open_store  # noqa: E402
 from reco.pipelines.train import train  # noqa: E402
 
 
@@ -34,10 +37,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--family-model", type=Path, default=None,
                         help="saved family classifier dir (scripts/train_family_flag.py --out): "
                              "enables /recommend?family=true")
+    parser.add_argument("--feedback", default=None, metavar="URL",
+                        help="feedback store whose ratings are added to the release's "
+                             "(postgresql://... or a SQLite file; default: "
+                             "$RECO_FEEDBACK_URL when set, else none; docs/FEEDBACK.md)")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     args = parser.parse_args(argv)
     if not 1 <= args.keep <= 1000:
         parser.error(f"--keep must be between 1 and 1000, got {args.keep}")
+    args.feedback = args.feedback or os.environ.get(ENV_URL) or None
+    if args.feedback is not None:
+        try:
+            open_store(args.feedback)  # the URL's form only: nothing connects here
+        except ValueError as exc:
+            parser.error(f"--feedback: {exc}")
     return args
 
 
@@ -46,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     return run(lambda: train(args.data, args.artifacts, tmdb_path=args.tmdb,
                              genre_tagger=args.genre_tagger, family_model=args.family_model,
-                             keep=args.keep))
+                             keep=args.keep, feedback=args.feedback))
 
 
 if __name__ == "__main__":

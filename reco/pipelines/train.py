@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
 from reco.data.dataset import MovieLensData
 from reco.data.movielens import LoadConfig
 from reco.exceptions import DataFormatError
+from reco.feedback import open_store
+from reco.feedback.merge import merge_stored
 from reco.pipelines.features import StepTimer, data_section, load_data
 from reco.pipelines.text_models import apply_text_models
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
@@ -34,6 +37,7 @@ def train(
     genre_tagger: str | Path | None = None,
     family_model: str | Path | None = None,
     keep: int = DEFAULT_KEEP,
+    feedback: str | Path | None = None,
 ) -> dict[str, Any]:
     """Fit features, CF, content and the ranker on a release; write ``artifacts``.
 
@@ -56,6 +60,10 @@ def train(
         listed without any, and a ``family`` probability in the catalog.
     keep
         Versions to keep in the store (older ones are deleted, never a current one).
+    feedback
+        A feedback store's URL (:func:`reco.feedback.open_store`): its ratings are added
+        to the release's (:func:`reco.feedback.merge.merge_stored`; the newest timestamp
+        wins, new people become users) and the manifest counts them by source.
 
     Returns
     -------
@@ -75,6 +83,9 @@ def train(
             f"train takes a release directory or a MovieLensData, got "
             f"{type(data_dir).__module__}.{type(data_dir).__qualname__}; for frames, "
             "HybridRecommender().fit(ratings, movies) then save_model(...)")
+    by_source: dict[str, int] = {"release": data.n_ratings}
+    if feedback is not None:
+        data, by_source = timer.run("feedback", lambda: _with_feedback(data, feedback))
     tmdb = None
     if tmdb_path is not None:
         from reco.data.tmdb import read_tmdb_movies
@@ -93,7 +104,8 @@ def train(
     manifest: dict[str, Any] = {
         "data": timer.run("fingerprint", lambda: data_section(data)),
         "config": {"load": load_config.to_dict(), "model": config.to_dict()},
-        "row_counts": {"ratings": data.n_ratings, **model.stage_.tables.row_counts()},
+        "row_counts": {"ratings": data.n_ratings, "ratings_by_source": by_source,
+                       **model.stage_.tables.row_counts()},
         "metrics": {"training_windows": section["windows"]},
         "timings_seconds": dict(timer.seconds),
         "tmdb": None if tmdb_path is None else str(tmdb_path),
@@ -109,3 +121,19 @@ def train(
     log.info("trained in %.1fs; version %s is current in %s", sum(timer.seconds.values()),
              version.name, artifacts)
     return {**art.read_manifest(version), "version": version.name}
+
+
+def _with_feedback(data: MovieLensData, url: str | Path) -> tuple[MovieLensData, dict[str, int]]:
+    """``data`` with the feedback store's ratings added (issue 16), and the counts."""
+    store = open_store(url)
+    try:
+        stored = store.all_ratings()
+    finally:
+        store.close()
+    ratings, counts = merge_stored(data.ratings, data.movies[MOVIE_ID], stored)
+    log.info("feedback store: %d stored ratings read; %d used (%d replaced a release rating, "
+             "%d new users), %d older than the release's, %d of unknown movies dropped",
+             len(stored), counts["feedback"], counts["feedback_replaced_release"],
+             counts["feedback_new_users"], counts["feedback_older_than_release"],
+             counts["feedback_unknown_movies"])
+    return replace(data, ratings=ratings), counts

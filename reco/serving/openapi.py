@@ -95,10 +95,58 @@ def _ratings(low: float, high: float) -> dict[str, Any]:
                        "rated twice keeps its newest rating", "oneOf": lists}}}
 
 
+def _stored_ratings(low: float, high: float, step: float) -> dict[str, Any]:
+    """The body of POST /users/{user}/ratings: as for POST /recommend, but the rating on
+    the release's grid (an enum of its values), as the store refuses any other."""
+    schema = _ratings(low, high)
+    grid = [round(low + n * step, 6) for n in range(int(round((high - low) / step)) + 1)]
+    for option in schema["properties"]["ratings"]["oneOf"]:
+        option["items"]["properties"]["rating"] = {"type": "number", "enum": grid}
+    return schema
+
+
+def _feedback_paths(user: dict[str, Any], movie: dict[str, Any],
+                    k: dict[str, Any]) -> dict[str, Any]:
+    """The routes of the feedback loop (issue 16; docs/FEEDBACK.md)."""
+    created = {"description": "created", "content": {"application/json": {
+        "schema": {"type": "object"}}}}
+    return {
+        "/users/{user}/ratings": {
+            "get": {"summary": "A user's ratings, training and stored, each with its source",
+                    "parameters": [user], "responses": _responses("the ratings", ())},
+            "post": {
+                "summary": "Store ratings (one transaction; the newest timestamp wins; "
+                           "unknown movies are listed, not stored)",
+                "parameters": [user],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/StoredRatings"}}}},
+                "responses": {"201": created, **{
+                    code: v for code, v in _responses("", (413, 415)).items()
+                    if code != "200"}}},
+        },
+        "/users/{user}/ratings/{movie}": {"delete": {
+            "summary": "Remove a stored rating (training ratings stay)",
+            "parameters": [user, movie],
+            "responses": {"204": {"description": "removed"}, **{
+                code: v for code, v in _responses("", (404,)).items() if code != "200"}}}},
+        "/users": {"post": {
+            "summary": "A new user id, above every trained user's and every one handed out",
+            "parameters": [],
+            "responses": {"201": created, **{
+                code: v for code, v in _responses("", ()).items() if code != "200"}}}},
+        "/stats": _get(
+            "Online evaluation per model version over the last window seconds",
+            [_param("window", "query", {"type": "integer", "minimum": 1,
+                                        "maximum": 366 * 86400, "default": 86400},
+                    "seconds of served lists to count"), k],
+            "the figures (docs/FEEDBACK.md)"),
+    }
+
+
 def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, float] = (0.5, 5.0),
-                 family: bool = False) -> dict[str, Any]:
-    """The description, for a model that knows ``genres``, rates on ``rating_scale`` and
-    (``family``) carries a family-friendly flag."""
+                 family: bool = False, rating_step: float = 0.5) -> dict[str, Any]:
+    """The description, for a model that knows ``genres``, rates on ``rating_scale`` in
+    steps of ``rating_step`` and (``family``) carries a family-friendly flag."""
     genres = list(genres or [])
     k = _param("k", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
                "number of items")
@@ -140,7 +188,10 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
             "/health": _get("Readiness: 200 only with a verified model that answers a smoke "
                             "recommendation; the version, and any refused one", [], "ready"),
             "/livez": _get("Liveness only", [], "alive"),
+            **_feedback_paths(_param("user", "path", _ID, "user id"),
+                              _param("movie", "path", _ID, "movie id"), k),
         },
-        "components": {"schemas": {"Ratings": _ratings(*rating_scale), "Error": _ERROR_SCHEMA,
-                                   "Movie": _MOVIE_SCHEMA}},
+        "components": {"schemas": {"Ratings": _ratings(*rating_scale),
+                                   "StoredRatings": _stored_ratings(*rating_scale, rating_step),
+                                   "Error": _ERROR_SCHEMA, "Movie": _MOVIE_SCHEMA}},
     }

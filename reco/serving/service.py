@@ -223,7 +223,8 @@ class RecoService:
 
     def recommend_ratings(self, movie_ids: list[int], ratings: list[float],
                           timestamps: list[int] | None = None, k: int = 10,
-                          filters: Filters | None = None) -> dict[str, Any]:
+                          filters: Filters | None = None, *,
+                          exclude_seen: bool = True) -> dict[str, Any]:
         """Top ``k`` for a person the model never saw, from their ratings (fold-in, then
         the same candidates and ranker as a known user; nothing is retrained).
 
@@ -239,9 +240,69 @@ class RecoService:
                                   fallback=True)
         else:
             context = self.model.new_user_context(movie_ids, ratings, timestamps)
-            answer = self._answer(None, k, self._ranked(context, k, True, filters),
+            answer = self._answer(None, k, self._ranked(context, k, exclude_seen, filters),
                                   fallback=False)
         answer["ignored_movie_ids"] = ignored
+        return answer
+
+    # ------------------------------------------------------------ stored ratings (issue 16)
+    @property
+    def rating_step(self) -> float:
+        """The grid of the training data's ratings (0.5: half stars)."""
+        scale = self.manifest.get("data", {}).get("scale") or {}
+        return float(scale.get("step", 0.5))
+
+    @property
+    def like_threshold(self) -> float:
+        """A rating at or above this is a like: the threshold the like model learned."""
+        return float(self.model.config.like_threshold)
+
+    @property
+    def max_user_id(self) -> int:
+        """The largest user id the model was trained on (-1: none)."""
+        ids = self.model.user_map_.ids
+        return int(ids.max()) if ids.size else -1
+
+    @property
+    def catalogue_size(self) -> int:
+        """How many movies the model can recommend."""
+        return len(self.model.item_map_)
+
+    def known_movies(self, movie_ids: list[int]) -> list[bool]:
+        """Whether each movie is in the catalog (stored ratings of others are refused)."""
+        return (self._positions(np.asarray(movie_ids, dtype=np.int64)) >= 0).tolist()
+
+    def training_ratings(self, user_id: int) -> tuple[np.ndarray, np.ndarray]:
+        """The movie ids and ratings a trained user has in the model (empty for others):
+        one row of the CF model's rating matrix (what ``known_users(...).seen`` holds,
+        without building the rest of the user's context)."""
+        cf = self.model.stage_.cf
+        row = int(cf.user_map_.indices(np.array([user_id], dtype=np.int64), missing="mask")[0])
+        if row < 0:
+            return np.empty(0, np.int64), np.empty(0, np.float32)
+        seen = cf.seen_[row]
+        return cf.item_map_.ids[seen.indices].astype(np.int64), seen.data.astype(np.float32)
+
+    def recommend_stored(self, user_id: int, stored: list[tuple[int, float]], k: int = 10,
+                         exclude_seen: bool = True,
+                         filters: Filters | None = None) -> dict[str, Any]:
+        """Top ``k`` for a user with ratings in the feedback store (``stored``: movie and
+        rating, oldest first): their training ratings and the stored ones (a stored rating
+        replaces the training one of the same movie) are folded in as for
+        :meth:`recommend_ratings` and ranked by the same two stages; the user's trained
+        vectors are not used, so a stored rating counts at once, without retraining."""
+        new_movies = np.array([m for m, _ in stored], dtype=np.int64)
+        new_ratings = np.array([r for _, r in stored], dtype=np.float32)
+        movies, ratings = self.training_ratings(user_id)
+        kept = ~np.isin(movies, new_movies)
+        # no timestamps: training ones are not kept per rating, so all are dated at the
+        # model's newest rating, and the order (training, then stored oldest first) says
+        # which are the latest, as for POST /recommend
+        answer = self.recommend_ratings(np.concatenate([movies[kept], new_movies]).tolist(),
+                                        np.concatenate([ratings[kept], new_ratings]).tolist(),
+                                        None, k, filters, exclude_seen=exclude_seen)
+        answer["user"] = user_id
+        answer["stored_ratings"] = len(stored)
         return answer
 
     def _popular(self, k: int, filters: Filters,

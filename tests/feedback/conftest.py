@@ -1,0 +1,65 @@
+"""Stores for the feedback tests: every store test runs on SQLite and on PostgreSQL.
+
+PostgreSQL comes from ``RECO_TEST_POSTGRES_URL`` (``.ci/postgres.sh`` starts a throwaway
+cluster and exports it). Unset, the PostgreSQL half skips with the reason locally and
+fails under ``CI=true``: CI must test the production backend. Each test gets a schema of
+its own in that database (``search_path`` in the URL), dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from reco.feedback import SqlStore, open_store
+
+ENV = "RECO_TEST_POSTGRES_URL"
+
+
+def postgres_url() -> str:
+    """The test server's URL, or skip (fail under CI) without one."""
+    url = os.environ.get(ENV)
+    if not url:
+        message = (f"{ENV} is not set: no PostgreSQL server to test against "
+                   "(source .ci/postgres.sh to start one)")
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message + "; under CI the PostgreSQL backend must be tested")
+        pytest.skip(message)
+    return url
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose tables land in a fresh schema of the test database."""
+    import psycopg
+
+    base = postgres_url()
+    schema = f"t_{secrets.token_hex(6)}"
+    with psycopg.connect(base, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    joiner = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{joiner}options={quote(f'-csearch_path={schema}')}"
+    finally:
+        with psycopg.connect(base, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL for an empty store of each backend."""
+    if request.param == "sqlite":
+        return str(tmp_path / "feedback.sqlite3")
+    return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[SqlStore]:
+    opened = open_store(store_url)
+    yield opened
+    opened.close()
