@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# A throwaway PostgreSQL cluster for the feedback store's tests (tests/feedback/).
+# A throwaway PostgreSQL cluster for the feedback store's tests (tests/data/feedback/).
 #
 #   source .ci/postgres.sh        # starts it; exports RECO_TEST_POSTGRES_URL and PG_TMP
 #   reco_postgres_stop            # stops it and deletes its folder (.ci/run does it at exit)

@@ -45,8 +45,8 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
 from reco.artifacts import store  # noqa: E402
 from reco.artifacts.manifest import model_manifest, verify_version  # noqa: E402
 from reco.cli import EXIT_BAD_INPUT, setup_logging  # noqa: E402
+from reco.data.feedback import DEFAULT_FILE, ENV_URL, open_store  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
-from reco.feedback import DEFAULT_FILE, ENV_URL, open_store  # noqa: E402
 from reco.serving import front  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

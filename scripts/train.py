@@ -16,7 +16,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from reco.cli import run, setup_logging  # noqa: E402
-from reco.feedback import ENV_URL, open_store  # noqa: E402
+from reco.data.feedback import ENV_URL, open_store  # noqa: E402
 from reco.pipelines.train import train  # noqa: E402
 
 

@@ -40,24 +40,22 @@ API = "api"
 ALLOWED: dict[str, frozenset[str]] = {
     CORE_PART: frozenset({CORE_PART}),
     "data": frozenset({CORE_PART}),
-    "feedback": frozenset({CORE_PART}),
     "features": frozenset({CORE_PART}),
     "models": frozenset({CORE_PART}),
     "text": frozenset({CORE_PART, "data"}),
     "ranking": frozenset({CORE_PART, "reco.data.split", "features", "models"}),
     "artifacts": frozenset({CORE_PART, "reco.data.dataset", "features", "models", "ranking"}),
     "pipelines": frozenset({CORE_PART, "data", "features", "models", "text", "ranking",
-                            "artifacts", "feedback"}),
+                            "artifacts"}),
     "serving": frozenset({CORE_PART, "artifacts", "ranking", "reco.models.base",
-                          "reco.data.feedback", "feedback"}),
+                          "reco.data.feedback"}),
     "evaluation": frozenset({CORE_PART, "data", "features", "models", "text", "ranking",
                              "artifacts", "pipelines"}),
     # the facade re-exports the library's public names; serving has its own face (api.py's)
     FACADE: frozenset({CORE_PART, "data", "features", "models", "text", "ranking",
                        "artifacts", "pipelines"}),
     # the HTTP layer sees the serving package's public face and the errors, nothing else
-    # (and reco.serving.limits, the request limits the front shares without the models)
-    API: frozenset({"reco.serving", "reco.serving.limits", "reco.exceptions"}),
+    API: frozenset({"reco.serving", "reco.exceptions"}),
 }
 
 

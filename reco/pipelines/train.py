@@ -13,10 +13,10 @@ from reco.artifacts.model_dir import load_model, model_section, save_model
 from reco.artifacts.store import DEFAULT_KEEP, ArtifactStore
 from reco.columns import GENRES, MOVIE_ID, TITLE, YEAR
 from reco.data.dataset import MovieLensData
+from reco.data.feedback import open_store
+from reco.data.feedback.merge import merge_stored
 from reco.data.movielens import LoadConfig
 from reco.exceptions import DataFormatError
-from reco.feedback import open_store
-from reco.feedback.merge import merge_stored
 from reco.pipelines.features import StepTimer, data_section, load_data
 from reco.pipelines.text_models import apply_text_models
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
@@ -61,8 +61,8 @@ def train(
     keep
         Versions to keep in the store (older ones are deleted, never a current one).
     feedback
-        A feedback store's URL (:func:`reco.feedback.open_store`): its ratings are added
-        to the release's (:func:`reco.feedback.merge.merge_stored`; the newest timestamp
+        A feedback store's URL (:func:`reco.data.feedback.open_store`): its ratings are added
+        to the release's (:func:`reco.data.feedback.merge.merge_stored`; the newest timestamp
         wins, new people become users) and the manifest counts them by source.
 
     Returns

@@ -5,7 +5,7 @@
 with reasons); :func:`openapi_spec` describes the routes; :data:`WEB_DIR` holds the page's
 static files; :mod:`reco.serving.front` is the buffering front that faces clients. Serving
 may import the core modules, :mod:`reco.artifacts`, :mod:`reco.ranking` (the fitted model's
-types), :mod:`reco.models.base` and the feedback store of :mod:`reco.feedback`; never the
+types), :mod:`reco.models.base` and the feedback store of :mod:`reco.data.feedback`; never the
 pipelines, the text models or evaluation. ``api.py`` imports this package and
 :mod:`reco.exceptions` only, so what it needs is re-exported here.
 
@@ -30,13 +30,13 @@ _EXPORTS = {
     "Filters": "reco.serving.service",
     "RecoService": "reco.serving.service",
     "FeedbackHook": "reco.serving.feedback",
-    "FeedbackSchemaError": "reco.feedback",
-    "FeedbackUnavailableError": "reco.feedback",
+    "FeedbackSchemaError": "reco.data.feedback",
+    "FeedbackUnavailableError": "reco.data.feedback",
 }
 
 if TYPE_CHECKING:
     from reco.artifacts.manifest import read_manifest
-    from reco.feedback import FeedbackSchemaError, FeedbackUnavailableError
+    from reco.data.feedback import FeedbackSchemaError, FeedbackUnavailableError
     from reco.serving.feedback import FeedbackHook
     from reco.serving.openapi import openapi_spec
     from reco.serving.reload import ModelHolder

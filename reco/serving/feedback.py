@@ -1,7 +1,7 @@
 """The feedback store as the API uses it: opened lazily in each worker, sampled recording.
 
 :class:`FeedbackHook` is what ``api.py`` keeps in ``app.extensions``: the store named by a
-URL (:func:`reco.feedback.open_store`; nothing connects before the first request, which
+URL (:func:`reco.data.feedback.open_store`; nothing connects before the first request, which
 runs in a gunicorn worker after the fork), the sampler of served lists, and the answers
 that mix the model with the store (a user's ratings by source, recommendations folded in
 from stored ratings, the online figures).
@@ -14,14 +14,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from reco.feedback import (
+from reco.data.feedback import (
     FeedbackUnavailableError,
+    SamplingConfig,
+    ServedSampler,
     SqlStore,
     StoredRating,
+    online_stats,
     open_store,
 )
-from reco.feedback.sampling import SamplingConfig, ServedSampler
-from reco.feedback.stats import online_stats
 from reco.serving.service import Filters, RecoService
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class FeedbackHook:
         return {"user_id": user_id, "ratings": out}
 
     def stats(self, service: RecoService, window: int, k: int) -> dict[str, Any]:
-        """``GET /stats``: :func:`reco.feedback.stats.online_stats` over the last
+        """``GET /stats``: :func:`reco.data.feedback.stats.online_stats` over the last
         ``window`` seconds."""
         store = self.require()
         now = time.time()

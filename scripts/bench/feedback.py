@@ -47,7 +47,7 @@ import numpy as np
 import polars as pl
 
 from reco.artifacts import store as artifact_store
-from reco.feedback import open_store
+from reco.data.feedback import open_store
 from scripts.bench.lifecycle import uptime
 from scripts.bench.serve import free_port
 
@@ -381,7 +381,7 @@ def fresh_store(backend: str, postgres_url: str | None, folder: Path) -> Iterato
     if backend == "sqlite":
         yield str(folder / "feedback.sqlite3")
         return
-    if backend == "sqlite-full":  # fsync on every commit (reco/feedback/sqlite.py)
+    if backend == "sqlite-full":  # fsync on every commit (reco/data/feedback/sqlite.py)
         yield f"sqlite:///{folder / 'feedback.sqlite3'}?synchronous=full"
         return
     if not postgres_url:

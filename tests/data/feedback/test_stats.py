@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from reco.feedback import ServedList, StoredRating
-from reco.feedback.stats import online_stats
+from reco.data.feedback import ServedList, StoredRating
+from reco.data.feedback.stats import online_stats
 
 
 def _r(user: int, movie: int, rating: float, received: float) -> StoredRating:

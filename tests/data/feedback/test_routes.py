@@ -1,5 +1,5 @@
 """The feedback routes of api.py through Flask's test client (a SQLite store per module;
-the store's own contract on both backends is tests/feedback/test_store.py)."""
+the store's own contract on both backends is tests/data/feedback/test_store.py)."""
 
 from __future__ import annotations
 

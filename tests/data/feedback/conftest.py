@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
-from reco.feedback import SqlStore, open_store
+from reco.data.feedback import SqlStore, open_store
 
 ENV = "RECO_TEST_POSTGRES_URL"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from reco.data.feedback.sampling import SamplingConfig, ServedSampler
 from reco.exceptions import ConfigError
-from reco.feedback.sampling import SamplingConfig, ServedSampler
 
 
 def test_rate_one_without_cap_keeps_all_and_zero_keeps_none():

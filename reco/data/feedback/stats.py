@@ -3,7 +3,7 @@
 Definitions (docs/FEEDBACK.md states them for operators), per model version, over the
 lists served in a window ``[now - window, now]``:
 
-* **lists**: served lists recorded (a sample: :mod:`reco.feedback.sampling`);
+* **lists**: served lists recorded (a sample: :mod:`reco.data.feedback.sampling`);
 * **followed**: lists after which (``received_at > served_at``) the same user stored a
   rating of one of the list's movies; ``follow_rate`` = followed / lists;
 * **ratings_following**: distinct (user, movie) stored ratings that followed at least one
@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from reco.feedback._base import ServedList, StoredRating
+from reco.data.feedback._base import ServedList, StoredRating
 
 
 def online_stats(served: Iterable[ServedList], ratings: Iterable[StoredRating], *,

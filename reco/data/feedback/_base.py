@@ -2,8 +2,8 @@
 
 A store keeps what people tell the engine after training: their ratings (newest timestamp
 wins), the ids handed to new people, and a sample of the lists served (for online
-evaluation, :mod:`reco.feedback.stats`). :class:`SqlStore` holds every query once; the
-backends (:mod:`reco.feedback.sqlite`, :mod:`reco.feedback.postgres`) supply a connection,
+evaluation, :mod:`reco.data.feedback.stats`). :class:`SqlStore` holds every query once; the
+backends (:mod:`reco.data.feedback.sqlite`, :mod:`reco.data.feedback.postgres`) supply a connection,
 a write transaction and their driver's errors. The SQL is the common subset of SQLite 3.24+
 and PostgreSQL (``INSERT ... ON CONFLICT DO UPDATE ... WHERE``), written with ``?``
 placeholders.

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, TIMESTAMP, USER_ID
-from reco.feedback._base import StoredRating
+from reco.data.feedback._base import StoredRating
 
 _SOURCE = "_source"
 

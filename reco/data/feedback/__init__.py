@@ -1,10 +1,10 @@
 """The feedback store: ratings people give after training, new users' ids, served lists.
 
 :func:`open_store` picks the backend from a URL: ``postgresql://...`` (or ``postgres://``)
-is PostgreSQL (:mod:`reco.feedback.postgres`, psycopg 3); ``sqlite:///relative/path``,
-``sqlite:////absolute/path`` or a plain file path is SQLite (:mod:`reco.feedback.sqlite`);
+is PostgreSQL (:mod:`reco.data.feedback.postgres`, psycopg 3); ``sqlite:///relative/path``,
+``sqlite:////absolute/path`` or a plain file path is SQLite (:mod:`reco.data.feedback.sqlite`);
 ``?mode=ro`` on a SQLite URL opens it read-only, ``?synchronous=full`` fsyncs every commit
-(:mod:`reco.feedback.sqlite` says when that matters). Nothing connects until
+(:mod:`reco.data.feedback.sqlite` says when that matters). Nothing connects until
 first use, so a store opened before gunicorn forks is still one connection per worker.
 The store imports only reco's core: serving, the pipelines and the benchmarks use it.
 """
@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from reco.feedback._base import (
+from reco.data.feedback._base import (
     MAX_USER_ID,
     SCHEMA_VERSION,
     FeedbackSchemaError,
@@ -24,8 +24,10 @@ from reco.feedback._base import (
     SqlStore,
     StoredRating,
 )
-from reco.feedback.postgres import PostgresStore
-from reco.feedback.sqlite import SqliteStore
+from reco.data.feedback.postgres import PostgresStore
+from reco.data.feedback.sampling import SamplingConfig, ServedSampler
+from reco.data.feedback.sqlite import SqliteStore
+from reco.data.feedback.stats import online_stats
 
 #: The variable naming the store when no ``--feedback`` is given.
 ENV_URL = "RECO_FEEDBACK_URL"
@@ -34,7 +36,8 @@ DEFAULT_FILE = Path("data") / "feedback.sqlite3"
 
 __all__ = ["DEFAULT_FILE", "ENV_URL", "MAX_USER_ID", "SCHEMA_VERSION", "FeedbackSchemaError",
            "FeedbackStore", "FeedbackUnavailableError", "PostgresStore", "ServedList",
-           "SqlStore", "SqliteStore", "StoredRating", "open_store"]
+           "SamplingConfig", "ServedSampler", "SqlStore", "SqliteStore", "StoredRating",
+           "online_stats", "open_store"]
 
 
 def open_store(url: str | Path) -> SqlStore:

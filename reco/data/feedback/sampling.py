@@ -4,7 +4,7 @@ Recording a list is one INSERT on the request path; under heavy traffic that wri
 cost more than the figures it feeds need, so each worker keeps a fixed ``rate`` of lists
 (chosen at random, so the sample is not biased towards any user) and, past
 ``max_per_second``, none until the next second (a token bucket). The online figures of
-:mod:`reco.feedback.stats` are ratios over the recorded lists, which a uniform sample keeps
+:mod:`reco.data.feedback.stats` are ratios over the recorded lists, which a uniform sample keeps
 unbiased; the cap only drops lists of the busiest seconds.
 """
 

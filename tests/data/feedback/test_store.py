@@ -1,4 +1,4 @@
-"""The store's contract, run on SQLite and on PostgreSQL (tests/feedback/conftest.py)."""
+"""The store's contract, run on SQLite and on PostgreSQL (tests/data/feedback/conftest.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import threading
 
 import pytest
 
-from reco.feedback import (
+from reco.data.feedback import (
     SCHEMA_VERSION,
     FeedbackSchemaError,
     FeedbackUnavailableError,
@@ -17,7 +17,7 @@ from reco.feedback import (
     SqliteStore,
     open_store,
 )
-from reco.feedback.postgres import _redacted
+from reco.data.feedback.postgres import _redacted
 
 
 def test_ratings_round_trip_and_newest_timestamp_wins(store):

@@ -7,9 +7,9 @@ import polars as pl
 import pytest
 
 from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, TIMESTAMP, USER_ID
+from reco.data.feedback import StoredRating, open_store
+from reco.data.feedback.merge import merge_stored
 from reco.data.synthetic import SyntheticConfig, make_release
-from reco.feedback import StoredRating, open_store
-from reco.feedback.merge import merge_stored
 from reco.pipelines import train as training
 from scripts import train as train_script
 from tests.ranking.test_hybrid import SMALL

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from reco.feedback._base import SqlStore, _tables
+from reco.data.feedback._base import SqlStore, _tables
 
 #: The path of a store that lives in memory, for this process only (tests).
 MEMORY = ":memory:"

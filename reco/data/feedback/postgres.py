@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from reco.feedback._base import SqlStore, _tables
+from reco.data.feedback._base import SqlStore, _tables
 
 #: Seconds to wait for a connection before the request answers 503.
 CONNECT_TIMEOUT = 3
