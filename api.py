@@ -169,7 +169,9 @@ def recommend(user: str) -> Any:
     user_id = _path_id(user, "user")
     k = _int_arg("k", 10, 1, MAX_K)
     exclude_seen = _bool_arg("exclude_seen", True)
-    return jsonify(service.recommend(user_id, k, exclude_seen, _filters(service)))
+    filters = _filters(service)
+    explain = _bool_arg("explain", False)
+    return jsonify(service.recommend(user_id, k, exclude_seen, filters, explain=explain))
 
 
 def _json_body() -> Any:
@@ -280,8 +282,10 @@ def recommend_new_user() -> Any:
     service = _service()
     k = _int_arg("k", 10, 1, MAX_K)
     filters = _filters(service)
+    explain = _bool_arg("explain", False)
     movies, values, stamps = _ratings_body(service)
-    return jsonify(service.recommend_ratings(movies, values, stamps, k or 10, filters))
+    return jsonify(service.recommend_ratings(movies, values, stamps, k or 10, filters,
+                                             explain=explain))
 
 
 @bp.get("/similar/<movie>")
@@ -318,6 +322,17 @@ def movie(movie: str) -> Any:
 def user(user: str) -> Any:
     try:
         return jsonify(_service().user(_path_id(user, "user")))
+    except UnknownIdError as exc:
+        raise _not_found(exc) from None
+
+
+@bp.get("/users/<user>/movies/<movie>")
+def user_movie(user: str, movie: str) -> Any:
+    """P(like) of one pair, the predicted rating, the user's rating if any, and why."""
+    service = _service()
+    user_id, movie_id = _path_id(user, "user"), _path_id(movie, "movie")
+    try:
+        return jsonify(service.like(user_id, movie_id))
     except UnknownIdError as exc:
         raise _not_found(exc) from None
 

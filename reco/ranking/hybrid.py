@@ -71,7 +71,9 @@ from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.ranking.booster import Booster, fit_booster, predict, sample_rows
 from reco.ranking.candidates import SOURCES, Candidates, generate_candidates
+from reco.ranking.explain import contributions
 from reco.ranking.hybrid_config import HybridConfig
+from reco.ranking.like import average_user, like_features, like_probability, unit_scores
 from reco.ranking.pair_features import (
     LIKE_FEATURES,
     RANK_FEATURES,
@@ -314,6 +316,29 @@ class HybridRecommender(BaseRecommender):
                               MOVIE_ID: np.asarray(movie_ids, dtype=np.int32)})
         rows = build_rows(pairs, self.stage_, LIKE_FEATURES)
         return predict(self.like_model_, to_matrix(rows, LIKE_FEATURES), LIKE_FEATURES)
+
+    def like_context_pairs(self, context: UserContext, rows: np.ndarray,
+                           movie_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The like model's feature rows of pairs of ``context`` (any user: known, folded
+        in, or :meth:`average_user_context`) and their P(like)."""
+        self._check_fitted()
+        features = like_features(self.stage_, context, rows, movie_ids)
+        return features, like_probability(self.like_model_, features)
+
+    def like_contributions(self, features: np.ndarray) -> np.ndarray:
+        """Per-feature contributions (log-odds, bias last) of like-model rows; see
+        :mod:`reco.ranking.explain`."""
+        self._check_fitted()
+        return contributions(self.like_model_, features, LIKE_FEATURES)
+
+    def average_user_context(self) -> UserContext:
+        """The average user, for answers with no user (:mod:`reco.ranking.like`)."""
+        self._check_fitted()
+        return average_user(self.stage_.store)
+
+    def unit_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Ranker scores on [0, 1] (:func:`reco.ranking.like.unit_scores`)."""
+        return unit_scores(scores, self.config.ranker.objective)
 
     def _item_vectors(self) -> np.ndarray:
         return self.stage_.cf._item_vectors()
