@@ -8,6 +8,8 @@
         --out /tmp/bench/peers.json --doc docs/BENCHMARKS.md
     python scripts/benchmark.py lifecycle --kills 12 --requests 20000 --concurrency 4 \\
         --out /tmp/bench/lifecycle.json --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py explain --artifacts /tmp/like_store_small --requests 1000 \\
+        --repeats 3 --doc docs/BENCHMARKS.md
     python scripts/benchmark.py start --artifacts /tmp/store32m --repeats 5 \\
         --baseline-root /tmp/reco-old --baseline-artifacts /tmp/old32m --doc docs/BENCHMARKS.md
 
@@ -28,7 +30,10 @@ start (issue 13): the sha256 pass over a version and the server's start time, al
 with a baseline checkout (:mod:`scripts.bench.start`). slowclients (issue 14): connections
 trickling a byte a second against probes of /health and /recommend, per gunicorn worker
 class (:mod:`scripts.bench.slowclients`). attack (issue 14): over 200 hand-written hostile
-raw requests, each judged by its answer (:mod:`scripts.bench.attack`).
+raw requests, each judged by its answer (:mod:`scripts.bench.attack`). explain (issue 15):
+latency of ``GET /users/<u>/movies/<m>`` (P(like) and its explanation) and of
+``/recommend?explain=true`` against plain ``/recommend`` on one server
+(:mod:`scripts.bench.explain`).
 """
 
 from __future__ import annotations
@@ -266,6 +271,35 @@ def attack(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser("explain", help="P(like) and explanations: the pair route's latency")
+    ex.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    ex.add_argument("--requests", type=int, default=1000, help="per endpoint and repeat")
+    ex.add_argument("--concurrency", type=int, default=2, help="client threads")
+    ex.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    ex.add_argument("--repeats", type=int, default=3)
+    ex.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    ex.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'P(like) and explanations' section")
+
+
+def explain(args: argparse.Namespace, command: str) -> dict:
+    import time
+
+    from scripts.bench import explain as be
+    from scripts.bench import report as br
+
+    if not 1 <= args.requests <= 100_000 or not 1 <= args.concurrency <= 64 or args.repeats < 1:
+        raise SystemExit("--requests 1..100000, --concurrency 1..64, --repeats >= 1")
+    result = be.run_explain(args.artifacts, args.requests, args.concurrency, args.workers,
+                            args.repeats)
+    result.update(command=command, provenance=br.provenance())
+    if args.doc is not None:
+        br.update_doc_section(args.doc, be.TITLE, be.render_explain(
+            result, command, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -288,6 +322,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_start(sub)
     _add_slow_clients(sub)
     _add_attack(sub)
+    _add_explain(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -305,6 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         result = slow_clients(args, command)
     elif args.command == "attack":
         result = attack(args, command)
+    elif args.command == "explain":
+        result = explain(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

@@ -146,3 +146,24 @@ def test_the_schema_lists_the_route_and_explain(client):
         assert "explain" in names
     item = spec["components"]["schemas"]["Item"]["properties"]
     assert item["score"]["maximum"] == item["like_probability"]["maximum"] == 1
+
+
+@pytest.mark.slow  # trains on ml-latest-small (about 10 s)
+def test_on_ml_latest_small_every_answer_is_on_one_scale(ml_latest_small, tmp_path):
+    from reco.pipelines import train as training
+    from tests.ranking.test_hybrid import SMALL
+
+    training.train(ml_latest_small, tmp_path, config=SMALL)
+    client = create_app({"ARTIFACTS": str(tmp_path), "TESTING": True}).test_client()
+    answers = _sources(client)
+    for source, answer in answers.items():
+        assert len(answer["items"]) == 10, source
+        assert all(0 <= i["score"] <= 1 and 0 <= i["like_probability"] <= 1
+                   for i in answer["items"]), source
+    # user 1 rated Toy Story (movie 1) 4.0 in ml-latest-small's ratings.csv
+    pair = client.get("/users/1/movies/1?").get_json()
+    assert pair["rated"] is True and pair["rating"] == 4.0
+    assert pair["title"].startswith("Toy Story") and pair["explanation"]
+    explained = client.get("/recommend/1?k=10&explain=true").get_json()["items"]
+    texts = [r["text"] for item in explained for r in item["explanation"]]
+    assert texts and not any("{" in t for t in texts)

@@ -8,7 +8,8 @@ templates, keyed by feature name. Every feature of the ranking schema (``RANK_FE
 which holds ``LIKE_FEATURES``) has an entry; ``tests/ranking/test_explain.py`` checks it.
 
 A template is filled with the feature's value (``{value}``, ``{pct}`` = 100 x value,
-``{abs}`` = its size and ``{side}`` = "above" / "below" by its sign) and with the words a
+``{abs}`` = its size, ``{side}`` = "above" / "below" by its sign and ``{stars}`` = the
+value kept inside the rating scale, as a predicted rating is shown) and with the words a
 caller knows and the model does not: ``{genres}`` (the movie's genres) and ``{liked}``
 (the title the user liked that is closest to the movie). The phrase describes the value;
 the sign of the contribution says whether it raised or lowered P(like). Where the two
@@ -29,6 +30,8 @@ import xgboost as xgb
 TOP = 5
 #: What the placeholders say when the caller has nothing better.
 DEFAULT_WORDS = {"genres": "its genres", "liked": "what you liked"}
+#: MovieLens's rating scale, the default ``{stars}`` are kept inside.
+RATING_SCALE = (0.5, 5.0)
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ PHRASES: dict[str, Phrase] = {
     "cf_score": Phrase("what people with your taste like", "liked by people who liked {liked}",
                        "not what people who liked {liked} tend to like"),
     "rating_pred": Phrase("the rating we expect from you",
-                          "we expect you to rate it {value:.1f} stars"),
+                          "we expect you to rate it {stars:.1f} stars"),
     "rating_pred_dev": Phrase("the rating we expect from you",
                               "we expect you to rate it {abs:.1f} {side} your average"),
     "content_sim": Phrase("its likeness to what you rated",
@@ -160,7 +163,8 @@ def contributions(booster: xgb.Booster, features: np.ndarray,
 
 
 def phrase(feature: str, value: float | None, contribution: float,
-           words: Mapping[str, str] | None = None) -> str:
+           words: Mapping[str, str] | None = None,
+           rating_scale: tuple[float, float] = RATING_SCALE) -> str:
     """The words for one feature's value and contribution (see the module docstring)."""
     entry = PHRASES[feature]
     filled = {**DEFAULT_WORDS, **(words or {})}
@@ -168,12 +172,14 @@ def phrase(feature: str, value: float | None, contribution: float,
         return f"{entry.what.format_map(filled)}: not known"
     filled_values: dict[str, object] = {
         **filled, "value": value, "pct": 100.0 * value, "abs": abs(value),
-        "side": "above" if value >= 0 else "below"}
+        "side": "above" if value >= 0 else "below",
+        "stars": min(max(value, rating_scale[0]), rating_scale[1])}
     return entry.text(contribution).format_map(filled_values)
 
 
 def explain(values: np.ndarray, row_contributions: np.ndarray, feature_names: tuple[str, ...],
-            words: Mapping[str, str] | None = None, top: int = TOP) -> list[Reason]:
+            words: Mapping[str, str] | None = None, top: int = TOP,
+            rating_scale: tuple[float, float] = RATING_SCALE) -> list[Reason]:
     """The ``top`` features that moved one row's prediction most, largest first.
 
     ``values`` is the row's features, ``row_contributions`` its :func:`contributions` row
@@ -192,5 +198,5 @@ def explain(values: np.ndarray, row_contributions: np.ndarray, feature_names: tu
         value = raw if math.isfinite(raw) else None
         name = feature_names[j]
         reasons.append(Reason(name, value, float(found[j]),
-                              phrase(name, value, float(found[j]), words)))
+                              phrase(name, value, float(found[j]), words, rating_scale)))
     return reasons

@@ -259,13 +259,22 @@ class HybridRecommender(BaseRecommender):
     # ------------------------------------------------------------ scoring
     def rank_context(self, context: UserContext) -> tuple[Candidates, np.ndarray]:
         """The candidates of the users in ``context`` and their ranker scores."""
+        candidates, _, scores = self.rank_context_rows(context)
+        return candidates, scores
+
+    def rank_context_rows(self, context: UserContext,
+                          ) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """:meth:`rank_context` with the candidates' feature rows (``RANK_FEATURES``),
+        whose first ``len(LIKE_FEATURES)`` columns are the like model's rows of the same
+        pairs (the schema puts the like features first), so P(like) of a candidate needs
+        no second pass over the features."""
         self._check_fitted()
         stage = self.stage_
         candidates = generate_candidates(context, stage.store, self.config.candidates)
         extra = {f"rank_in_{s}": candidates.ranks[s] for s in SOURCES}
         features = pair_features(stage, context, candidates.rows, candidates.movie_ids,
                                  RANK_FEATURES, extra)
-        return candidates, predict(self.ranker_, features, RANK_FEATURES)
+        return candidates, features, predict(self.ranker_, features, RANK_FEATURES)
 
     def score_context_pairs(self, context: UserContext, rows: np.ndarray,
                             movie_ids: np.ndarray) -> np.ndarray:

@@ -25,13 +25,18 @@ from reco.artifacts.model_dir import load_model
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
 from reco.exceptions import ArtifactError, UnknownIdError
 from reco.ranking.explain import explain as explain_row
-from reco.ranking.like import like_features
+from reco.ranking.like import like_features, like_probability
 from reco.ranking.schema import LIKE_FEATURES
 from reco.ranking.user_state import UserContext
 
 log = logging.getLogger(__name__)
 LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
 FAMILY_THRESHOLD = 0.5  # P(family) at or above which family=true keeps a movie
+#: What the average user of a fallback "liked", in its explanations.
+AVERAGE_LIKED = "what most users liked"
+#: A recommended item: model item index, ranker score, reason, and its like-model row
+#: when the ranking already computed it (None: computed when answering).
+Item = tuple[int, float, str, "np.ndarray | None"]
 #: Catalog columns shown with each movie when the artifacts have them (text models).
 OPTIONAL_COLUMNS = ("genres_predicted", "family")
 
@@ -269,7 +274,7 @@ class RecoService:
         return answer
 
     def _popular(self, k: int, filters: Filters, exclude: list[int] | None = None,
-                 context: UserContext | None = None) -> list[tuple[int, float, str]]:
+                 context: UserContext | None = None) -> list[Item]:
         """The ``k`` most liked eligible movies, ordered by the ranker for the average
         user (``context``), so their scores are on the scale of every other answer's."""
         eligible = self._eligible(filters)
@@ -284,16 +289,19 @@ class RecoService:
                                                 self.model.item_map_.ids[idx])
         # best first; a tie keeps the popularity order
         order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
-        return [(int(idx[n]), float(scores[n]), "popular with many users") for n in order]
+        return [(int(idx[n]), float(scores[n]), "popular with many users", None)
+                for n in order]
 
     def _ranked(self, context: UserContext, k: int, exclude_seen: bool,
-                filters: Filters) -> list[tuple[int, float, str]]:
+                filters: Filters) -> list[Item]:
         model = self.model
         seen, _ = context.seen(0)
         rated = model.item_map_.indices(seen, missing="mask")
         rated = rated[rated >= 0]
-        candidates, ranked = model.rank_context(context)
+        candidates, rows, ranked = model.rank_context_rows(context)
         cand = model.item_map_.indices(candidates.movie_ids)
+        # each candidate's like-model row, for its P(like) (the ranker's rows start with it)
+        like_rows = dict(zip(cand.tolist(), rows[:, :len(LIKE_FEATURES)]))
         if exclude_seen:
             rated_out = rated
         else:
@@ -323,7 +331,8 @@ class RecoService:
             idx, vals = top_k(scores[None, :], k)
         picked = [int(i) for i in idx[0] if i >= 0]
         reasons = self._reasons(self._liked(context), picked)
-        return [(i, v, reasons[n]) for n, (i, v) in enumerate(zip(picked, vals[0]))]
+        return [(i, v, reasons[n], like_rows.get(i))
+                for n, (i, v) in enumerate(zip(picked, vals[0]))]
 
     def _top_up(self, context: UserContext, scores: np.ndarray, eligible: np.ndarray,
                 short: int) -> None:
@@ -365,7 +374,7 @@ class RecoService:
         return ["you liked it" if title is None else f"because you liked {title}"
                 for title in self._nearest_liked(liked, items)]
 
-    def _answer(self, user_id: int | None, k: int, items: list[tuple[int, float, str]],
+    def _answer(self, user_id: int | None, k: int, items: list[Item],
                 fallback: bool, context: UserContext | None = None,
                 explain: bool = False) -> dict[str, Any]:
         """The response: each item with its ``score`` (the ranker's, on [0, 1]) and its
@@ -373,14 +382,21 @@ class RecoService:
         folded-in person or, for a fallback, the average user); ``explain`` adds why."""
         model = self.model
         context = context or model.average_user_context()
-        indices = [int(index) for index, _, _ in items]
-        movie_ids = model.item_map_.ids[np.asarray(indices, dtype=np.int64)]
-        features, like = model.like_context_pairs(context, np.zeros(len(indices), np.int64),
-                                                  movie_ids)
-        scores = model.unit_scores(np.array([score for _, score, _ in items], dtype=np.float64))
+        indices = [int(item[0]) for item in items]
+        features = np.empty((len(items), len(LIKE_FEATURES)), dtype=np.float32)
+        missing = [n for n, item in enumerate(items) if item[3] is None]
+        for n, item in enumerate(items):
+            if item[3] is not None:
+                features[n] = item[3]
+        if missing:  # rows the ranking did not already compute (fallbacks, top-ups)
+            features[missing] = like_features(
+                model.stage_, context, np.zeros(len(missing), np.int64),
+                model.item_map_.ids[np.asarray(indices, dtype=np.int64)[missing]])
+        like = like_probability(model.like_model_, features)
+        scores = model.unit_scores(np.array([item[1] for item in items], dtype=np.float64))
         why = self._explanations(context, indices, features) if explain else None
         out = []
-        for n, (index, _, reason) in enumerate(items):
+        for n, (index, _, reason, _) in enumerate(items):
             movie = self._movie_at(int(self._item_pos[index]))
             movie.update(score=round(float(scores[n]), 6),
                          like_probability=round(float(like[n]), 4), reason=reason)
@@ -398,10 +414,14 @@ class RecoService:
         if not indices:
             return []
         contributions = self.model.like_contributions(features)
-        nearest = self._nearest_liked(self._liked(context), indices)
+        nearest: list[str | None] = self._nearest_liked(self._liked(context), indices)
+        if context is self.model.average_user_context():
+            # a fallback: "you" in the phrases is the average user, who liked no title
+            nearest = [AVERAGE_LIKED] * len(indices)
         return [[r.as_dict() for r in explain_row(
                     features[n], contributions[n], LIKE_FEATURES,
-                    self._words(int(self._item_pos[index]), nearest[n]))]
+                    self._words(int(self._item_pos[index]), nearest[n]),
+                    rating_scale=self.rating_scale)]
                 for n, index in enumerate(indices)]
 
     def _words(self, pos: int, liked_title: str | None) -> dict[str, str]:
@@ -450,7 +470,8 @@ class RecoService:
             "rated": bool(hit.size),
             "rating": float(seen_ratings[hit[-1]]) if hit.size else None,
             "explanation": [r.as_dict() for r in explain_row(
-                features[0], contributions[0], LIKE_FEATURES, self._words(pos, nearest))],
+                features[0], contributions[0], LIKE_FEATURES, self._words(pos, nearest),
+                rating_scale=(low, high))],
             "model_version": self.version,
         }
 

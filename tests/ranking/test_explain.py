@@ -41,6 +41,10 @@ def test_phrases_say_the_value_and_its_side():
         "not what people who liked Fargo tend to like"
     assert phrase("cf_score", 0.5, 1.0) == "liked by people who liked what you liked"
     assert phrase("content_sim", 0.4, 0.2) == "close to movies you rated highly"
+    # a predicted rating is shown inside the scale, as the pair route's predicted_rating
+    assert phrase("rating_pred", 5.12, 1.0) == "we expect you to rate it 5.0 stars"
+    assert phrase("rating_pred", 5.12, 1.0, rating_scale=(1.0, 10.0)) == \
+        "we expect you to rate it 5.1 stars"
 
 
 def _frame(n: int, rng: np.random.Generator) -> np.ndarray:
