@@ -104,7 +104,7 @@ PHRASES: dict[str, Phrase] = {
         "{pct:.2f}% of all ratings in the 3 months before your latest went to it"),
     "m_share_12m_at_user": Phrase(
         "how much it was watched in the year before your latest ratings",
-        "popular in the year before your latest ratings ({pct:.2f}% of all its ratings)",
+        "popular in the year before your latest ratings ({pct:.2f}% of all ratings then)",
         "{pct:.2f}% of all ratings in the year before your latest went to it"),
     "m_seen_share_at_user": Phrase("whether it was out at your latest ratings",
                                    "{pct:.0f}% of its ratings came before your latest rating"),

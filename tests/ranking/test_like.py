@@ -56,3 +56,12 @@ def test_scores_on_one_unit_scale():
     squashed = unit_scores(raw, "rank:ndcg")
     assert ((squashed > 0) & (squashed < 1)).all() and squashed[1] == 0.5
     assert (np.diff(squashed) > 0).all()  # the ranker's order is kept
+
+
+def test_the_rankers_rows_start_with_the_like_models(model):
+    # serving takes a candidate's like-model row from the ranker's row of the same pair
+    context = model.stage_.store.known_users(model.user_map_.ids[:2])
+    candidates, rows, scores = model.rank_context_rows(context)
+    like, _ = model.like_context_pairs(context, candidates.rows, candidates.movie_ids)
+    np.testing.assert_array_equal(rows[:, :len(LIKE_FEATURES)], like)
+    np.testing.assert_array_equal(scores, model.rank_context(context)[1])
