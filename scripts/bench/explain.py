@@ -6,14 +6,19 @@ this process, with :func:`scripts.bench.loadtest.run_load`: ``GET /users/<u>/mov
 for random known users and random catalog movies (P(like), the predicted rating and the
 explanation: the figure of the issue), ``GET /recommend/<u>?k=10&explain=true`` and, on the
 same server, plain ``GET /recommend/<u>?k=10`` to set the cost of explanations against.
-Medians over the repeats, with each repeat's 1-minute load average, go to
-``docs/BENCHMARKS.md`` (:func:`render_explain`).
+Then, in this process (no HTTP; XGBoost held to one thread, as in a worker), the pair
+route's own work (:meth:`RecoService.like <reco.serving.service.RecoService.like>`) on
+random known pairs, and what explain-off ``/recommend`` gained, one like-model predict of
+ten rows, timed interleaved with whole ``recommend`` calls (:func:`in_process`). Medians
+over the repeats, with the load averages, go to ``docs/BENCHMARKS.md``
+(:func:`render_explain`).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,7 +76,47 @@ def run_explain(artifacts: Path, requests: int, concurrency: int, workers: int,
             medians[f"{name} {key}"] = float(np.median([r["endpoints"][i][key] for r in runs]))
     return {"artifacts": str(artifacts), "workers": workers, "concurrency": concurrency,
             "requests_per_endpoint": requests, "repeats": repeats, "medians": medians,
-            "runs": runs, "targets": explain_targets(medians)}
+            "runs": runs, "targets": explain_targets(medians),
+            "in_process": in_process(artifacts, requests, seed)}
+
+
+def in_process(artifacts: Path, requests: int, seed: int = 0) -> dict[str, Any]:
+    """p50/p99 of ``RecoService.like`` on random known pairs, and the like-model predict
+    of ten rows against whole ``recommend`` calls, interleaved (see the module docstring)."""
+    from reco.ranking.like import like_features, like_probability
+    from reco.serving.service import RecoService
+
+    service = RecoService.load(artifacts, checksums=False)
+    model = service.model
+    for booster in (model.ranker_, model.like_model_):
+        booster.set_param({"nthread": 1})  # a worker's one thread (scripts/serve.py)
+    rng = np.random.default_rng(seed)
+    users = rng.choice(model.user_map_.ids, requests)
+    movies = rng.choice(service.catalog["movie_id"].to_numpy(), requests)
+    for u, m in zip(users[:WARM_UP], movies[:WARM_UP]):
+        service.like(int(u), int(m))
+        service.recommend(int(u), 10)
+    pair, whole, added = [], [], []
+    context = model.stage_.store.known_users(users[:1])
+    rows = like_features(model.stage_, context, np.zeros(10, np.int64), model.item_map_.ids[:10])
+    for u, m in zip(users, movies):
+        a = time.perf_counter()
+        service.like(int(u), int(m))
+        b = time.perf_counter()
+        service.recommend(int(u), 10)
+        c = time.perf_counter()
+        like_probability(model.like_model_, rows)
+        d = time.perf_counter()
+        pair.append(b - a)
+        whole.append(c - b)
+        added.append(d - c)
+    ms = {name: np.asarray(v) * 1000 for name, v in
+          (("pair", pair), ("recommend", whole), ("added", added))}
+    return {"calls": requests, "like_p50_ms": round(float(np.median(ms["pair"])), 2),
+            "like_p99_ms": round(float(np.percentile(ms["pair"], 99)), 2),
+            "recommend_p50_ms": round(float(np.median(ms["recommend"])), 2),
+            "like_predict_10_p50_ms": round(float(np.median(ms["added"])), 3),
+            "load_average": [round(v, 2) for v in os.getloadavg()]}
 
 
 def explain_targets(medians: dict[str, float]) -> list[dict[str, Any]]:
@@ -112,4 +157,17 @@ def render_explain(result: dict[str, Any], command: str, date: str) -> str:
     for row in result["targets"]:
         lines.append(f"| {row['target']} | {row['measured']:.3g} | {row['status']}: "
                      f"{row['margin']} |")
+    inner = result.get("in_process")
+    if inner:
+        share = 100 * inner["like_predict_10_p50_ms"] / inner["recommend_p50_ms"]
+        lines += ["", f"In process (no HTTP, one XGBoost thread, {inner['calls']:,} random "
+                  f"known pairs and users, after {WARM_UP} warm-up calls; load average "
+                  + " / ".join(f"{v:.2f}" for v in inner["load_average"]) + " at the end):",
+                  "", "| figure | p50 |", "| --- | ---: |",
+                  f"| `RecoService.like` (the pair route's work), ms | {inner['like_p50_ms']:.2f} "
+                  f"(p99 {inner['like_p99_ms']:.2f}) |",
+                  f"| `RecoService.recommend`, k 10, explain off, ms | "
+                  f"{inner['recommend_p50_ms']:.2f} |",
+                  f"| what explain-off `/recommend` gained: the like-model predict of 10 rows, "
+                  f"ms | {inner['like_predict_10_p50_ms']:.3f} ({share:.1f}% of `recommend`) |"]
     return "\n".join(lines)
