@@ -4,9 +4,12 @@ GET /users/<u>/movies/<m>, and explain=true on both recommendation routes."""
 from __future__ import annotations
 
 import math
+from urllib.parse import quote
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from api import create_app
 from reco.ranking.schema import LIKE_FEATURES
@@ -129,6 +132,19 @@ def test_the_pair_route_validates_like_the_others(client, url, status):
     response = client.get(url)
     _error(response, status)
     assert not LEAK.search(response.get_data(as_text=True))
+
+
+_segment = st.one_of(st.text(st.characters(blacklist_categories=("Cs",)), max_size=12),
+                    st.integers(-10**12, 10**12).map(str))
+
+
+@settings(max_examples=100, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(_segment, _segment)
+def test_fuzz_the_pair_route_never_answers_5xx(client, user, movie):
+    response = client.get(f"/users/{quote(user, safe='')}/movies/{quote(movie, safe='')}")
+    assert response.status_code < 500, response.get_data(as_text=True)[:300]
+    assert response.is_json and not LEAK.search(response.get_data(as_text=True))
 
 
 def test_an_unknown_user_is_404_not_the_average_user(client):
