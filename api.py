@@ -176,8 +176,10 @@ def recommend(user: str) -> Any:
     user_id = _path_id(user, "user")
     k = _int_arg("k", 10, 1, MAX_K)
     exclude_seen = _bool_arg("exclude_seen", True)
+    filters = _filters(service)
+    explain = _bool_arg("explain", False)
     # stored ratings (issue 16) are folded in; the list served is recorded, sampled
-    return jsonify(_feedback().recommend(service, user_id, k, exclude_seen, _filters(service)))
+    return jsonify(_feedback().recommend(service, user_id, k, exclude_seen, filters, explain))
 
 
 def _json_body() -> Any:
@@ -288,8 +290,10 @@ def recommend_new_user() -> Any:
     service = _service()
     k = _int_arg("k", 10, 1, MAX_K)
     filters = _filters(service)
+    explain = _bool_arg("explain", False)
     movies, values, stamps = _ratings_body(service)
-    return jsonify(service.recommend_ratings(movies, values, stamps, k or 10, filters))
+    return jsonify(service.recommend_ratings(movies, values, stamps, k or 10, filters,
+                                             explain=explain))
 
 
 @bp.get("/similar/<movie>")
@@ -395,6 +399,15 @@ def stats() -> Any:
     window = _int_arg("window", 86400, 1, MAX_STATS_WINDOW)
     k = _int_arg("k", 10, 1, MAX_K)
     return jsonify(_feedback().stats(service, window, k))
+@bp.get("/users/<user>/movies/<movie>")
+def user_movie(user: str, movie: str) -> Any:
+    """P(like) of one pair, the predicted rating, the user's rating if any, and why."""
+    service = _service()
+    user_id, movie_id = _path_id(user, "user"), _path_id(movie, "movie")
+    try:
+        return jsonify(service.like(user_id, movie_id))
+    except UnknownIdError as exc:
+        raise _not_found(exc) from None
 
 
 @bp.get("/")

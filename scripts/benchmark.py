@@ -10,6 +10,8 @@
         --out /tmp/bench/lifecycle.json --doc docs/BENCHMARKS.md
     python scripts/benchmark.py feedback --artifacts /tmp/fb_store_small \
         --postgres-url postgresql://reco@127.0.0.1:5432/reco_test --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py explain --artifacts /tmp/like_store_small --requests 1000 \\
+        --repeats 3 --doc docs/BENCHMARKS.md
     python scripts/benchmark.py start --artifacts /tmp/store32m --repeats 5 \\
         --baseline-root /tmp/reco-old --baseline-artifacts /tmp/old32m --doc docs/BENCHMARKS.md
 
@@ -35,10 +37,16 @@ title search p50 over a synthetic 87k-title catalogue built from ml-latest-small
 (:mod:`scripts.bench.search`). feedback (issue 16):
 ``POST /users/<id>/ratings`` latency, the cost of folding in stored ratings on
 ``GET /recommend``, and 8 writers x 500 ratings with worker kill -9, on SQLite and
-PostgreSQL (:mod:`scripts.bench.feedback`).
+PostgreSQL (:mod:`scripts.bench.feedback`). explain (issue 15): latency of
+``GET /users/<u>/movies/<m>`` (P(like) and its explanation) and of
+``/recommend?explain=true`` against plain ``/recommend`` on one server
+(:mod:`scripts.bench.explain`). mixed (issue 14): the serving stacks alternating under one
+bounded mixed load (:mod:`scripts.bench.mixed`).
 
     python scripts/benchmark.py search --data ../shared/data/ml-latest-small --titles 87585 \\
         --repeats 50 --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py mixed --artifacts /tmp/store_small --stacks sync gevent front \\
+        --requests 20000 --concurrency 8 --repeats 2 --doc docs/BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -374,6 +382,35 @@ def search(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_explain(sub: argparse._SubParsersAction) -> None:
+    ex = sub.add_parser("explain", help="P(like) and explanations: the pair route's latency")
+    ex.add_argument("--artifacts", type=Path, required=True, help="the store to serve")
+    ex.add_argument("--requests", type=int, default=1000, help="per endpoint and repeat")
+    ex.add_argument("--concurrency", type=int, default=2, help="client threads")
+    ex.add_argument("--workers", type=int, default=2, help="gunicorn workers")
+    ex.add_argument("--repeats", type=int, default=3)
+    ex.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    ex.add_argument("--doc", type=Path, default=None,
+                    help="update this Markdown file's 'P(like) and explanations' section")
+
+
+def explain(args: argparse.Namespace, command: str) -> dict:
+    import time
+
+    from scripts.bench import explain as be
+    from scripts.bench import report as br
+
+    if not 1 <= args.requests <= 100_000 or not 1 <= args.concurrency <= 64 or args.repeats < 1:
+        raise SystemExit("--requests 1..100000, --concurrency 1..64, --repeats >= 1")
+    result = be.run_explain(args.artifacts, args.requests, args.concurrency, args.workers,
+                            args.repeats)
+    result.update(command=command, provenance=br.provenance())
+    if args.doc is not None:
+        br.update_doc_section(args.doc, be.TITLE, be.render_explain(
+            result, command, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -400,6 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_mixed(sub)
     _add_feedback(sub)
     _add_search(sub)
+    _add_explain(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -423,6 +461,8 @@ def main(argv: list[str] | None = None) -> int:
         result = search(args, command)
     elif args.command == "mixed":
         result = mixed(args, command)
+    elif args.command == "explain":
+        result = explain(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

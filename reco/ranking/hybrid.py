@@ -73,7 +73,9 @@ from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.ranking.booster import Booster, fit_booster, predict, sample_rows
 from reco.ranking.candidates import SOURCES, Candidates, generate_candidates
+from reco.ranking.explain import contributions
 from reco.ranking.hybrid_config import HybridConfig
+from reco.ranking.like import average_user, like_features, like_probability, unit_scores
 from reco.ranking.pair_features import (
     LIKE_FEATURES,
     RANK_FEATURES,
@@ -280,13 +282,22 @@ class HybridRecommender(BaseRecommender):
     # ------------------------------------------------------------ scoring
     def rank_context(self, context: UserContext) -> tuple[Candidates, np.ndarray]:
         """The candidates of the users in ``context`` and their ranker scores."""
+        candidates, _, scores = self.rank_context_rows(context)
+        return candidates, scores
+
+    def rank_context_rows(self, context: UserContext,
+                          ) -> tuple[Candidates, np.ndarray, np.ndarray]:
+        """:meth:`rank_context` with the candidates' feature rows (``RANK_FEATURES``),
+        whose first ``len(LIKE_FEATURES)`` columns are the like model's rows of the same
+        pairs (the schema puts the like features first), so P(like) of a candidate needs
+        no second pass over the features."""
         self._check_fitted()
         stage = self.stage_
         candidates = generate_candidates(context, stage.store, self.config.candidates)
         extra = {f"rank_in_{s}": candidates.ranks[s] for s in SOURCES}
         features = pair_features(stage, context, candidates.rows, candidates.movie_ids,
                                  RANK_FEATURES, extra)
-        return candidates, predict(self.ranker_, features, RANK_FEATURES)
+        return candidates, features, predict(self.ranker_, features, RANK_FEATURES)
 
     def score_context_pairs(self, context: UserContext, rows: np.ndarray,
                             movie_ids: np.ndarray) -> np.ndarray:
@@ -337,6 +348,29 @@ class HybridRecommender(BaseRecommender):
                               MOVIE_ID: self._item_codes(movie_ids).astype(np.int32)})
         rows = build_rows(pairs, self.stage_, LIKE_FEATURES)
         return predict(self.like_model_, to_matrix(rows, LIKE_FEATURES), LIKE_FEATURES)
+
+    def like_context_pairs(self, context: UserContext, rows: np.ndarray,
+                           movie_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The like model's feature rows of pairs of ``context`` (any user: known, folded
+        in, or :meth:`average_user_context`) and their P(like)."""
+        self._check_fitted()
+        features = like_features(self.stage_, context, rows, movie_ids)
+        return features, like_probability(self.like_model_, features)
+
+    def like_contributions(self, features: np.ndarray) -> np.ndarray:
+        """Per-feature contributions (log-odds, bias last) of like-model rows; see
+        :mod:`reco.ranking.explain`."""
+        self._check_fitted()
+        return contributions(self.like_model_, features, LIKE_FEATURES)
+
+    def average_user_context(self) -> UserContext:
+        """The average user, for answers with no user (:mod:`reco.ranking.like`)."""
+        self._check_fitted()
+        return average_user(self.stage_.store)
+
+    def unit_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Ranker scores on [0, 1] (:func:`reco.ranking.like.unit_scores`)."""
+        return unit_scores(scores, self.config.ranker.objective)
 
     def _item_vectors(self) -> np.ndarray:
         return self.stage_.cf._item_vectors()

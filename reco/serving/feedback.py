@@ -47,7 +47,7 @@ class FeedbackHook:
 
     # ------------------------------------------------------------ answers
     def recommend(self, service: RecoService, user_id: int, k: int, exclude_seen: bool,
-                  filters: Filters) -> dict[str, Any]:
+                  filters: Filters, explain: bool = False) -> dict[str, Any]:
         """``GET /recommend/<id>``: folded in with the user's stored ratings when there
         are any, else the model's answer; the list is recorded (sampled)."""
         stored: list[StoredRating] | None = None
@@ -59,9 +59,9 @@ class FeedbackHook:
                 stored = None
         if stored:
             answer = service.recommend_stored(user_id, [(r.movie_id, r.rating) for r in stored],
-                                              k, exclude_seen, filters)
+                                              k, exclude_seen, filters, explain)
         else:
-            answer = service.recommend(user_id, k, exclude_seen, filters)
+            answer = service.recommend(user_id, k, exclude_seen, filters, explain=explain)
             answer["stored_ratings"] = 0 if stored is not None else None
         if stored is None and self.store is not None:
             answer["feedback_unavailable"] = True

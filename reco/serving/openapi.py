@@ -42,23 +42,83 @@ _MOVIE_SCHEMA = {"type": "object",
                      "alternate_titles": {"type": "array", "items": {"type": "string"}},
                      "year": {"type": "integer", "nullable": True},
                      "genres": {"type": "array", "items": {"type": "string"}}}}
-_MOVIE = {"$ref": "#/components/schemas/Movie"}
-_SEARCH = {"type": "object", "required": ["q", "items"], "properties": {
-    "q": {"type": "string"}, "items": {"type": "array", "items": _MOVIE}}}
+_SEARCH_SCHEMA = {"type": "object", "required": ["q", "items"], "properties": {
+    "q": {"type": "string"}, "items": {"type": "array",
+                                       "items": {"$ref": "#/components/schemas/Movie"}}}}
 
 
 def _responses(ok: str, codes: tuple[int, ...],
-               body: dict[str, Any] | None = None) -> dict[str, Any]:
+               schema: str | None = None) -> dict[str, Any]:
+    body = {"$ref": f"#/components/schemas/{schema}"} if schema else {"type": "object"}
     responses: dict[str, Any] = {"200": {"description": ok, "content": {
-        "application/json": {"schema": body or {"type": "object"}}}}}
+        "application/json": {"schema": body}}}}
     responses.update({str(code): _ERROR for code in sorted(set(codes + _ALWAYS))})
     return responses
 
 
 def _get(summary: str, params: list[dict[str, Any]], ok: str,
-         codes: tuple[int, ...] = (), body: dict[str, Any] | None = None) -> dict[str, Any]:
+         codes: tuple[int, ...] = (), schema: str | None = None) -> dict[str, Any]:
     return {"get": {"summary": summary, "parameters": params,
-                    "responses": _responses(ok, codes, body)}}
+                    "responses": _responses(ok, codes, schema)}}
+
+
+_UNIT = {"type": "number", "minimum": 0, "maximum": 1}
+_LIKE = {**_UNIT, "description": (
+    "P(like): the like model's probability that this user rates the movie at or above the "
+    "like threshold (3.5). For a folded-in person (POST /recommend) it is computed from "
+    "their ratings; for a fallback answer (no user) it is P(like) for the average user "
+    "of the training data (every user-side input averaged over the known users)")}
+_SCORE = {**_UNIT, "description": (
+    "what the list is ordered by, on one scale for every source: the candidate ranker's "
+    "probability that the user likes the movie next (the logistic of its margin for a "
+    "rank:* ranker). Fallback answers are the most liked titles, scored and ordered by "
+    "the same ranker for the average user")}
+#: One line of an explanation (reco.ranking.explain.Reason).
+_REASON = {"type": "object", "required": ["feature", "text", "contribution", "value"],
+           "properties": {
+               "feature": {"type": "string", "description": "the like model's feature"},
+               "text": {"type": "string", "description": "the feature in words"},
+               "contribution": {"type": "number", "description": (
+                   "its signed contribution to the log-odds of P(like) (XGBoost "
+                   "pred_contribs): positive raised P(like)")},
+               "value": {"type": "number", "nullable": True,
+                         "description": "the feature's value (null: unknown)"}}}
+_EXPLANATION = {"type": "array", "items": {"$ref": "#/components/schemas/Reason"},
+                "description": "the features that moved P(like) most, largest first"}
+_ITEM = {"type": "object",
+         "required": ["movie_id", "title", "year", "genres", "score", "like_probability",
+                      "reason"],
+         "properties": {
+             "movie_id": _ID, "title": {"type": "string"},
+             "year": {"type": "integer", "nullable": True},
+             "genres": {"type": "array", "items": {"type": "string"}},
+             "score": _SCORE, "like_probability": _LIKE,
+             "reason": {"type": "string"},
+             "explanation": {**_EXPLANATION,
+                             "description": "only with explain=true: " +
+                             str(_EXPLANATION["description"])}}}
+_RECOMMENDATIONS = {"type": "object",
+                    "required": ["user", "k", "fallback", "items", "model_version"],
+                    "properties": {
+                        "user": {"type": "integer", "nullable": True},
+                        "k": {"type": "integer"}, "fallback": {"type": "boolean"},
+                        "items": {"type": "array", "items": {"$ref": "#/components/schemas/Item"}},
+                        "model_version": {"type": "string", "nullable": True},
+                        "ignored_movie_ids": {"type": "array", "items": _ID}}}
+_PAIR = {"type": "object",
+         "required": ["user_id", "movie_id", "title", "like_probability", "predicted_rating",
+                      "rated", "rating", "explanation", "model_version"],
+         "properties": {
+             "user_id": _ID, "movie_id": _ID, "title": {"type": "string"},
+             "like_probability": _LIKE,
+             "predicted_rating": {"type": "number", "nullable": True, "description": (
+                 "the rating model's prediction, clipped to the rating scale (null: no "
+                 "rating model in these artifacts)")},
+             "rated": {"type": "boolean", "description": "the user rated this movie"},
+             "rating": {"type": "number", "nullable": True,
+                        "description": "their rating (null when not rated)"},
+             "explanation": _EXPLANATION,
+             "model_version": {"type": "string", "nullable": True}}}
 
 
 def _filters(genres: list[str], family: bool) -> list[dict[str, Any]]:
@@ -151,6 +211,9 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
     k = _param("k", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
                "number of items")
     filters = _filters(genres, family)
+    explain = _param("explain", "query", {"type": "boolean", "default": False},
+                     "add each item's explanation (the features that moved its P(like) "
+                     "most); off by default, as it costs about 1.5 ms per item")
     return {
         "openapi": "3.0.3",
         "info": {"title": "reco", "version": "1", "description": "Movie recommendations"},
@@ -159,15 +222,16 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
                 "Top-k movies for a user; unknown users get popular titles (fallback: true)",
                 [_param("user", "path", _ID, "user id"), k,
                  _param("exclude_seen", "query", {"type": "boolean", "default": True})]
-                + filters, "recommendations"),
+                + filters + [explain], "recommendations", schema="Recommendations"),
             "/recommend": {"post": {
                 "summary": "Top-k for a person the model never saw, from their ratings "
                            "(fold-in through both stages, no retraining); unknown movie ids "
                            "are ignored and listed in ignored_movie_ids",
-                "parameters": [k] + filters,
+                "parameters": [k] + filters + [explain],
                 "requestBody": {"required": True, "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Ratings"}}}},
-                "responses": _responses("recommendations", (413, 415))}},
+                "responses": _responses("recommendations", (413, 415),
+                                        "Recommendations")}},
             "/similar/{movie}": _get(
                 "Nearest titles to a movie (content and CF blended)",
                 [_param("movie", "path", _ID, "movie id"), k] + filters,
@@ -179,12 +243,19 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
                 [_param("q", "query", {"type": "string", "maxLength": 200}, "text to find"),
                  _param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100,
                                            "default": 20})],
-                "matching movies", body=_SEARCH),
+                "matching movies", schema="Search"),
             "/movies/{movie}": _get("One movie", [_param("movie", "path", _ID, "movie id")],
-                                    "the movie", (404,), body=_MOVIE),
+                                    "the movie", (404,), schema="Movie"),
             "/users/{user}": _get("A user's counts and top genres",
                                   [_param("user", "path", _ID, "user id")],
                                   "the user", (404,)),
+            "/users/{user}/movies/{movie}": _get(
+                "P(like) for one user and movie, the predicted rating, whether the user "
+                "rated it, and the features that moved P(like) most (404: a user or movie "
+                "the model does not know)",
+                [_param("user", "path", _ID, "user id"), _param("movie", "path", _ID,
+                                                                "movie id")],
+                "P(like) and why", (404,), schema="Pair"),
             "/health": _get("Readiness: 200 only with a verified model that answers a smoke "
                             "recommendation; the version, and any refused one", [], "ready"),
             "/livez": _get("Liveness only", [], "alive"),
@@ -193,5 +264,8 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
         },
         "components": {"schemas": {"Ratings": _ratings(*rating_scale),
                                    "StoredRatings": _stored_ratings(*rating_scale, rating_step),
-                                   "Error": _ERROR_SCHEMA, "Movie": _MOVIE_SCHEMA}},
+                                   "Error": _ERROR_SCHEMA, "Movie": _MOVIE_SCHEMA,
+                                   "Search": _SEARCH_SCHEMA, "Item": _ITEM,
+                                   "Recommendations": _RECOMMENDATIONS, "Reason": _REASON,
+                                   "Pair": _PAIR}},
     }

@@ -11,6 +11,7 @@ they are folded in and ranked by the same two stages, without retraining.
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,9 @@ from reco._numeric import top_k
 from reco.artifacts.model_dir import load_model
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
 from reco.exceptions import ArtifactError, UnknownIdError
+from reco.ranking.explain import explain as explain_row
+from reco.ranking.like import like_features, like_probability
+from reco.ranking.schema import LIKE_FEATURES
 from reco.ranking.user_state import UserContext
 from reco.serving.search import TitleIndex
 from reco.serving.titles import parse_title
@@ -29,6 +33,11 @@ from reco.serving.titles import parse_title
 log = logging.getLogger(__name__)
 LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
 FAMILY_THRESHOLD = 0.5  # P(family) at or above which family=true keeps a movie
+#: What the average user of a fallback "liked", in its explanations.
+AVERAGE_LIKED = "what most users liked"
+#: A recommended item: model item index, ranker score, reason, and its like-model row
+#: when the ranking already computed it (None: computed when answering).
+Item = tuple[int, float, str, "np.ndarray | None"]
 #: Catalog columns shown with each movie when the artifacts have them (text models).
 OPTIONAL_COLUMNS = ("genres_predicted", "family")
 
@@ -212,18 +221,21 @@ class RecoService:
 
     # ------------------------------------------------------------ recommend
     def recommend(self, user_id: int, k: int = 10, exclude_seen: bool = True,
-                  filters: Filters | None = None) -> dict[str, Any]:
-        """Top ``k`` for a known user; popular titles (``fallback``) for an unknown one."""
+                  filters: Filters | None = None, explain: bool = False) -> dict[str, Any]:
+        """Top ``k`` for a known user; popular titles (``fallback``) for an unknown one.
+        ``explain``: each item carries why the like model gave its P(like)."""
         filters = filters or Filters()
         if user_id not in self.model.user_map_:
-            return self._answer(user_id, k, self._popular(k, filters), fallback=True)
+            context = self.model.average_user_context()
+            return self._answer(user_id, k, self._popular(k, filters, context=context),
+                                fallback=True, context=context, explain=explain)
         context = self.model.stage_.store.known_users(np.array([user_id]))
         return self._answer(user_id, k, self._ranked(context, k, exclude_seen, filters),
-                            fallback=False)
+                            fallback=False, context=context, explain=explain)
 
     def recommend_ratings(self, movie_ids: list[int], ratings: list[float],
                           timestamps: list[int] | None = None, k: int = 10,
-                          filters: Filters | None = None, *,
+                          filters: Filters | None = None, explain: bool = False, *,
                           exclude_seen: bool = True) -> dict[str, Any]:
         """Top ``k`` for a person the model never saw, from their ratings (fold-in, then
         the same candidates and ranker as a known user; nothing is retrained).
@@ -236,12 +248,14 @@ class RecoService:
                                                        missing="mask") >= 0
         ignored = sorted({int(m) for m, ok in zip(movie_ids, known) if not ok})
         if not known.any():
-            answer = self._answer(None, k, self._popular(k, filters, exclude=movie_ids),
-                                  fallback=True)
+            context = self.model.average_user_context()
+            answer = self._answer(None, k, self._popular(k, filters, exclude=movie_ids,
+                                                         context=context),
+                                  fallback=True, context=context, explain=explain)
         else:
             context = self.model.new_user_context(movie_ids, ratings, timestamps)
             answer = self._answer(None, k, self._ranked(context, k, exclude_seen, filters),
-                                  fallback=False)
+                                  fallback=False, context=context, explain=explain)
         answer["ignored_movie_ids"] = ignored
         return answer
 
@@ -284,8 +298,8 @@ class RecoService:
         return cf.item_map_.ids[seen.indices].astype(np.int64), seen.data.astype(np.float32)
 
     def recommend_stored(self, user_id: int, stored: list[tuple[int, float]], k: int = 10,
-                         exclude_seen: bool = True,
-                         filters: Filters | None = None) -> dict[str, Any]:
+                         exclude_seen: bool = True, filters: Filters | None = None,
+                         explain: bool = False) -> dict[str, Any]:
         """Top ``k`` for a user with ratings in the feedback store (``stored``: movie and
         rating, oldest first): their training ratings and the stored ones (a stored rating
         replaces the training one of the same movie) are folded in as for
@@ -300,27 +314,41 @@ class RecoService:
         # which are the latest, as for POST /recommend
         answer = self.recommend_ratings(np.concatenate([movies[kept], new_movies]).tolist(),
                                         np.concatenate([ratings[kept], new_ratings]).tolist(),
-                                        None, k, filters, exclude_seen=exclude_seen)
+                                        None, k, filters, explain,
+                                        exclude_seen=exclude_seen)
         answer["user"] = user_id
         answer["stored_ratings"] = len(stored)
         return answer
 
-    def _popular(self, k: int, filters: Filters,
-                 exclude: list[int] | None = None) -> list[tuple[int, float, str]]:
+    def _popular(self, k: int, filters: Filters, exclude: list[int] | None = None,
+                 context: UserContext | None = None) -> list[Item]:
+        """The ``k`` most liked eligible movies, ordered by the ranker for the average
+        user (``context``), so their scores are on the scale of every other answer's."""
         eligible = self._eligible(filters)
         if exclude:
             eligible &= ~np.isin(self.model.item_map_.ids, np.asarray(exclude))
-        idx, vals = self.model.stage_.popular.top_allowed(eligible, k)
-        return [(i, v, "popular with many users") for i, v in zip(idx, vals)]
+        idx, _ = self.model.stage_.popular.top_allowed(eligible, k)
+        idx = np.asarray(idx, dtype=np.int64)
+        if idx.size == 0:
+            return []
+        context = context or self.model.average_user_context()
+        scores = self.model.score_context_pairs(context, np.zeros(idx.size, np.int64),
+                                                self.model.item_map_.ids[idx])
+        # best first; a tie keeps the popularity order
+        order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
+        return [(int(idx[n]), float(scores[n]), "popular with many users", None)
+                for n in order]
 
     def _ranked(self, context: UserContext, k: int, exclude_seen: bool,
-                filters: Filters) -> list[tuple[int, float, str]]:
+                filters: Filters) -> list[Item]:
         model = self.model
-        seen, seen_ratings = context.seen(0)
+        seen, _ = context.seen(0)
         rated = model.item_map_.indices(seen, missing="mask")
         rated = rated[rated >= 0]
-        candidates, ranked = model.rank_context(context)
+        candidates, rows, ranked = model.rank_context_rows(context)
         cand = model.item_map_.indices(candidates.movie_ids)
+        # each candidate's like-model row, for its P(like) (the ranker's rows start with it)
+        like_rows = dict(zip(cand.tolist(), rows[:, :len(LIKE_FEATURES)]))
         if exclude_seen:
             rated_out = rated
         else:
@@ -349,9 +377,9 @@ class RecoService:
             self._top_up(context, scores, eligible, k - int(ok.sum()))
             idx, vals = top_k(scores[None, :], k)
         picked = [int(i) for i in idx[0] if i >= 0]
-        liked = model.item_map_.indices(seen[seen_ratings >= LIKED], missing="mask")
-        reasons = self._reasons(liked[liked >= 0], picked)
-        return [(i, v, reasons[n]) for n, (i, v) in enumerate(zip(picked, vals[0]))]
+        reasons = self._reasons(self._liked(context), picked)
+        return [(i, v, reasons[n], like_rows.get(i))
+                for n, (i, v) in enumerate(zip(picked, vals[0]))]
 
     def _top_up(self, context: UserContext, scores: np.ndarray, eligible: np.ndarray,
                 short: int) -> None:
@@ -365,10 +393,17 @@ class RecoService:
             scores[extra] = self.model.score_context_pairs(
                 context, np.zeros(extra.size, np.int64), self.model.item_map_.ids[extra])
 
-    def _reasons(self, liked: np.ndarray, items: list[int]) -> list[str]:
-        """"Because you liked <title>": the liked movie closest in CF space."""
+    def _liked(self, context: UserContext) -> np.ndarray:
+        """Item indices of the movies the context's user rated at least ``LIKED``."""
+        seen, seen_ratings = context.seen(0)
+        liked = self.model.item_map_.indices(seen[seen_ratings >= LIKED], missing="mask")
+        return liked[liked >= 0]
+
+    def _nearest_liked(self, liked: np.ndarray, items: list[int]) -> list[str | None]:
+        """Per item, the title of the liked movie closest to it in CF space (None: no
+        liked movie other than the item itself; a rated movie is not its own reason)."""
         if liked.size == 0 or not items:
-            return ["recommended for your ratings"] * len(items)
+            return [None] * len(items)
         unit = self.model.stage_.cf.unit_item_vectors()
         picked = np.asarray(items)
         sims = unit[picked] @ unit[liked].T
@@ -377,18 +412,115 @@ class RecoService:
         nearest = liked[np.argmax(sims, axis=1)]
         titles = [self._columns[TITLE][p] if p >= 0 else str(self.model.item_map_.ids[j])
                   for j, p in zip(nearest, self._item_pos[nearest])]
-        return ["you liked it" if np.isneginf(row).all() else f"because you liked {title}"
-                for row, title in zip(sims, titles)]
+        return [None if np.isneginf(row).all() else title for row, title in zip(sims, titles)]
 
-    def _answer(self, user_id: int | None, k: int, items: list[tuple[int, float, str]],
-                fallback: bool) -> dict[str, Any]:
+    def _reasons(self, liked: np.ndarray, items: list[int]) -> list[str]:
+        """"Because you liked <title>": the liked movie closest in CF space."""
+        if liked.size == 0 or not items:
+            return ["recommended for your ratings"] * len(items)
+        return ["you liked it" if title is None else f"because you liked {title}"
+                for title in self._nearest_liked(liked, items)]
+
+    def _answer(self, user_id: int | None, k: int, items: list[Item],
+                fallback: bool, context: UserContext | None = None,
+                explain: bool = False) -> dict[str, Any]:
+        """The response: each item with its ``score`` (the ranker's, on [0, 1]) and its
+        ``like_probability`` (the like model's P(like) for ``context``: the user, the
+        folded-in person or, for a fallback, the average user); ``explain`` adds why."""
+        model = self.model
+        context = context or model.average_user_context()
+        indices = [int(item[0]) for item in items]
+        features = np.empty((len(items), len(LIKE_FEATURES)), dtype=np.float32)
+        missing = [n for n, item in enumerate(items) if item[3] is None]
+        for n, item in enumerate(items):
+            if item[3] is not None:
+                features[n] = item[3]
+        if missing:  # rows the ranking did not already compute (fallbacks, top-ups)
+            features[missing] = like_features(
+                model.stage_, context, np.zeros(len(missing), np.int64),
+                model.item_map_.ids[np.asarray(indices, dtype=np.int64)[missing]])
+        like = like_probability(model.like_model_, features)
+        scores = model.unit_scores(np.array([item[1] for item in items], dtype=np.float64))
+        why = self._explanations(context, indices, features) if explain else None
         out = []
-        for index, score, reason in items:
+        for n, (index, _, reason, _) in enumerate(items):
             movie = self._movie_at(int(self._item_pos[index]))
-            movie.update(score=round(float(score), 6), reason=reason)
+            movie.update(score=round(float(scores[n]), 6),
+                         like_probability=round(float(like[n]), 4), reason=reason)
+            if why is not None:
+                movie["explanation"] = why[n]
             out.append(movie)
         return {"user": user_id, "k": k, "fallback": fallback, "items": out,
                 "model_version": self.version}
+
+    # ------------------------------------------------------------ P(like), and why
+    def _explanations(self, context: UserContext, indices: list[int],
+                      features: np.ndarray) -> list[list[dict[str, Any]]]:
+        """Per item (model item indices, with their like-model rows): the features that
+        moved its P(like) most, as phrases with signed contributions (log-odds)."""
+        if not indices:
+            return []
+        contributions = self.model.like_contributions(features)
+        nearest: list[str | None] = self._nearest_liked(self._liked(context), indices)
+        if context is self.model.average_user_context():
+            # a fallback: "you" in the phrases is the average user, who liked no title
+            nearest = [AVERAGE_LIKED] * len(indices)
+        return [[r.as_dict() for r in explain_row(
+                    features[n], contributions[n], LIKE_FEATURES,
+                    self._words(int(self._item_pos[index]), nearest[n]),
+                    rating_scale=self.rating_scale)]
+                for n, index in enumerate(indices)]
+
+    def _words(self, pos: int, liked_title: str | None) -> dict[str, str]:
+        """What the phrases name: the movie's genres and the liked title closest to it."""
+        words = {}
+        genres = self._columns[GENRES][pos] if pos >= 0 else None
+        if genres:
+            words["genres"] = ", ".join(genres)
+        if liked_title is not None:
+            words["liked"] = liked_title
+        return words
+
+    def like(self, user_id: int, movie_id: int) -> dict[str, Any]:
+        """The seed question for one pair: P(like), the predicted rating, whether (and
+        how) the user rated the movie, and the features that moved P(like) most.
+
+        Raises ``UnknownIdError`` for a user the model does not know (no silent
+        substitution: the average user answers only inside a marked fallback) or a movie
+        not in the catalog.
+        """
+        if user_id not in self.model.user_map_:
+            raise UnknownIdError(f"unknown user id {user_id}")
+        pos = int(self._positions(np.array([movie_id], dtype=np.int64))[0])
+        if pos < 0:
+            raise UnknownIdError(f"unknown movie id {movie_id}")
+        model = self.model
+        context = model.stage_.store.known_users(np.array([user_id]))
+        features = like_features(model.stage_, context, np.zeros(1, np.int64),
+                                 np.array([movie_id], dtype=np.int64))
+        contributions = model.like_contributions(features)
+        # the contributions and the bias sum to the like model's log-odds: one pass
+        # gives the explanation and P(like)
+        margin = float(contributions[0].sum(dtype=np.float64))
+        seen, seen_ratings = context.seen(0)
+        hit = np.flatnonzero(seen == movie_id)
+        index = int(model.item_map_.indices(np.array([movie_id]), missing="mask")[0])
+        nearest = self._nearest_liked(self._liked(context), [index])[0] if index >= 0 else None
+        predicted = float(features[0, LIKE_FEATURES.index("rating_pred")])
+        low, high = self.rating_scale
+        return {
+            "user_id": user_id, "movie_id": movie_id, "title": self._columns[TITLE][pos],
+            "like_probability": round(1.0 / (1.0 + math.exp(-margin)), 4),
+            # the rating model's prediction, kept inside the scale ratings are given on
+            "predicted_rating": (round(min(max(predicted, low), high), 2)
+                                 if math.isfinite(predicted) else None),
+            "rated": bool(hit.size),
+            "rating": float(seen_ratings[hit[-1]]) if hit.size else None,
+            "explanation": [r.as_dict() for r in explain_row(
+                features[0], contributions[0], LIKE_FEATURES, self._words(pos, nearest),
+                rating_scale=(low, high))],
+            "model_version": self.version,
+        }
 
     # ------------------------------------------------------------ similar
     def _similar_index(self) -> tuple[np.ndarray, list[tuple[Any, np.ndarray, np.ndarray]],
