@@ -47,6 +47,14 @@ _SEARCH = {"type": "object", "required": ["q", "items"], "properties": {
     "q": {"type": "string"}, "items": {"type": "array", "items": _MOVIE}}}
 
 
+#: GET /users: the page's user picker.
+_USERS_BODY = {"type": "object", "required": ["users", "total"], "properties": {
+    "users": {"type": "array", "items": {
+        "type": "object", "required": ["user_id", "n_ratings"],
+        "properties": {"user_id": _ID, "n_ratings": {"type": "integer", "minimum": 1}}}},
+    "total": {"type": "integer", "minimum": 0, "description": "how many users the model knows"}}}
+
+
 def _responses(ok: str, codes: tuple[int, ...],
                body: dict[str, Any] | None = None) -> dict[str, Any]:
     responses: dict[str, Any] = {"200": {"description": ok, "content": {
@@ -59,6 +67,13 @@ def _get(summary: str, params: list[dict[str, Any]], ok: str,
          codes: tuple[int, ...] = (), body: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"get": {"summary": summary, "parameters": params,
                     "responses": _responses(ok, codes, body)}}
+
+
+_USERS = _get("Known users to pick from, the most active first (ties: lower id), with their "
+              "rating counts, and how many the model knows",
+              [_param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100,
+                                         "default": 20}, "number of users")],
+              "a sample of known users", body=_USERS_BODY)
 
 
 def _filters(genres: list[str], family: bool) -> list[dict[str, Any]]:
@@ -103,7 +118,7 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
     k = _param("k", "query", {"type": "integer", "minimum": 1, "maximum": 100, "default": 10},
                "number of items")
     filters = _filters(genres, family)
-    return {
+    spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "reco", "version": "1", "description": "Movie recommendations"},
         "paths": {
@@ -144,3 +159,6 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
         "components": {"schemas": {"Ratings": _ratings(*rating_scale), "Error": _ERROR_SCHEMA,
                                    "Movie": _MOVIE_SCHEMA}},
     }
+    # merged into /users, so another method on the same path (POST /users) joins this one
+    spec["paths"].setdefault("/users", {}).update(_USERS)
+    return spec
