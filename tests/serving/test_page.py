@@ -102,7 +102,7 @@ class Stubs:
         return jsonify({**answer, "user": int(user)})
 
     def add_like(self, response: Any) -> Any:
-        if request.path.startswith("/recommend") and response.is_json and response.status_code == 200:
+        if request.path.startswith("/recommend") and response.status_code == 200:
             body = response.get_json()
             for item in body.get("items", []):
                 item["like_probability"] = _like(item["movie_id"])

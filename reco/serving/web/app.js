@@ -206,8 +206,17 @@ function card(movie, { reason = null, small = false } = {}) {
 // ------------------------------------------------------------------ ratings
 function ratingsPath(id) { return `/users/${id}/ratings`; }
 
-async function ensureVisitor() {
-  if (state.visitor !== null) return state.visitor;
+let visitorPending = null;  // one POST /users however fast the first ratings come
+
+function ensureVisitor() {
+  if (state.visitor !== null) return Promise.resolve(state.visitor);
+  if (!visitorPending) {
+    visitorPending = newVisitor().finally(() => { visitorPending = null; });
+  }
+  return visitorPending;
+}
+
+async function newVisitor() {
   const body = await postJSON("/users", {});
   state.visitor = body.user_id;
   save(KEYS.visitor, state.visitor);
@@ -324,6 +333,8 @@ function fromYour(n) {
 }
 
 let refreshTimer = null;
+let recommendSeq = 0;
+let searchSeq = 0;
 
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
@@ -339,6 +350,7 @@ async function recommend(event) {
     return;
   }
   state.view.user = typed ? Number(typed) : null;
+  const seq = ++recommendSeq;  // a slower, older answer must not replace a newer one
   const filters = describeFilters();
   const params = filterParams();
   params.set("k", "10");
@@ -362,6 +374,7 @@ async function recommend(event) {
       body = await api(`/recommend/${POPULAR_ID}?${params}`);
       who = "popular titles: rate a few to make them yours";
     }
+    if (seq !== recommendSeq) return;
     if (state.view.user === null) {
       $("recs-title").textContent = body.fallback ? "Popular titles" : "Recommended for you";
     }
@@ -376,6 +389,7 @@ async function recommend(event) {
       setStatus(`${head}${filtered}${statusSuffix()}`);
     }
   } catch (error) {
+    if (seq !== recommendSeq) return;
     setStatus("Recommendations could not be loaded just now. Please try again.", "warn");
   }
 }
@@ -386,8 +400,10 @@ async function search(event) {
   const query = $("search").value.trim();
   if (!query) return;
   state.query = query;
+  const seq = ++searchSeq;
   try {
     const body = await api(`/movies?${new URLSearchParams({ q: query, limit: "20" })}`);
+    if (seq !== searchSeq) return;
     let items = body.items;
     let hidden = 0;
     if (familyOn()) {  // /movies takes no family filter: the flag is on every movie
