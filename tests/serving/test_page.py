@@ -419,6 +419,26 @@ def test_match_and_family_mode_only_where_the_api_has_them(page):
     assert "v-test" in text and "like rate" in text and "0.667" in text and "–" in text
 
 
+def test_the_stars_are_reached_by_tab_and_a_failure_reads_as_a_sentence(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url, width, _ = page
+    driver.execute_script("document.querySelector('#results .card .title-btn').focus()")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    focused = driver.execute_script("""const a = document.activeElement;
+        return [a.type, a.closest('.card') === document.querySelector('#results .card'),
+                a.getAttribute('aria-label')]""")
+    assert focused[:2] == ["radio", True] and focused[2].endswith("stars"), focused
+    # the API unreachable: a plain sentence in the status line, not the browser's error
+    driver.execute_script("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'))")
+    _one(driver, "#recommend-btn").click()
+    _wait(driver, lambda d: "could not be loaded" in _status(d))
+    assert "fetch" not in _status(driver).lower()
+    assert _one(driver, "#status").get_attribute("class") == "warn"
+    assert _css(driver, "#results .card")  # the list shown before stays
+
+
 def test_favicon_no_console_errors_and_screenshots(page):
     driver, url, width, _ = page
     with urllib.request.urlopen(url + "/favicon.ico") as response:

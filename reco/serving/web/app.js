@@ -242,6 +242,7 @@ async function rate(movie, value) {
       }
     }
     persist();
+    renderMine();  // says where the ratings are kept, now that the visitor has an id
     setStatus(`Rated ${titleOf(movie)} ${fmtRating(value)} / ${fmtRating(state.scale[1])}.`);
     if (state.view.user === null) scheduleRefresh();
   } catch (error) {
@@ -363,9 +364,10 @@ async function recommend(event) {
       who = body.fallback ? `User ${state.view.user} is new to reco: popular titles`
         : `for user ${state.view.user}${known ? ` (${known.dataset.count} ratings)` : ""}`;
       $("recs-title").textContent = body.fallback ? "Popular titles" : `Recommendations for user ${state.view.user}`;
-    } else if (state.ratings.size && state.has.store && state.visitor !== null) {
+    } else if (state.has.store && state.visitor !== null) {
       body = await api(`/recommend/${state.visitor}?${params}`);
-      who = body.fallback ? "popular titles" : fromYour(state.ratings.size);
+      who = body.fallback ? (state.ratings.size ? "popular titles"
+        : "popular titles: rate a few to make them yours") : fromYour(state.ratings.size);
     } else if (state.ratings.size) {
       const ratings = [...state.ratings].map(([movie_id, r]) => ({ movie_id, rating: r.rating }));
       body = await postJSON(`/recommend?${params}`, { ratings });
@@ -626,6 +628,11 @@ async function start() {
   buildFilters();
   $("operator").hidden = !state.has.stats;
   await Promise.all([loadUsers(), loadRatings()]);
+  if (state.has.store && state.visitor === null) {
+    // an id from the first visit, so the lists served to this visitor are the ones their
+    // ratings follow in GET /stats (without one: popular titles for an id nobody has)
+    await ensureVisitor().catch(() => null);
+  }
   renderMine();
   await recommend();
   document.body.dataset.ready = "true";  // for tests: the first list is on the page
