@@ -41,7 +41,10 @@ _MOVIE_SCHEMA = {"type": "object",
                                        "description": "in reading order, without the year"},
                      "alternate_titles": {"type": "array", "items": {"type": "string"}},
                      "year": {"type": "integer", "nullable": True},
-                     "genres": {"type": "array", "items": {"type": "string"}}}}
+                     "genres": {"type": "array", "items": {"type": "string"}},
+                     "n_ratings": {"type": "integer", "description": "ratings in training"},
+                     "rating_mean": {"type": "number", "nullable": True,
+                                     "description": "their average (null: none)"}}}
 _MOVIE = {"$ref": "#/components/schemas/Movie"}
 _SEARCH = {"type": "object", "required": ["q", "items"], "properties": {
     "q": {"type": "string"}, "items": {"type": "array", "items": _MOVIE}}}

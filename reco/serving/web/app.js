@@ -243,7 +243,8 @@ async function rate(movie, value) {
     }
     persist();
     renderMine();  // says where the ratings are kept, now that the visitor has an id
-    setStatus(`Rated ${titleOf(movie)} ${fmtRating(value)} / ${fmtRating(state.scale[1])}.`);
+    const whose = state.view.user === null ? "" : ` (in your ratings, not user ${state.view.user}'s)`;
+    setStatus(`Rated ${titleOf(movie)} ${fmtRating(value)} / ${fmtRating(state.scale[1])}${whose}.`);
     if (state.view.user === null) scheduleRefresh();
   } catch (error) {
     if (previous) state.ratings.set(movie.movie_id, previous); else state.ratings.delete(movie.movie_id);
