@@ -326,6 +326,12 @@ def movie(movie: str) -> Any:
         raise _not_found(exc) from None
 
 
+@bp.get("/users")
+def users() -> Any:
+    """A sample of known users for the page's picker: the most active first."""
+    return jsonify(_service().sample_users(_int_arg("limit", 20, 1, MAX_K)))
+
+
 @bp.get("/users/<user>")
 def user(user: str) -> Any:
     try:
@@ -413,6 +419,13 @@ def user_movie(user: str, movie: str) -> Any:
 @bp.get("/")
 def page() -> Any:
     return send_from_directory(WEB_DIR, "index.html")
+
+
+@bp.get("/favicon.ico")
+def favicon() -> Any:
+    """Browsers ask for it whatever the page links: the page's SVG icon, not a 404."""
+    return send_from_directory(WEB_DIR, "favicon.svg", mimetype="image/svg+xml",
+                               max_age=86400)
 
 
 @bp.get("/openapi.json")

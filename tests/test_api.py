@@ -309,3 +309,26 @@ def test_a_year_range_that_holds_no_year_gives_no_items(client):
     body = client.get("/recommend/1?year_min=2010&year_max=2000").get_json()
     assert body["items"] == []
     assert client.get("/similar/1?year_min=2010&year_max=2000").get_json()["items"] == []
+
+
+def test_users_lists_known_ids_most_active_first(client, trained):
+    body = client.get("/users?limit=5").get_json()
+    service = client.application.extensions["reco"].service
+    assert body["total"] == len(service.model.user_map_)
+    counts = [u["n_ratings"] for u in body["users"]]
+    assert len(counts) == 5 and counts == sorted(counts, reverse=True) and counts[-1] > 0
+    for entry in body["users"]:  # real trained users, with their real counts
+        assert client.get(f"/users/{entry['user_id']}").get_json()["n_ratings"] == \
+            entry["n_ratings"]
+    assert len(client.get("/users").get_json()["users"]) == 20
+    for bad in ("0", "101", "-1", "01", "x"):
+        _error(client.get(f"/users?limit={bad}"), 400)
+
+
+def test_favicon_is_served_and_movies_carry_their_average(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.mimetype == "image/svg+xml"
+    assert response.data.startswith(b"<svg")
+    item = client.get("/recommend/1?k=1").get_json()["items"][0]
+    average = client.get(f"/movies/{item['movie_id']}").get_json()["rating_mean"]
+    assert 0.5 <= average <= 5.0

@@ -41,10 +41,21 @@ _MOVIE_SCHEMA = {"type": "object",
                                        "description": "in reading order, without the year"},
                      "alternate_titles": {"type": "array", "items": {"type": "string"}},
                      "year": {"type": "integer", "nullable": True},
-                     "genres": {"type": "array", "items": {"type": "string"}}}}
+                     "genres": {"type": "array", "items": {"type": "string"}},
+                     "n_ratings": {"type": "integer", "description": "ratings in training"},
+                     "rating_mean": {"type": "number", "nullable": True,
+                                     "description": "their average (null: none)"}}}
 _SEARCH_SCHEMA = {"type": "object", "required": ["q", "items"], "properties": {
     "q": {"type": "string"}, "items": {"type": "array",
                                        "items": {"$ref": "#/components/schemas/Movie"}}}}
+
+
+#: GET /users: the page's user picker.
+_USERS_BODY = {"type": "object", "required": ["users", "total"], "properties": {
+    "users": {"type": "array", "items": {
+        "type": "object", "required": ["user_id", "n_ratings"],
+        "properties": {"user_id": _ID, "n_ratings": {"type": "integer", "minimum": 1}}}},
+    "total": {"type": "integer", "minimum": 0, "description": "how many users the model knows"}}}
 
 
 def _responses(ok: str, codes: tuple[int, ...],
@@ -119,6 +130,13 @@ _PAIR = {"type": "object",
                         "description": "their rating (null when not rated)"},
              "explanation": _EXPLANATION,
              "model_version": {"type": "string", "nullable": True}}}
+
+
+_USERS = _get("Known users to pick from, the most active first (ties: lower id), with their "
+              "rating counts, and how many the model knows",
+              [_param("limit", "query", {"type": "integer", "minimum": 1, "maximum": 100,
+                                         "default": 20}, "number of users")],
+              "a sample of known users", schema="Users")
 
 
 def _filters(genres: list[str], family: bool) -> list[dict[str, Any]]:
@@ -214,7 +232,7 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
     explain = _param("explain", "query", {"type": "boolean", "default": False},
                      "add each item's explanation (the features that moved its P(like) "
                      "most); off by default, as it costs about 1.5 ms per item")
-    return {
+    spec: dict[str, Any] = {
         "openapi": "3.0.3",
         "info": {"title": "reco", "version": "1", "description": "Movie recommendations"},
         "paths": {
@@ -267,5 +285,8 @@ def openapi_spec(genres: list[str] | None = None, rating_scale: tuple[float, flo
                                    "Error": _ERROR_SCHEMA, "Movie": _MOVIE_SCHEMA,
                                    "Search": _SEARCH_SCHEMA, "Item": _ITEM,
                                    "Recommendations": _RECOMMENDATIONS, "Reason": _REASON,
-                                   "Pair": _PAIR}},
+                                   "Pair": _PAIR, "Users": _USERS_BODY}},
     }
+    # merged into /users, so another method on the same path (POST /users) joins this one
+    spec["paths"].setdefault("/users", {}).update(_USERS)
+    return spec

@@ -88,7 +88,8 @@ class RecoService:
         if "family" in catalog.columns:
             self._family = (catalog["family"].cast(pl.Float64).fill_null(0.0)
                             >= FAMILY_THRESHOLD).to_numpy()
-        shown = [c for c in (MOVIE_ID, TITLE, YEAR, GENRES, "n_ratings") + OPTIONAL_COLUMNS
+        shown = [c for c in (MOVIE_ID, TITLE, YEAR, GENRES, "n_ratings", "rating_mean")
+                 + OPTIONAL_COLUMNS
                  if c in catalog.columns]
         self._columns = {c: catalog[c].to_list() for c in shown}
         # titles in reading order beside the stored one ("Matrix, The (1999)" is kept)
@@ -112,7 +113,7 @@ class RecoService:
         model, catalog, manifest = load_model(artifacts, checksums=checksums)
         catalog = catalog.sort(MOVIE_ID)
         service = cls(Path(artifacts), model, catalog, manifest)
-        counts = model.stage_.tables.movies.select(MOVIE_ID, "n_ratings")
+        counts = model.stage_.tables.movies.select(MOVIE_ID, "n_ratings", "rating_mean")
         service.catalog = catalog.join(counts, on=MOVIE_ID, how="left").with_columns(
             pl.col("n_ratings").fill_null(0))
         service._genres = sorted(catalog[GENRES].explode().drop_nulls().unique().to_list())
@@ -169,6 +170,8 @@ class RecoService:
         out = {name: values[pos] for name, values in self._columns.items()}
         out[GENRES] = list(out[GENRES] or [])
         out["alternate_titles"] = list(out["alternate_titles"])
+        if out.get("rating_mean") is not None:  # the training data's average, for the page
+            out["rating_mean"] = round(float(out["rating_mean"]), 2)
         if "family" in out and out["family"] is not None:
             out["family"] = round(float(out["family"]), 4)
         return out
@@ -189,6 +192,14 @@ class RecoService:
                 {"genre": g, "n_ratings": n, "rating_mean": round(m, 3)}
                 for g, n, m in top.select(GENRE, "n_ratings", "rating_mean").iter_rows()],
         }
+
+    def sample_users(self, limit: int = 20) -> dict[str, Any]:
+        """Known (trained) users to pick from, the most active first (ties: lower id), with
+        their rating counts, and how many there are: what the page's user picker shows."""
+        users = self.model.stage_.tables.users.select(USER_ID, "n_ratings")
+        top = users.sort(["n_ratings", USER_ID], descending=[True, False]).head(limit)
+        return {"users": [{"user_id": int(u), "n_ratings": int(n)} for u, n in top.iter_rows()],
+                "total": users.height}
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
         """The titles ``query`` means, best first (:mod:`reco.serving.search`: exact,

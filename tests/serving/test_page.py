@@ -1,18 +1,37 @@
 """The page at / in headless Chromium (Debian's chromium + chromium-driver via Selenium).
 
-Skips when Chromium is absent, except under CI (CI=true), where .ci/run installs it and a
-missing browser must fail rather than pass silently.
+One browser session per width, each against its own live server:
+
+* desktop (1280x900) against the API with **stubs** of the routes other branches add (the
+  feedback store of issue 16: ``POST /users``, ``/users/<id>/ratings``, ``GET /stats``;
+  P(like) of issue 15: ``like_probability`` on items and ``GET /users/<u>/movies/<m>``) and
+  a family flag grafted onto the served catalog, so the page's store, match and family
+  paths run;
+* phone (390x844) against the API as it is on this branch: ratings in localStorage,
+  ``POST /recommend``, no family mode, no match, no operator section.
+
+Every task of the page is done at both widths. Skips when Chromium is absent, except
+under CI (CI=true), where .ci/run installs it and a missing browser must fail rather than
+pass silently. ``RECO_PAGE_SCREENSHOTS=DIR`` keeps the screenshots there
+(docs/img/page_desktop.png and page_phone.png come from it).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import threading
+import time
+import urllib.request
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pytest
+from flask import Flask, jsonify, request
 
+import api as api_module
 from api import create_app
 
 # A browser against a live server, end to end: part of the full suite, not the fast loop.
@@ -20,26 +39,126 @@ pytestmark = pytest.mark.slow
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+WIDTHS = {"desktop": (1280, 900), "phone": (390, 844)}
 
 
 def _browser_available() -> bool:
     return Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()
 
 
-@pytest.fixture(scope="module")
-def server(trained):
+def _family(movie_id: int) -> float:
+    """The stub's family flag: two movies in three are family-friendly."""
+    return 0.9 if movie_id % 3 else 0.1
+
+
+def _like(movie_id: int) -> float:
+    return round(0.35 + (movie_id * 37 % 60) / 100, 2)
+
+
+class Stubs:
+    """The contracts of the feedback and P(like) branches, in memory (test only)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.ratings: dict[int, dict[int, tuple[float, int]]] = {}
+        self.recommended_for: list[int] = []
+        self.next_id = 10_000
+        service = app.extensions["reco"].service
+        # a family flag on the served catalog, as --family-model artifacts carry one
+        service.catalog = service.catalog.with_columns(
+            pl.col("movie_id").map_elements(_family, return_dtype=pl.Float64).alias("family"))
+        service._index_catalog()
+        original = {name: app.view_functions[f"reco.{name}"] for name in ("recommend", "openapi")}
+        app.view_functions["reco.recommend"] = lambda user: self.recommend(user, original)
+        app.view_functions["reco.openapi"] = lambda: self.openapi(original)
+        app.add_url_rule("/users", "stub_new_user", self.new_user, methods=["POST"])
+        app.add_url_rule("/users/<int:user>/ratings", "stub_list", self.list, methods=["GET"])
+        app.add_url_rule("/users/<int:user>/ratings", "stub_store", self.store, methods=["POST"])
+        app.add_url_rule("/users/<int:user>/ratings/<int:movie>", "stub_delete", self.delete,
+                         methods=["DELETE"])
+        app.add_url_rule("/users/<int:user>/movies/<int:movie>", "stub_pair", self.pair)
+        app.add_url_rule("/stats", "stub_stats", self.stats)
+        app.after_request(self.add_like)
+
+    def openapi(self, original: dict[str, Any]) -> Any:
+        spec = original["openapi"]().get_json()
+        stub = {"summary": "test stub"}
+        spec["paths"]["/users"]["post"] = stub
+        spec["paths"]["/users/{user}/ratings"] = {"get": stub, "post": stub}
+        spec["paths"]["/users/{user}/ratings/{movie}"] = {"delete": stub}
+        spec["paths"]["/users/{user}/movies/{movie}"] = {"get": stub}
+        spec["paths"]["/stats"] = {"get": stub}
+        return jsonify(spec)
+
+    def recommend(self, user: str, original: dict[str, Any]) -> Any:
+        stored = self.ratings.get(int(user)) if user.isdigit() else None
+        if not stored:
+            return original["recommend"](user)
+        self.recommended_for.append(int(user))
+        service = api_module._service()
+        movies = list(stored)
+        answer = service.recommend_ratings(movies, [stored[m][0] for m in movies], None,
+                                           api_module._int_arg("k", 10, 1, 100),
+                                           api_module._filters(service))
+        return jsonify({**answer, "user": int(user)})
+
+    def add_like(self, response: Any) -> Any:
+        if request.path.startswith("/recommend") and response.status_code == 200:
+            body = response.get_json()
+            for item in body.get("items", []):
+                item["like_probability"] = _like(item["movie_id"])
+            response.set_data(json.dumps(body))
+        return response
+
+    def new_user(self) -> Any:
+        self.next_id += 1
+        return jsonify({"user_id": self.next_id}), 201
+
+    def list(self, user: int) -> Any:
+        return jsonify({"user_id": user, "ratings": [
+            {"movie_id": m, "rating": r, "timestamp": t, "source": "stored"}
+            for m, (r, t) in self.ratings.get(user, {}).items()]})
+
+    def store(self, user: int) -> Any:
+        entries = request.get_json()["ratings"]
+        known = set(api_module._service().catalog["movie_id"].to_list())
+        mine = self.ratings.setdefault(user, {})
+        for entry in entries:
+            if entry["movie_id"] in known:
+                mine[entry["movie_id"]] = (entry["rating"], int(time.time()))
+        return jsonify({"stored": len(entries), "ignored_unknown_movies": [
+            e["movie_id"] for e in entries if e["movie_id"] not in known]}), 201
+
+    def delete(self, user: int, movie: int) -> Any:
+        self.ratings.get(user, {}).pop(movie, None)
+        return "", 204
+
+    def pair(self, user: int, movie: int) -> Any:
+        return jsonify({"user_id": user, "movie_id": movie, "like_probability": _like(movie),
+                        "predicted_rating": 4.1, "rated": False, "explanation": [
+                            {"text": "you rate Comedy 0.6 above your average",
+                             "contribution": 0.42},
+                            {"phrase": "liked by people who liked Fargo", "weight": 0.3},
+                            {"reason": "fewer ratings than most", "contribution": -0.2}]})
+
+    def stats(self) -> Any:
+        return jsonify({"window_seconds": 86400, "k": 10, "versions": [
+            {"version": "v-test", "lists": 12, "followed": 3, "like_rate": 0.667,
+             "hit_rate_at_k": None, "coverage": 0.12}]})
+
+
+def _serve(app: Flask) -> Any:
     from werkzeug.serving import make_server
 
-    httpd = make_server("127.0.0.1", 0, create_app({"ARTIFACTS": str(trained)}), threaded=True)
+    httpd = make_server("127.0.0.1", 0, app, threaded=True)
     # shutdown() waits for the loop to look again: every 20 ms, not the default 0.5 s
     thread = threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}"
-    httpd.shutdown()
+    return httpd
 
 
-@pytest.fixture(scope="module")
-def browser():
+@pytest.fixture(scope="module", params=list(WIDTHS))
+def page(request, trained):
+    """(driver, base url, width name, stubs or None): one browser and server per width."""
     if not _browser_available():
         if os.environ.get("CI"):
             pytest.fail(f"CI must have {CHROMIUM} and {CHROMEDRIVER} (.ci/run installs them)")
@@ -47,72 +166,296 @@ def browser():
     webdriver = pytest.importorskip("selenium.webdriver")
     from selenium.webdriver.chrome.service import Service
 
+    width = request.param
+    app = create_app({"ARTIFACTS": str(trained), "RELOAD_SECONDS": 0})
+    stubs = Stubs(app) if width == "desktop" else None
+    httpd = _serve(app)
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    w, h = WIDTHS[width]
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--window-size=390,844"):
+                 "--no-first-run", "--disable-background-networking", "--hide-scrollbars",
+                 "--disable-component-update", "--disable-sync", f"--window-size={w},{h}"):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    yield driver
-    driver.quit()
+    # the viewport itself at that size (a headless window's size includes its frame)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
+        "width": w, "height": h, "deviceScaleFactor": 1, "mobile": width == "phone"})
+    try:
+        yield driver, f"http://127.0.0.1:{httpd.server_port}", width, stubs
+    finally:
+        driver.quit()
+        httpd.shutdown()
 
 
-def test_choose_a_user_see_ten_results_open_similar_titles(server, browser, tmp_path):
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support import expected_conditions as ec
+# ---------------------------------------------------------------- helpers
+def _wait(driver: Any, condition: Any, seconds: float = 20) -> Any:
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 20)
-    browser.get(server + "/")
-    assert "reco" in browser.title
-    box = browser.find_element(By.ID, "user-id")
-    box.send_keys("1")
-    browser.find_element(By.ID, "recommend-btn").click()
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .card")) == 10)
-    cards = browser.find_elements(By.CSS_SELECTOR, "#results .card")
-    assert all(c.find_element(By.TAG_NAME, "h3").text for c in cards)
-    assert "because you liked" in cards[0].find_element(By.CLASS_NAME, "reason").text
-    cards[0].find_element(By.CLASS_NAME, "similar-btn").click()
-    wait.until(ec.visibility_of_element_located((By.ID, "similar-panel")))
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#similar .card")) > 0)
-    assert browser.find_element(By.ID, "similar-title").text.startswith("Similar to")
-    shot = tmp_path / "page.png"
-    assert browser.save_screenshot(str(shot)) and shot.stat().st_size > 5_000
+    return WebDriverWait(driver, seconds).until(condition)
 
 
-def test_family_mode_explains_itself_and_search_works(server, browser):
+def _css(driver: Any, selector: str) -> list[Any]:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 20)
-    browser.get(server + "/")
-    browser.find_element(By.ID, "user-id").send_keys("2")
-    browser.find_element(By.ID, "family").click()
-    browser.find_element(By.ID, "recommend-btn").click()
-    wait.until(lambda d: "family" in d.find_element(By.ID, "status").text)
-    assert "error" in browser.find_element(By.ID, "status").get_attribute("class")
-    search = browser.find_element(By.ID, "search")
-    search.send_keys("the")
-    search.submit()
-    wait.until(lambda d: "match" in d.find_element(By.ID, "status").text)
+    return driver.find_elements(By.CSS_SELECTOR, selector)
 
 
-def test_a_new_person_rates_search_results_and_gets_recommendations(server, browser):
+def _one(driver: Any, selector: str) -> Any:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    wait = WebDriverWait(browser, 20)
-    browser.get(server + "/")
-    assert not browser.find_element(By.ID, "mine-btn").is_enabled()
-    search = browser.find_element(By.ID, "search")
-    search.send_keys("the")
-    search.submit()
-    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#results .card .rate")) >= 2)
-    selects = browser.find_elements(By.CSS_SELECTOR, "#results .card .rate")
-    Select(selects[0]).select_by_value("5")
-    Select(selects[1]).select_by_value("4")
-    assert browser.find_element(By.ID, "mine-count").text == "2 rated"
-    browser.find_element(By.ID, "mine-btn").click()
-    wait.until(lambda d: "from your 2 ratings" in d.find_element(By.ID, "status").text)
-    assert len(browser.find_elements(By.CSS_SELECTOR, "#results .card")) == 10
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def _lists(driver: Any) -> int:
+    return int(driver.execute_script("return Number(document.body.dataset.lists || 0)"))
+
+
+def _after_list(driver: Any, action: Any) -> None:
+    """Do ``action`` and wait for the recommendation list it causes to be drawn."""
+    before = _lists(driver)
+    action()
+    _wait(driver, lambda d: _lists(d) > before)
+
+
+def _status(driver: Any) -> str:
+    return _one(driver, "#status").text
+
+
+def _open(driver: Any, url: str) -> None:
+    driver.get(url + "/")
+    _wait(driver, lambda d: d.execute_script("return document.body.dataset.ready") == "true")
+
+
+def _cards(driver: Any, where: str = "#results") -> list[dict[str, Any]]:
+    """What each card shows, read in one script (cards are redrawn as lists change)."""
+    return driver.execute_script("""
+        return [...document.querySelectorAll(arguments[0] + ' .card')].map((c) => ({
+          id: Number(c.dataset.movieId), title: c.querySelector('h3').innerText,
+          year: (c.querySelector('.year') || {}).innerText || null,
+          genres: (c.querySelector('.genres') || {}).innerText || '',
+          match: (c.querySelector('.match') || {}).innerText || null}));""", where)
+
+
+def _star(container: Any, value: float) -> Any:
+    """The half-star label for ``value`` inside ``container``."""
+    from selenium.webdriver.common.by import By
+
+    return container.find_element(By.CSS_SELECTOR, f"input[value='{value:g}']").find_element(
+        By.XPATH, "..")
+
+
+def _mine(driver: Any) -> dict[int, str]:
+    return {int(li.get_attribute("data-movie-id")): li.find_element(
+        "css selector", ".stars .value").text for li in _css(driver, "#my-ratings li")}
+
+
+def _open_filters(driver: Any) -> None:
+    if not _one(driver, "#filters").get_attribute("open"):
+        _one(driver, "#filters summary").click()
+
+
+# ---------------------------------------------------------------- the tasks
+def test_a_new_visitor_sees_popular_titles_in_reading_order(page, trained):
+    driver, url, width, _ = page
+    driver.execute_script("try { localStorage.clear() } catch (e) {}")
+    _open(driver, url)
+    assert "reco" in driver.title
+    cards = _cards(driver)
+    assert len(cards) == 10 and "popular titles" in _status(driver)
+    for c in cards:  # the display title, the year apart and once
+        assert c["title"] and not c["title"].endswith(")") and ", The" not in c["title"]
+        assert c["year"] is None or (len(c["year"]) == 4 and c["year"] not in c["title"])
+    # the header stays one compact row on phones too
+    header = _one(driver, "header.top").size["height"]
+    assert header <= 60, header
+
+
+def test_pick_a_known_user_and_filter_by_genre_and_year(page):
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    driver, url, width, _ = page
+    pick = Select(_one(driver, "#user-pick"))
+    known = [o for o in pick.options if o.get_attribute("value")]
+    assert len(known) == 20 and "ratings" in known[0].text
+    assert "of 200 known users" in _one(driver, "#users-hint").text
+    user = known[0].get_attribute("value")
+    _after_list(driver, lambda: pick.select_by_value(user))
+    assert f"for user {user}" in _status(driver)
+    assert len(_cards(driver)) == 10
+    _open_filters(driver)
+    genre = _one(driver, "#genres label.chip")
+    name = genre.text
+    _after_list(driver, genre.click)
+    cards = _cards(driver)
+    assert cards and all(name in c["genres"] for c in cards), (name, cards)
+    assert name in _status(driver)
+    years = sorted(int(c["year"]) for c in cards if c["year"])
+    low = years[len(years) // 2]
+    box = _one(driver, "#year-min")
+    _after_list(driver, lambda: box.send_keys(str(low), Keys.TAB))
+    cards = _cards(driver)
+    assert cards and all(int(c["year"]) >= low and name in c["genres"] for c in cards)
+    assert f"from {low}" in _status(driver)
+    _after_list(driver, _one(driver, "#clear-filters").click)
+    assert "Filters" not in _status(driver)
+
+
+def test_rate_in_half_stars_edit_remove_and_keep_across_a_reload(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
+
+    driver, url, width, stubs = page
+    _after_list(driver, lambda: Select(_one(driver, "#user-pick")).select_by_value(""))
+    first = _css(driver, "#results .card")[0]
+    a = int(first.get_attribute("data-movie-id"))
+    _after_list(driver, _star(first, 3.5).click)  # a click on a half star; the list follows
+    assert _mine(driver) == {a: "3.5"}
+    assert a not in [c["id"] for c in _cards(driver)]  # recommendations changed as I rated
+    assert "from your rating" in _status(driver)
+    # the keyboard: the stars are radio buttons, arrows move by half a star
+    second = _css(driver, "#results .card")[0]
+    b = int(second.get_attribute("data-movie-id"))
+    _after_list(driver, lambda: (_star(second, 4).click(),
+                                 ActionChains(driver).send_keys(Keys.ARROW_RIGHT).perform()))
+    _wait(driver, lambda d: _mine(d) == {a: "3.5", b: "4.5"})
+    # edit in the list, remove from the list
+    item = _one(driver, f"#my-ratings li[data-movie-id='{a}']")
+    _after_list(driver, _star(item, 2).click)
+    remove = _one(driver, f"#my-ratings li[data-movie-id='{b}'] .remove")
+    _after_list(driver, remove.click)
+    assert _mine(driver) == {a: "2"}
+    if stubs is not None:  # the feedback store holds them, under the visitor's new id
+        visitor = driver.execute_script("return JSON.parse(localStorage.getItem('reco.visitor'))")
+        _wait(driver, lambda d: {m: r for m, (r, _) in stubs.ratings[visitor].items()} == {a: 2})
+        assert visitor in stubs.recommended_for  # GET /recommend/<visitor id>
+        assert "Stored on the server" in _one(driver, "#mine-where").text
+    else:
+        assert "Kept in this browser" in _one(driver, "#mine-where").text
+    _open(driver, url)
+    assert _mine(driver) == {a: "2"}
+    assert "from your rating" in _status(driver)
+    title = _one(driver, f"#my-ratings li[data-movie-id='{a}'] .title-btn").text
+    assert title and not title.endswith(")")
+
+
+def test_search_is_a_panel_beside_the_list_and_a_movie_panel_opens(page):
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url, width, stubs = page
+    before = [c["id"] for c in _cards(driver)]
+    box = _one(driver, "#search")
+    box.clear()
+    box.send_keys("the", Keys.ENTER)
+    _wait(driver, lambda d: _cards(d, "#search-results"))
+    assert _one(driver, "#search-panel").is_displayed()
+    assert "match “the”" in _status(driver)
+    assert [c["id"] for c in _cards(driver)] == before  # the list is still there
+    found = _cards(driver, "#search-results")[0]
+    _css(driver, "#search-results .card .title-btn")[0].click()
+    panel = _one(driver, "#movie-panel")
+    _wait(driver, lambda d: panel.is_displayed() and _css(d, "#mp-similar .card"))
+    _wait(driver, lambda d: "ratings" in _one(d, "#mp-stats").text)
+    assert _one(driver, "#mp-title").text == found["title"]
+    if found["year"]:
+        assert _one(driver, "#mp-meta .year").text == found["year"]
+    assert _one(driver, "#mp-meta .genres").text
+    assert "Average rating" in _one(driver, "#mp-stats").text
+    if stubs is not None:  # P(like) and why, from GET /users/<u>/movies/<m>
+        _wait(driver, lambda d: _one(d, "#mp-why-box").is_displayed())
+        assert _one(driver, "#mp-match").text == f"{round(_like(found['id']) * 100)} % match"
+        why = [li.text for li in _css(driver, "#mp-why li")]
+        assert why[0].endswith("you rate Comedy 0.6 above your average")
+        assert any("liked by people who liked Fargo" in w for w in why)
+        assert any("fewer ratings than most" in w for w in why)
+    else:
+        assert not _one(driver, "#mp-match").is_displayed()
+    _shot(driver, width, "movie")
+    _one(driver, "#mp-close").click()
+    _wait(driver, lambda d: not panel.is_displayed())
+    _one(driver, "#search-close").click()
+    assert not _one(driver, "#search-panel").is_displayed()
+    assert [c["id"] for c in _cards(driver)] == before
+
+
+def test_match_and_family_mode_only_where_the_api_has_them(page):
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url, width, stubs = page
+    cards = _cards(driver)
+    if stubs is None:  # no flag: no family mode at all, and no match figure
+        assert not _one(driver, "#family-row").is_displayed()
+        assert all(c["match"] is None for c in cards)
+        assert not _one(driver, "#operator").is_displayed()
+        return
+    assert all(c["match"] == f"{round(_like(c['id']) * 100)} % match" for c in cards)
+    box = _one(driver, "#search")
+    box.clear()
+    box.send_keys("a", Keys.ENTER)
+    _wait(driver, lambda d: _cards(d, "#search-results"))
+    assert any(_family(c["id"]) < 0.5 for c in _cards(driver, "#search-results"))
+    _after_list(driver, _one(driver, "#family").click)
+    _wait(driver, lambda d: "Family mode is on" in _status(d) and "hidden by family" in _status(d))
+    assert "warn" not in (_one(driver, "#status").get_attribute("class") or "")
+    for where in ("#results", "#search-results"):  # every panel
+        shown = _cards(driver, where)
+        assert shown and all(_family(c["id"]) >= 0.5 for c in shown), where
+    _css(driver, "#results .card .title-btn")[0].click()
+    _wait(driver, lambda d: _css(d, "#mp-similar .card"))
+    assert all(_family(c["id"]) >= 0.5 for c in _cards(driver, "#mp-similar"))
+    _one(driver, "#mp-close").click()
+    _after_list(driver, _one(driver, "#family").click)
+    assert "Family mode" not in _status(driver)
+    _one(driver, "#search-close").click()
+    # the operator section: collapsed, numbers as the API gives them
+    operator = _one(driver, "#operator")
+    assert operator.is_displayed() and not operator.get_attribute("open")
+    _one(driver, "#operator summary").click()
+    _wait(driver, lambda d: _css(d, "#stats table"))
+    text = _one(driver, "#stats").text
+    assert "v-test" in text and "like rate" in text and "0.667" in text and "–" in text
+
+
+def test_the_stars_are_reached_by_tab_and_a_failure_reads_as_a_sentence(page):
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url, width, _ = page
+    driver.execute_script("document.querySelector('#results .card .title-btn').focus()")
+    ActionChains(driver).send_keys(Keys.TAB).perform()
+    focused = driver.execute_script("""const a = document.activeElement;
+        return [a.type, a.closest('.card') === document.querySelector('#results .card'),
+                a.getAttribute('aria-label')]""")
+    assert focused[:2] == ["radio", True] and focused[2].endswith("stars"), focused
+    # the API unreachable: a plain sentence in the status line, not the browser's error
+    driver.execute_script("window.fetch = () => Promise.reject(new TypeError('Failed to fetch'))")
+    _one(driver, "#recommend-btn").click()
+    _wait(driver, lambda d: "could not be loaded" in _status(d))
+    assert "fetch" not in _status(driver).lower()
+    assert _one(driver, "#status").get_attribute("class") == "warn"
+    assert _css(driver, "#results .card")  # the list shown before stays
+
+
+def test_favicon_no_console_errors_and_screenshots(page):
+    driver, url, width, _ = page
+    with urllib.request.urlopen(url + "/favicon.ico") as response:
+        assert response.status == 200
+        assert response.headers["Content-Type"].startswith("image/svg+xml")
+    _open(driver, url)
+    _wait(driver, lambda d: _cards(d))
+    _shot(driver, width)
+    errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
+
+def _shot(driver: Any, width: str, suffix: str = "") -> None:
+    name = f"page_{width}{'_' + suffix if suffix else ''}.png"
+    where = os.environ.get("RECO_PAGE_SCREENSHOTS")
+    if where:
+        Path(where).mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(Path(where) / name))
+    else:
+        assert len(driver.get_screenshot_as_png()) > 5_000
