@@ -459,3 +459,81 @@ def _shot(driver: Any, width: str, suffix: str = "") -> None:
         assert driver.save_screenshot(str(Path(where) / name))
     else:
         assert len(driver.get_screenshot_as_png()) > 5_000
+
+
+def _chrome(width: str) -> Any:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    w, h = WIDTHS[width]
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", f"--window-size={w},{h}"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+def _serve_on(app: Flask, port: int) -> Any:
+    from werkzeug.serving import make_server
+
+    httpd = make_server("127.0.0.1", port, app, threaded=True)
+    threading.Thread(target=httpd.serve_forever, args=(0.02,), daemon=True).start()
+    return httpd
+
+
+def test_the_real_feedback_store_keeps_a_visitors_ratings_across_a_server_restart(
+        trained, tmp_path):
+    """No stubs: the page on the API with its SQLite feedback store; the server stops and a
+    new one starts on the same port and file; the visitor's ratings and personal list stay."""
+    if not _browser_available():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI must have {CHROMIUM} and {CHROMEDRIVER} (.ci/run installs them)")
+        pytest.skip("headless Chromium absent: apt-get install chromium chromium-driver")
+    store = tmp_path / "feedback.sqlite3"
+
+    def app() -> Flask:
+        return create_app({"ARTIFACTS": str(trained), "RELOAD_SECONDS": 0,
+                           "FEEDBACK": str(store)})
+
+    httpd = _serve_on(app(), 0)
+    port = httpd.server_port
+    url = f"http://127.0.0.1:{port}"
+    driver = _chrome("desktop")
+    try:
+        _open(driver, url)
+        from selenium.webdriver.support.ui import Select
+
+        _after_list(driver, lambda: Select(_one(driver, "#user-pick")).select_by_value(""))
+        first = _css(driver, "#results .card")[0]
+        movie = int(first.get_attribute("data-movie-id"))
+        _after_list(driver, _star(first, 4.5).click)
+        visitor = driver.execute_script("return JSON.parse(localStorage.getItem('reco.visitor'))")
+        assert isinstance(visitor, int)
+        assert "Stored on the server" in _one(driver, "#mine-where").text
+
+        def stored() -> dict:
+            with urllib.request.urlopen(f"{url}/users/{visitor}/ratings") as response:
+                return {r["movie_id"]: r["rating"] for r in json.load(response)["ratings"]
+                        if r["source"] == "stored"}
+
+        _wait(driver, lambda d: stored() == {movie: 4.5})
+        httpd.shutdown()
+        httpd.server_close()
+        httpd = _serve_on(app(), port)  # "restarted": a new app on the same file and port
+        # the browser's own copy is gone too: what it shows now comes from the server
+        driver.execute_script("localStorage.removeItem('reco.ratings')")
+        _open(driver, url)
+        _wait(driver, lambda d: _mine(d) == {movie: "4.5"})
+        assert "from your rating" in _status(driver)
+        with urllib.request.urlopen(f"{url}/recommend/{visitor}?k=5") as response:
+            answer = json.load(response)
+        assert answer["fallback"] is False and movie not in [i["movie_id"] for i in answer["items"]]
+        errors = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"
+                  and "/movies/" not in e["message"]]  # the pair route may 404 a new visitor
+        assert not errors, errors
+    finally:
+        driver.quit()
+        httpd.shutdown()
