@@ -135,8 +135,9 @@ def render_explain(result: dict[str, Any], command: str, date: str) -> str:
     """The docs/BENCHMARKS.md section of a :func:`run_explain` result."""
     runs = result["runs"]
     lines = [f"Command: `{command}` ({date})", "",
-             f"Artifacts: {result['artifacts']}. gunicorn, {result['workers']} gevent "
-             f"workers, {result['concurrency']} client threads in a second process on "
+             f"Artifacts: {result['artifacts']}. scripts/serve.py's default stack (reco's "
+             f"buffering front before {result['workers']} gunicorn sync workers), "
+             f"{result['concurrency']} client threads in a second process on "
              f"loopback, {result['requests_per_endpoint']:,} requests per endpoint and repeat "
              f"(random known users; random catalog movies for the pair route) after "
              f"{WARM_UP} warm-up requests per endpoint; {result['repeats']} repeats, each "
