@@ -410,8 +410,8 @@ def user_movie(user: str, movie: str) -> Any:
     """P(like) of one pair, the predicted rating, the user's rating if any, and why."""
     service = _service()
     user_id, movie_id = _path_id(user, "user"), _path_id(movie, "movie")
-    try:
-        return jsonify(service.like(user_id, movie_id))
+    try:  # a person the feedback store knows is folded in with their stored ratings
+        return jsonify(service.like(user_id, movie_id, _feedback().stored_pairs(user_id)))
     except UnknownIdError as exc:
         raise _not_found(exc) from None
 

@@ -68,6 +68,16 @@ class FeedbackHook:
         self.record(user_id, service.version, [item["movie_id"] for item in answer["items"]])
         return answer
 
+    def stored_pairs(self, user_id: int) -> list[tuple[int, float]]:
+        """The user's stored ratings as (movie, rating), oldest first; none when there is
+        no store or it cannot be read (the model's answer is still given)."""
+        if self.store is None:
+            return []
+        try:
+            return [(r.movie_id, r.rating) for r in self.store.ratings(user_id)]
+        except FeedbackUnavailableError:
+            return []
+
     def record(self, user_id: int, version: str | None, movie_ids: list[int]) -> None:
         """Record a served list when the sampler keeps it; a failure is logged, never
         raised (a list not recorded must not fail the request that served it)."""

@@ -316,20 +316,25 @@ class RecoService:
         replaces the training one of the same movie) are folded in as for
         :meth:`recommend_ratings` and ranked by the same two stages; the user's trained
         vectors are not used, so a stored rating counts at once, without retraining."""
-        new_movies = np.array([m for m, _ in stored], dtype=np.int64)
-        new_ratings = np.array([r for _, r in stored], dtype=np.float32)
-        movies, ratings = self.training_ratings(user_id)
-        kept = ~np.isin(movies, new_movies)
-        # no timestamps: training ones are not kept per rating, so all are dated at the
-        # model's newest rating, and the order (training, then stored oldest first) says
-        # which are the latest, as for POST /recommend
-        answer = self.recommend_ratings(np.concatenate([movies[kept], new_movies]).tolist(),
-                                        np.concatenate([ratings[kept], new_ratings]).tolist(),
-                                        None, k, filters, explain,
+        movies, ratings = self._with_stored(user_id, stored)
+        answer = self.recommend_ratings(movies, ratings, None, k, filters, explain,
                                         exclude_seen=exclude_seen)
         answer["user"] = user_id
         answer["stored_ratings"] = len(stored)
         return answer
+
+    def _with_stored(self, user_id: int, stored: list[tuple[int, float]],
+                     ) -> tuple[list[int], list[float]]:
+        """A user's training ratings with the stored ones after them (a stored rating
+        replaces the training one of its movie). No timestamps: training ones are not kept
+        per rating, so all are dated at the model's newest rating, and the order (training,
+        then stored oldest first) says which are the latest, as for POST /recommend."""
+        new_movies = np.array([m for m, _ in stored], dtype=np.int64)
+        new_ratings = np.array([r for _, r in stored], dtype=np.float32)
+        movies, ratings = self.training_ratings(user_id)
+        kept = ~np.isin(movies, new_movies)
+        return (np.concatenate([movies[kept], new_movies]).tolist(),
+                np.concatenate([ratings[kept], new_ratings]).tolist())
 
     def _popular(self, k: int, filters: Filters, exclude: list[int] | None = None,
                  context: UserContext | None = None) -> list[Item]:
@@ -492,21 +497,29 @@ class RecoService:
             words["liked"] = liked_title
         return words
 
-    def like(self, user_id: int, movie_id: int) -> dict[str, Any]:
+    def like(self, user_id: int, movie_id: int,
+             stored: list[tuple[int, float]] | None = None) -> dict[str, Any]:
         """The seed question for one pair: P(like), the predicted rating, whether (and
         how) the user rated the movie, and the features that moved P(like) most.
+        ``stored``: the user's ratings in the feedback store (movie, rating; oldest first),
+        folded in with their training ones as :meth:`recommend_stored` does, so a person
+        the store knows is answered too, and a stored rating counts at once.
 
-        Raises ``UnknownIdError`` for a user the model does not know (no silent
-        substitution: the average user answers only inside a marked fallback) or a movie
-        not in the catalog.
+        Raises ``UnknownIdError`` for a user neither the model nor the store knows (no
+        silent substitution: the average user answers only inside a marked fallback) or
+        a movie not in the catalog.
         """
-        if user_id not in self.model.user_map_:
+        if user_id not in self.model.user_map_ and not stored:
             raise UnknownIdError(f"unknown user id {user_id}")
         pos = int(self._positions(np.array([movie_id], dtype=np.int64))[0])
         if pos < 0:
             raise UnknownIdError(f"unknown movie id {movie_id}")
         model = self.model
-        context = model.stage_.store.known_users(np.array([user_id]))
+        if stored:
+            movies, ratings = self._with_stored(user_id, stored)
+            context = model.new_user_context(movies, ratings)
+        else:
+            context = model.stage_.store.known_users(np.array([user_id]))
         features = like_features(model.stage_, context, np.zeros(1, np.int64),
                                  np.array([movie_id], dtype=np.int64))
         contributions = model.like_contributions(features)

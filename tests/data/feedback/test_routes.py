@@ -260,3 +260,16 @@ def test_filters_apply_to_folded_in_lists(client, service, new_user):
     body = client.get(f"/recommend/{new_user}?k=5&genre={genre}").get_json()
     assert body["fallback"] is False
     assert all(genre in item["genres"] for item in body["items"])
+
+
+def test_the_pair_route_answers_a_person_only_the_store_knows(client, service, new_user):
+    movies = _known_movies(service, 3)
+    assert client.get(f"/users/{new_user}/movies/{movies[0]}").status_code == 404
+    response = client.post(f"/users/{new_user}/ratings", json={"ratings": [
+        {"movie_id": movies[0], "rating": 5.0}, {"movie_id": movies[1], "rating": 1.0}]})
+    assert response.status_code == 201
+    rated = client.get(f"/users/{new_user}/movies/{movies[0]}").get_json()
+    assert rated["rated"] is True and rated["rating"] == 5.0
+    other = client.get(f"/users/{new_user}/movies/{movies[2]}").get_json()
+    assert other["rated"] is False and 0.0 <= other["like_probability"] <= 1.0
+    assert other["explanation"]
