@@ -19,14 +19,20 @@ from scripts.bench.serve import free_port
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@contextlib.contextmanager
-def _gunicorn(artifacts: Path) -> Iterator[int]:
-    """scripts/serve.py on a free loopback port, once a worker answers; its port."""
+def _start(artifacts: Path) -> tuple[subprocess.Popen, int]:
+    """scripts/serve.py on a free loopback port (not waited for); the process and port."""
     pytest.importorskip("gunicorn")
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(artifacts),
          "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return process, port
+
+
+@contextlib.contextmanager
+def _gunicorn(artifacts: Path) -> Iterator[int]:
+    """scripts/serve.py on a free loopback port, once a worker answers; its port."""
+    process, port = _start(artifacts)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -175,11 +181,7 @@ def test_stopping_the_front_stops_gunicorn_too(trained, signal_name):
     import os
     import signal
 
-    pytest.importorskip("gunicorn")
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "serve.py"), "--artifacts", str(trained),
-         "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process, _ = _start(trained)
     try:
         deadline = time.monotonic() + 60
         while not _children(process.pid):
