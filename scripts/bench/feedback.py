@@ -29,7 +29,6 @@ import http.client
 import json
 import logging
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -41,13 +40,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 import numpy as np
 import polars as pl
 
 from reco.artifacts import store as artifact_store
 from reco.data.feedback import open_store
+from reco.data.feedback.postgres import scratch_schema
 from scripts.bench.lifecycle import uptime
 from scripts.bench.serve import free_port
 
@@ -387,17 +386,8 @@ def fresh_store(backend: str, postgres_url: str | None, folder: Path) -> Iterato
     if not postgres_url:
         raise ValueError("the postgresql backend needs --postgres-url (or "
                          "RECO_TEST_POSTGRES_URL; .ci/postgres.sh starts a server)")
-    import psycopg
-
-    schema = f"bench_{secrets.token_hex(6)}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in postgres_url else "?"
-    try:
-        yield f"{postgres_url}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(postgres_url, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema(postgres_url, "bench") as url:
+        yield url
 
 
 def run_feedback(artifacts: Path, backends: list[str], *, postgres_url: str | None = None,

@@ -9,14 +9,13 @@ its own in that database (``search_path`` in the URL), dropped afterwards.
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 
 from reco.data.feedback import SqlStore, open_store
+from reco.data.feedback.postgres import scratch_schema
 
 ENV = "RECO_TEST_POSTGRES_URL"
 
@@ -36,18 +35,8 @@ def postgres_url() -> str:
 @pytest.fixture
 def postgres_schema_url() -> Iterator[str]:
     """A URL whose tables land in a fresh schema of the test database."""
-    import psycopg
-
-    base = postgres_url()
-    schema = f"t_{secrets.token_hex(6)}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    joiner = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{joiner}options={quote(f'-csearch_path={schema}')}"
-    finally:
-        with psycopg.connect(base, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema(postgres_url(), "t") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
