@@ -7,6 +7,7 @@ import polars as pl
 import pytest
 
 import reco.evaluation.peers.external as external
+import reco.models.ease as ease_module
 from reco.columns import RATINGS_SCHEMA
 from reco.data.movielens import load_movielens
 from reco.data.split import per_user_split
@@ -98,7 +99,7 @@ def test_ease_refuses_too_many_items(monkeypatch):
     ratings = _block_ratings()  # 6 liked movies
     with pytest.raises(ModelFitError, match=r"6 x 6 matrix .* max_items is 5"):
         EASERecommender(EASEConfig(max_items=5)).fit(ratings)
-    monkeypatch.setattr(peers, "EASE_MAX_ITEMS", 4)  # the default cap, when max_items is None
+    monkeypatch.setattr(ease_module, "EASE_MAX_ITEMS", 4)  # the default cap, when max_items is None
     with pytest.raises(ModelFitError, match="EASEConfig\\(max_items=...\\)"):
         EASERecommender().fit(ratings)
     assert EASERecommender(EASEConfig(max_items=6)).fit(ratings).B_.shape == (6, 6)
