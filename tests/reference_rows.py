@@ -66,6 +66,35 @@ def recent_similarity(recent: RecentItems, user_ids: np.ndarray, movie_ids: np.n
     return out
 
 
+def _item_scores(pairs: pl.DataFrame, stage: StageOne) -> dict[str, np.ndarray]:
+    """EASE's score of each pair from the user's likes (all ratings) and from their latest
+    movies, a pair at a time over a dense B; NaN for a movie EASE does not model."""
+    nan = np.full(pairs.height, np.nan)
+    item = stage.item
+    if item is None:
+        return {"item_score": nan, "item_recent_score": nan.copy()}
+    weights = item.B_.toarray() if hasattr(item.B_, "toarray") else np.asarray(item.B_)
+    modelled = item.item_map_.ids[item.active_]
+    column = {int(m): j for j, m in enumerate(modelled)}
+    liked: dict[int, list[int]] = {}
+    seen = item.seen_.tocoo()
+    for u, i, r in zip(seen.row, seen.col, seen.data):
+        movie = int(item.item_map_.ids[i])
+        if r >= stage.like_threshold and movie in column:
+            liked.setdefault(int(item.user_map_.ids[u]), []).append(column[movie])
+    recent = stage.recent
+    latest = {int(u): [column[int(m)] for m in recent.movies[recent.indptr[k]:recent.indptr[k + 1]]
+                       if int(m) in column]
+              for k, u in enumerate(recent.users.ids)}
+    out = {"item_score": nan.copy(), "item_recent_score": nan.copy()}
+    for n, (user, movie) in enumerate(zip(pairs[USER_ID].to_list(), pairs[MOVIE_ID].to_list())):
+        if movie in column:
+            j = column[movie]
+            out["item_score"][n] = weights[liked.get(user, []), j].sum()
+            out["item_recent_score"][n] = weights[latest.get(user, []), j].sum()
+    return out
+
+
 def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
     users = pairs[USER_ID].to_numpy()
     movies = pairs[MOVIE_ID].to_numpy()
@@ -78,7 +107,8 @@ def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
         content = np.asarray(stage.content.profile_similarity(users, movies), dtype=np.float32)  # type: ignore[attr-defined]
     else:
         content = np.full(users.shape, np.nan, dtype=np.float32)
-    columns = {"cf_score": cf, "rating_pred": rating, "content_sim": content}
+    columns = {"cf_score": cf, "rating_pred": rating, "content_sim": content,
+               **_item_scores(pairs, stage)}
     last = pairs.select(USER_ID).join(
         stage.tables.users.select(USER_ID, "last_timestamp"), on=USER_ID, how="left",
         maintain_order="left",

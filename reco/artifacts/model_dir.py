@@ -11,6 +11,8 @@ A version's files (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
       cf.npz                        implicit ALS, with the training ratings matrix
       rating.npz, popular.npz       share cf.npz's matrix (same ratings, same id maps)
       content.npz                   when the config uses content
+      item.npz                      the item-item model (EASE) when the config uses it;
+                                    shares cf.npz's matrix too
       context.npz                   time popularity and recent items
       ranker.json, like_model.json  XGBoost's JSON format
 
@@ -51,6 +53,7 @@ from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import Recommender
 from reco.models.content import ContentRecommender
+from reco.models.ease import EASERecommender
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.npz import load_npz, save_npz
@@ -64,6 +67,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 CF, RATING, POPULAR, CONTENT = "cf.npz", "rating.npz", "popular.npz", "content.npz"
+ITEM = "item.npz"
 CONTEXT = "context.npz"
 RANKER, LIKE_MODEL = "ranker.json", "like_model.json"
 #: The columns of the catalog stage one reads, in the order StageOne.movies has them.
@@ -169,7 +173,8 @@ def save_model(model: HybridRecommender, artifacts: str | Path, *, catalog: pl.D
 def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFrame) -> None:
     stage = model.stage_
     for name, part in (("cf", stage.cf), ("rating", stage.rating_model),
-                       ("popular", stage.popular), ("content", stage.content)):
+                       ("popular", stage.popular), ("content", stage.content),
+                       ("item", stage.item)):
         if part is not None:
             _check_finite(name, part._state())
     # the rating and popularity models share the CF model's ratings matrix (same ratings,
@@ -179,6 +184,8 @@ def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFram
     stage.popular.save(directory / POPULAR, with_seen=False)
     if stage.content is not None:
         stage.content.save(directory / CONTENT)
+    if stage.item is not None:
+        stage.item.save(directory / ITEM, with_seen=False)
     save_npz(directory / CONTEXT, **stage.time_popularity.state(), **stage.recent.state())
     save_booster(model.ranker_, directory / RANKER)
     save_booster(model.like_model_, directory / LIKE_MODEL)
@@ -271,7 +278,8 @@ def load_model(artifacts: str | Path, *, verify: bool = True, checksums: bool = 
     except (ConfigError, TypeError, ValueError) as exc:  # from another reco version
         raise ArtifactError(f"{art.MANIFEST}: model config: {exc}") from None
     _require(version, [CF, RATING, POPULAR, CONTEXT, RANKER, LIKE_MODEL]
-             + ([CONTENT] if config.use_content else []))
+             + ([CONTENT] if config.use_content else [])
+             + ([ITEM] if config.use_item else []))
     return _relative(version, lambda: _load(version, manifest, section, config))
 
 
@@ -307,6 +315,12 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         with _reading(CONTENT):
             content = Recommender.load(directory / CONTENT)
             _check_part(CONTENT, content, ContentRecommender, config.content)
+    item = None
+    if config.use_item:
+        with _reading(ITEM):
+            item = Recommender.load(directory / ITEM, seen=cf.seen_)
+            _check_part(ITEM, item, EASERecommender, config.item)
+            _check_same_ids(ITEM, item, cf)
     with _reading(CONTEXT):
         context = load_npz(directory / CONTEXT)
         time_popularity = TimePopularity.from_state(context)
@@ -325,6 +339,7 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         cf=cf, rating_model=rating_model, content=content, popular=popular,
         tables=FeatureTables(**tables), movies=catalog.select(STAGE_MOVIE_COLUMNS),
         time_popularity=time_popularity, recent=recent, like_threshold=config.like_threshold,
+        item=item,
     )
     with _reading(art.MANIFEST):
         windows = section.get("windows") or {}

@@ -16,7 +16,7 @@ import scipy.linalg
 import scipy.sparse as sp
 
 from reco.config import ConfigBase, check_int, check_range
-from reco.exceptions import ConfigError, ModelFitError
+from reco.exceptions import ArtifactError, ConfigError, ModelFitError
 from reco.models.base import Recommender
 
 log = logging.getLogger(__name__)
@@ -40,25 +40,53 @@ class EASEConfig(ConfigBase):
     max_items
         The most liked items EASE may model; None means :data:`EASE_MAX_ITEMS`. Memory
         grows as 16 * n_items^2 bytes at the peak (the Gram matrix and its inverse).
+        Above it the fit refuses, unless ``top_items`` is set.
+    top_items
+        Model only the ``top_items`` most liked items (ties to the lower index); the
+        others score 0. None: every liked item. This is how a catalog of 87k movies keeps
+        a dense ``top_items``-square solve (the long tail has too few likes for an
+        item-item weight to be learned anyway).
+    neighbours
+        Keep, per modelled item, only its ``neighbours`` largest weights by magnitude
+        (a sparse ``B``): the stored model shrinks from ``4 n^2`` bytes to about
+        ``8 n neighbours`` and a user's scores are a sparse sum. None: dense ``B``.
     """
 
     lam: float = 300.0
     like_threshold: float = 3.5
     max_items: int | None = None
+    top_items: int | None = None
+    neighbours: int | None = None
 
     def __post_init__(self) -> None:
         check_range("EASEConfig", "lam", self.lam, 0.0)
         if self.lam <= 0:
             raise ConfigError(f"EASEConfig.lam must be > 0, got {self.lam!r}")
         check_range("EASEConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
-        if self.max_items is not None:
-            check_int("EASEConfig", "max_items", self.max_items, 1)
+        for name in ("max_items", "top_items", "neighbours"):
+            if getattr(self, name) is not None:
+                check_int("EASEConfig", name, getattr(self, name), 1)
 
 
 def _like_matrix(ratings: sp.csr_matrix, threshold: float) -> sp.csr_matrix:
     likes = (ratings >= threshold).astype(np.float64)
     likes.eliminate_zeros()
     return sp.csr_matrix(likes)
+
+
+def _prune(weights: np.ndarray, keep: int) -> sp.csr_matrix:
+    """``weights`` with only each row's ``keep`` largest-magnitude entries (float32 CSR)."""
+    n = weights.shape[0]
+    keep = min(keep, weights.shape[1])
+    if keep >= weights.shape[1]:
+        return sp.csr_matrix(weights.astype(np.float32))
+    cols = np.argpartition(-np.abs(weights), keep - 1, axis=1)[:, :keep]
+    cols.sort(axis=1)
+    data = np.take_along_axis(weights, cols, axis=1).astype(np.float32)
+    indptr = np.arange(0, n * keep + 1, keep, dtype=np.int64)
+    pruned = sp.csr_matrix((data.ravel(), cols.ravel(), indptr), shape=weights.shape)
+    pruned.eliminate_zeros()
+    return pruned
 
 
 class EASERecommender(Recommender):
@@ -71,14 +99,15 @@ class EASERecommender(Recommender):
 
     which minimises ||X - X B||^2 + lambda ||B||^2 subject to diag(B) = 0. Only items with
     at least one like are modelled (the others form a block of G that gives them B = 0,
-    so their score is exactly 0 either way); ``active_`` holds their indices and ``B_``
-    (float32) their weights.
+    so their score is exactly 0 either way), at most ``top_items`` of them; ``active_``
+    holds their indices and ``B_`` their weights (float32; dense, or a CSR whose row ``i``
+    holds source item ``i``'s weights when ``neighbours`` is set).
     """
 
     name = "ease"
     config_class = EASEConfig
     config: EASEConfig
-    state_arrays = ("active", "B")
+    state_arrays = ("active",)
 
     @classmethod
     def with_lambda(cls, lam: float, **config: Any) -> EASERecommender:
@@ -87,13 +116,19 @@ class EASERecommender(Recommender):
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
         likes = _like_matrix(matrix, self.config.like_threshold)
-        active = np.flatnonzero(np.diff(likes.tocsc().indptr))
+        counts = np.diff(likes.tocsc().indptr)
+        active = np.flatnonzero(counts)
+        top = self.config.top_items
+        if top is not None and active.size > top:
+            # the most liked first, ties to the lower index; kept in index order
+            order = np.lexsort((active, -counts[active]))
+            active = np.sort(active[order[:top]])
         limit = self.config.max_items or EASE_MAX_ITEMS
         if active.size > limit:
             raise ModelFitError(
                 f"EASE would need a dense {active.size:,} x {active.size:,} matrix "
                 f"(~{16 * active.size**2 / 1e9:.1f} GB at the peak) but max_items is {limit:,}; "
-                "set EASEConfig(max_items=...) higher to allow it"
+                "set EASEConfig(max_items=...) higher, or top_items, to allow it"
             )
         if active.size == 0:
             raise ModelFitError(f"no rating >= {self.config.like_threshold}: EASE has nothing "
@@ -110,21 +145,58 @@ class EASERecommender(Recommender):
         p /= -np.diag(p)  # column j divided by -P_jj
         np.fill_diagonal(p, 0.0)
         self.active_ = active.astype(np.int64)
-        self.B_ = p.astype(np.float32)
+        self.B_: np.ndarray | sp.csr_matrix = (
+            p.astype(np.float32) if self.config.neighbours is None
+            else _prune(p, self.config.neighbours))
         log.info("EASE: %d liked items, lambda %g, solved in %.2fs", active.size,
                  self.config.lam, time.perf_counter() - started)
+
+    # ------------------------------------------------------------ persistence
+    def _state(self) -> dict[str, np.ndarray]:
+        if sp.issparse(self.B_):
+            b = sp.csr_matrix(self.B_)
+            return {"active": self.active_, "B_data": b.data, "B_indices": b.indices,
+                    "B_indptr": b.indptr}
+        return {"active": self.active_, "B": np.asarray(self.B_)}
+
+    def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        active = arrays["active"]
+        n = active.size
+        if active.ndim != 1 or (n and (int(active.min()) < 0
+                                       or int(active.max()) >= len(self.item_map_))):
+            raise ArtifactError("EASE: active item indices out of the item map")
+        if "B" in arrays:
+            b = arrays["B"]
+            if b.shape != (n, n):
+                raise ArtifactError(f"EASE: B has shape {b.shape}, expected {(n, n)}")
+            self.B_ = b
+        elif {"B_data", "B_indices", "B_indptr"} <= arrays.keys():
+            try:
+                self.B_ = sp.csr_matrix(
+                    (arrays["B_data"], arrays["B_indices"], arrays["B_indptr"]), shape=(n, n))
+                self.B_.check_format(full_check=True)
+            except (ValueError, TypeError):
+                raise ArtifactError("EASE: B is not a valid sparse matrix") from None
+        else:
+            raise ArtifactError("EASE: the weights B are missing")
+        self.active_ = active
+
+    # ------------------------------------------------------------ scoring
+    def active_scores(self, likes: sp.csr_matrix) -> np.ndarray:
+        """Scores over the modelled items (``active_`` order) of users given as a
+        users x ``len(active_)`` like matrix (float32, dense)."""
+        out = likes.astype(np.float32) @ self.B_
+        return np.asarray(out.toarray() if sp.issparse(out) else out, dtype=np.float32)
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         likes = _like_matrix(self.seen_[users], self.config.like_threshold)
         scores = np.zeros((len(users), self.n_items), dtype=np.float32)
-        scores[:, self.active_] = likes[:, self.active_].astype(np.float32) @ self.B_
+        scores[:, self.active_] = self.active_scores(likes[:, self.active_])
         return scores
 
     def _fold_in(self, items: np.ndarray, values: np.ndarray) -> np.ndarray:
         x = np.zeros(self.n_items, dtype=np.float32)
         x[items[values >= self.config.like_threshold]] = 1.0
         scores = np.zeros(self.n_items, dtype=np.float32)
-        scores[self.active_] = x[self.active_] @ self.B_
+        scores[self.active_] = self.active_scores(sp.csr_matrix(x[self.active_][None, :]))[0]
         return scores
-
-

@@ -1,10 +1,11 @@
 """Stage one of the two-stage recommender: candidate movies per user from several sources.
 
-The sources are the stage's CF model, content model and popularity; a user's candidates
-are the union of each source's top-n movies the user has not rated, among the movies the
-ranker can score (those the CF model knows). The rank a movie had in each source is kept
-as a feature. Users come as a :class:`~reco.ranking.user_state.UserContext`, so a person the
-model never saw (folded in from a few ratings) gets candidates the same way.
+The sources are the stage's CF model, content model, item-item model (EASE) and
+popularity; a user's candidates are the union of each source's top-n movies the user has
+not rated, among the movies the ranker can score (those the CF model knows). The rank a
+movie had in each source is kept as a feature. Users come as a
+:class:`~reco.ranking.user_state.UserContext`, so a person the model never saw (folded in
+from a few ratings) gets candidates the same way.
 """
 
 from __future__ import annotations
@@ -36,9 +37,10 @@ class CandidateConfig(ConfigBase):
     n_cf: int = 150
     n_content: int = 40
     n_popular: int = 40
+    n_item: int = 100
 
     def __post_init__(self) -> None:
-        for name in ("n_cf", "n_content", "n_popular"):
+        for name in ("n_cf", "n_content", "n_popular", "n_item"):
             check_range("CandidateConfig", name, getattr(self, name), 0, 5000)
 
     def count(self, source: str) -> int:
@@ -95,6 +97,9 @@ def _build_sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarra
         ids = store.content.item_map_.ids
         out["content"] = (ids, blocked(ids),
                           lambda ctx, rows: ctx.content[rows] @ store.content_emb.T)
+    if store.item is not None:
+        ids = store.item_ids
+        out["item"] = (ids, blocked(ids), store.item_scores)
     popular = stage.popular
     ids = popular.item_map_.ids
     out["popular"] = (ids, blocked(ids),

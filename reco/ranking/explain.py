@@ -96,6 +96,9 @@ PHRASES: dict[str, Phrase] = {
     "content_sim": Phrase("its likeness to what you rated",
                           "close to movies you rated highly",
                           "unlike the movies you rated highly"),
+    "item_score": Phrase("how often it is liked with the movies you liked",
+                         "liked together with movies you liked",
+                         "rarely liked together with movies you liked"),
     # what was popular, and what resembles the latest movies, at the user's last activity
     "m_share_3m_at_user": Phrase(
         "how much it was watched around your latest ratings",
@@ -114,6 +117,10 @@ PHRASES: dict[str, Phrase] = {
     "content_recent_sim": Phrase("its likeness to your latest movies",
                                  "close in content to the movies you rated most recently",
                                  "far in content from the movies you rated most recently"),
+    "item_recent_score": Phrase("how often it is liked with your latest movies",
+                                "liked together with the movies you rated most recently",
+                                "rarely liked together with the movies you rated most "
+                                "recently"),
     "movie_age": Phrase("its age", "{value:.0f} years old at your latest rating"),
     # ranker-only features (a candidate list's ranks): worded for completeness
     "cf_score_rank": Phrase("its place among your candidates",
@@ -124,6 +131,8 @@ PHRASES: dict[str, Phrase] = {
                               "number {value:.0f} for you by content"),
     "rank_in_popular": Phrase("its place among the most liked",
                               "number {value:.0f} among the most liked movies you have not rated"),
+    "rank_in_item": Phrase("its place in your liked-together list",
+                           "number {value:.0f} for you among movies liked with yours"),
 }
 
 

@@ -67,6 +67,7 @@ from reco.models.content import (
     MovieEmbeddings,
     embed_movies,
 )
+from reco.models.ease import EASERecommender
 from reco.models.frames import movie_ids_of, read_keyed, read_movies, read_ratings
 from reco.models.interactions import Interactions
 from reco.models.mf import ALSRecommender, SVDRecommender
@@ -85,6 +86,7 @@ from reco.ranking.pair_features import (
     pair_features,
     to_matrix,
 )
+from reco.ranking.tuning import Tuned, apply_choices, tune_stage_one
 from reco.ranking.user_state import UserContext
 
 log = logging.getLogger(__name__)
@@ -173,15 +175,24 @@ class HybridRecommender(BaseRecommender):
         # cut at the whole label window, movies unseen in the feature window included
         label_period = held_out(ratings, window.train)
         feature_text = replace(text, tags=tags_before_label_window(tags, label_period))
-        stage, _, embeddings = self._stage_one(window.train, feature_text)
+        feature_interactions = Interactions.from_ratings(window.train)
+        tuned = self._tune(feature_interactions, window.test)
+        config = apply_choices(self.config, tuned.report, {"cf": "cf", "item": "item"})
+        stage, _, embeddings = self._stage_one(window.train, feature_text, config=config,
+                                               interactions=feature_interactions,
+                                               fitted=tuned.models)
         ranker, like_model, trained = self._fit_boosters(stage, window.test)
         windows = {"feature_window_ratings": window.train.height,
-                   "label_window_ratings": window.test.height, **trained}
+                   "label_window_ratings": window.test.height, **trained,
+                   "tuning": tuned.report}
         log.info("ranker windows: %s", windows)
         # the same text (no tag was cut) gives the same embeddings: reuse them
         same_text = feature_text.tags is None or (
             tags is not None and feature_text.tags.height == tags.height)
-        final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None)
+        final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None,
+                                                 config=config)
+        # the tuned values are the model's config from here on (saved in the manifest)
+        self.config = config
         self.stage_, self.ranker_, self.like_model_ = final, ranker, like_model
         self.window_ = windows
         self.fit_notes_ = [embeddings.fallback] if embeddings is not None and \
@@ -197,15 +208,35 @@ class HybridRecommender(BaseRecommender):
         """Stage one (models and feature tables) fitted on ``ratings`` with this config."""
         return self._stage_one(ratings, TextInputs(movies, tags, links, tmdb))[0]
 
+    def _tune(self, interactions: Interactions, label_window: pl.DataFrame) -> Tuned:
+        """Fit-time tuning on the feature window (:mod:`reco.ranking.tuning`)."""
+        cfg = self.config
+        grids: dict[str, tuple[str, Any, Any]] = {}
+        if cfg.cf.feedback == "implicit" and cfg.cf.regularization is None:
+            grids["cf"] = ("regularization_scale", cfg.tune.cf_regularization_scales,
+                           lambda s: ALSRecommender(replace(cfg.cf, regularization_scale=s)))
+        if cfg.use_item:
+            grids["item"] = ("lam", cfg.tune.item_lambdas,
+                             lambda lam: EASERecommender(replace(cfg.item, lam=lam)))
+        return tune_stage_one(interactions, label_window, cfg.like_threshold, cfg.tune, grids)
+
     def _stage_one(self, ratings: pl.DataFrame, text: TextInputs,
-                   embeddings: MovieEmbeddings | None = None,
+                   embeddings: MovieEmbeddings | None = None, *,
+                   config: HybridConfig | None = None,
+                   interactions: Interactions | None = None,
+                   fitted: Mapping[str, Recommender] | None = None,
                    ) -> tuple[StageOne, Interactions, MovieEmbeddings | None]:
         """Stage one on ``ratings``, its interactions and the content embeddings used
-        (``embeddings`` when given: computed from the same text elsewhere)."""
-        cfg = self.config
+        (``embeddings`` when given: computed from the same text elsewhere). ``config``
+        replaces this model's (the tuned values); ``interactions`` are those of
+        ``ratings`` when already built; ``fitted`` holds models already fitted on them
+        (``"cf"``, ``"item"``: tuning's winners)."""
+        cfg = config or self.config
+        fitted = fitted or {}
         started = time.perf_counter()
-        interactions = Interactions.from_ratings(ratings)
-        cf = ALSRecommender(cfg.cf).fit_interactions(interactions)
+        if interactions is None:
+            interactions = Interactions.from_ratings(ratings)
+        cf = fitted.get("cf") or ALSRecommender(cfg.cf).fit_interactions(interactions)
         rating: Recommender = (
             ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
             else SVDRecommender(cfg.rating_svd)
@@ -216,6 +247,8 @@ class HybridRecommender(BaseRecommender):
                 embeddings = embed_movies(text.movies, cfg.content, text.tags, text.links,
                                           text.tmdb)
             content = ContentRecommender(cfg.content).fit_embeddings(interactions, embeddings)
+        item = (fitted.get("item") or EASERecommender(cfg.item).fit_interactions(interactions)
+                if cfg.use_item else None)
         popular = PopularityRecommender(
             PopularityConfig(like_threshold=cfg.like_threshold)).fit_interactions(interactions)
         tables = build_feature_tables(ratings, text.movies, cfg.features)
@@ -223,7 +256,7 @@ class HybridRecommender(BaseRecommender):
         stage = StageOne(cf, rating, content, popular, tables,
                          text.movies.select(MOVIE_ID, GENRES, YEAR),
                          TimePopularity.from_ratings(ratings), RecentItems.from_ratings(ratings),
-                         like_threshold=cfg.like_threshold)
+                         like_threshold=cfg.like_threshold, item=item)
         return stage, interactions, embeddings
 
     def _fit_boosters(self, stage: StageOne, label_window: pl.DataFrame,

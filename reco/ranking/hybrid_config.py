@@ -17,12 +17,14 @@ from reco.data.split import LIKE_THRESHOLD
 from reco.exceptions import ConfigError
 from reco.features.tables import FeatureConfig
 from reco.models.content import ContentConfig
+from reco.models.ease import EASEConfig
 from reco.models.mf import ALSConfig, SVDConfig
 from reco.ranking.booster import RankerConfig
 from reco.ranking.candidates import CandidateConfig
+from reco.ranking.tuning import TuneConfig
 
 #: The sub-configs that carry a like threshold of their own (single models stay usable alone).
-THRESHOLD_OWNERS = ("cf", "rating_als", "content", "features")
+THRESHOLD_OWNERS = ("cf", "rating_als", "content", "features", "item")
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,12 @@ class HybridConfig(ConfigBase):
     ranker: RankerConfig = field(default_factory=RankerConfig)
     features: FeatureConfig = field(default_factory=FeatureConfig)
     use_content: bool = True
+    # the item-item source: EASE on the most liked movies (a dense solve of that size),
+    # each keeping its strongest weights (a sparse, small artifact and request)
+    item: EASEConfig = field(
+        default_factory=lambda: EASEConfig(lam=300.0, top_items=3000, neighbours=300))
+    use_item: bool = True
+    tune: TuneConfig = field(default_factory=TuneConfig)
 
     def __post_init__(self) -> None:
         check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))

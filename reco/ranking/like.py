@@ -55,7 +55,7 @@ def _mean_recent(store: FeatureStore) -> tuple[np.ndarray, np.ndarray]:
     counts: list[np.ndarray] = []
     for start in range(0, ids.size, _BLOCK):
         # the store's own gather of known users' latest-movies vectors, a block at a time
-        block = store._recent_known(ids[start:start + _BLOCK])
+        block = store._recent_known(ids[start:start + _BLOCK])[:2]
         for n, vectors in enumerate(block):
             values = np.asarray(vectors, dtype=np.float64)
             finite = np.isfinite(values).all(axis=1)

@@ -28,6 +28,7 @@ from reco.ranking.schema import (  # noqa: F401
     RECENT_MONTHS,
     USER_COLUMNS,
 )
+from reco.ranking.stage_arrays import FeatureStore
 from reco.ranking.stage_one import StageOne
 from reco.ranking.user_state import UserContext
 
@@ -169,6 +170,10 @@ def _block(stage: StageOne, context: UserContext, users: np.ndarray,
         cols["content_sim"] = _dots(context.content[users], store.content_emb, c_rows)
         cols["content_recent_sim"] = _dots(
             context.recent_content[users], store.content_unit, c_rows)
+    cols["item_score"] = cols["item_recent_score"] = nan
+    if store.item is not None:
+        cols["item_score"] = _item_scores(store, context, users, m)
+        cols["item_recent_score"] = _item_scores(store, context, users, m, recent=True)
     last = context.last_timestamp[users]
     for months in RECENT_MONTHS:
         cols[f"m_share_{months}m_at_user"] = stage.time_popularity.share(movie_ids, last, months)
@@ -177,6 +182,29 @@ def _block(stage: StageOne, context: UserContext, users: np.ndarray,
     cols["movie_age"] = user_year - cols[f"m_{YEAR}"]
     cols["rating_pred_dev"] = cols["rating_pred"] - cols["u_rating_mean"]
     return cols
+
+
+#: Users per dense block of item-item scores (block x modelled items float32).
+_ITEM_USERS = 1024
+
+
+def _item_scores(store: FeatureStore, context: UserContext, users: np.ndarray,
+                 movies: np.ndarray, recent: bool = False) -> np.ndarray:
+    """The item-item score of each pair (NaN: the movie is not modelled), from dense
+    score rows of the pairs' distinct users, a block of them at a time."""
+    out = np.full(users.size, np.nan)
+    cols = np.where(movies >= 0, store.item_rows[np.maximum(movies, 0)], -1)
+    distinct, inverse = np.unique(users, return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[order], np.arange(0, distinct.size + _ITEM_USERS,
+                                                       _ITEM_USERS))
+    for b, start in enumerate(range(0, distinct.size, _ITEM_USERS)):
+        block = distinct[start:start + _ITEM_USERS]
+        scores = store.item_scores(context, block, recent)
+        pick = order[bounds[b]:bounds[b + 1]]
+        ok = pick[cols[pick] >= 0]
+        out[ok] = scores[inverse[ok] - start, cols[ok]]
+    return out
 
 
 def build_rows(pairs: pl.DataFrame, stage: StageOne,

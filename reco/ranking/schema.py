@@ -10,7 +10,7 @@ importing one another.
 from __future__ import annotations
 
 #: The candidate sources of stage one, in the order their rank columns appear.
-SOURCES = ("cf", "content", "popular")
+SOURCES = ("cf", "content", "popular", "item")
 
 
 def rank_column(source: str) -> str:
@@ -28,10 +28,10 @@ MOVIE_COLUMNS = (
     "recent_popularity", "year", "n_genres",
 )
 GENRE_COLUMNS = ("ug_like_rate", "ug_deviation", "ug_share_max", "ug_share_sum", "ug_known")
-MODEL_COLUMNS = ("cf_score", "rating_pred", "rating_pred_dev", "content_sim")
+MODEL_COLUMNS = ("cf_score", "rating_pred", "rating_pred_dev", "content_sim", "item_score")
 # What was popular, and what resembles the user's latest movies, at the user's last activity.
 CONTEXT_COLUMNS = ("m_share_3m_at_user", "m_share_12m_at_user", "m_seen_share_at_user",
-                   "cf_recent_sim", "content_recent_sim")
+                   "cf_recent_sim", "content_recent_sim", "item_recent_score")
 RECENT_MONTHS = (3, 12)
 LIKE_FEATURES: tuple[str, ...] = (
     tuple(f"u_{c}" for c in USER_COLUMNS)

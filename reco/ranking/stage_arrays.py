@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
 from reco.features.tables import FeatureTables
@@ -48,6 +49,7 @@ class Stage(Protocol):
     rating_model: Any
     content: Any
     popular: Any
+    item: Any
     tables: FeatureTables
     movies: pl.DataFrame
     recent: RecentItems
@@ -109,6 +111,45 @@ class FeatureStore:
             self.content_rows = self.content.item_map_.indices(self.movies.ids, missing="mask")
             self.content_emb = self.content.embeddings_
             self.content_unit = self.content.unit_item_vectors()
+        self.item = stage.item if hasattr(stage.item, "active_scores") else None
+        if self.item is not None:
+            #: the item-item model's modelled movies (ids, increasing), its score columns
+            self.item_ids = self.item.item_map_.ids[self.item.active_]
+            self.item_rows = IdMap(self.item_ids, "movie").indices(self.movies.ids,
+                                                                  missing="mask")
+
+    def item_likes(self, context: UserContext, rows: np.ndarray,
+                   recent: bool = False) -> sp.csr_matrix:
+        """The likes of context ``rows`` over the item-item model's movies (a
+        ``len(rows) x len(item_ids)`` 0/1 CSR): what its scores are computed from.
+        ``recent``: the user's latest movies instead, whatever their rating (what they
+        are watching now, the recency signal of the item-item score)."""
+        ids = self.item_ids
+        if recent:
+            indptr, movies_of = context.recent_indptr, context.recent_movies
+            if indptr is None or movies_of is None:
+                return sp.csr_matrix((rows.size, ids.size), dtype=np.float32)
+        else:
+            indptr, movies_of = context.seen_indptr, context.seen_movies
+        starts, stops = indptr[rows], indptr[rows + 1]
+        lengths = stops - starts
+        owner = np.repeat(np.arange(rows.size), lengths)
+        offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        flat = np.repeat(starts, lengths) + offsets
+        movies = movies_of[flat]
+        pos = np.minimum(np.searchsorted(ids, movies), max(ids.size - 1, 0))
+        keep = (ids.size > 0) & (ids[pos] == movies)
+        if not recent:
+            keep &= context.seen_ratings[flat] >= self.like_threshold
+        return sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (owner[keep], pos[keep])),
+                             shape=(rows.size, ids.size))
+
+    def item_scores(self, context: UserContext, rows: np.ndarray,
+                    recent: bool = False) -> np.ndarray:
+        """The item-item model's scores of context ``rows`` over ``item_ids`` (dense);
+        ``recent`` as in :meth:`item_likes`."""
+        likes = self.item_likes(context, rows, recent)
+        return self.item.active_scores(likes)  # type: ignore[union-attr]
 
     def _genre_codes(self, names: pl.Series) -> np.ndarray:
         # (an int array even when no movie has a genre: an empty float array is no index)
@@ -136,7 +177,7 @@ class FeatureStore:
         seen = cf.seen_[np.maximum(cf_rows, 0)]
         counts = np.where(cf_rows >= 0, np.diff(seen.indptr), 0)
         keep = np.repeat(cf_rows >= 0, np.diff(seen.indptr))
-        recent_cf, recent_content = self._recent_known(ids)
+        recent_cf, recent_content, recent_indptr, recent_movies = self._recent_known(ids)
         return UserContext(
             ids=ids, known=rows >= 0, stats=rows_or_nan(self.user_stats, rows),
             last_timestamp=np.where(rows >= 0, self.user_last[np.maximum(rows, 0)], 0),
@@ -146,9 +187,12 @@ class FeatureStore:
             seen_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
             seen_movies=cf.item_map_.ids[seen.indices[keep]],
             seen_ratings=seen.data[keep].astype(np.float32),
+            recent_indptr=recent_indptr, recent_movies=recent_movies,
         )
 
-    def _recent_known(self, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _recent_known(self, ids: np.ndarray,
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The recent CF and content vectors of users, and their recent movies (CSR)."""
         recent = self.stage.recent
         rows = recent.users.indices(ids, missing="mask")
         safe = np.maximum(rows, 0)
@@ -159,7 +203,8 @@ class FeatureStore:
         out = self._recent_vectors(movies, owner, ids.size)
         for vectors in out:
             vectors[rows < 0] = np.nan
-        return out
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        return out[0], out[1], indptr, movies
 
     def _recent_vectors(self, movies: np.ndarray, owner: np.ndarray,
                         n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -219,6 +264,7 @@ class FeatureStore:
             content=self._fold_content(movies, values)[None], recent_cf=recent_cf,
             recent_content=recent_content, seen_indptr=np.array([0, movies.size]),
             seen_movies=movies, seen_ratings=values.astype(np.float32),
+            recent_indptr=np.array([0, movies[recent].size]), recent_movies=movies[recent],
         )
 
     def _new_user_stats(self, movies: np.ndarray, values: np.ndarray,

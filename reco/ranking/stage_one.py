@@ -25,10 +25,12 @@ class StageOne:
     time_popularity: TimePopularity
     recent: RecentItems
     like_threshold: float  # the hybrid's one threshold (HybridConfig.like_threshold)
+    item: Recommender | None = None  # the item-item model (EASE on the most liked movies)
     _store: FeatureStore | None = field(default=None, repr=False)
 
     def sources(self) -> dict[str, Recommender]:
-        found = {"cf": self.cf, "content": self.content, "popular": self.popular}
+        found = {"cf": self.cf, "content": self.content, "popular": self.popular,
+                 "item": self.item}
         return {name: model for name, model in found.items() if model is not None}
 
     @property

@@ -46,6 +46,9 @@ class UserContext:
     seen_indptr: np.ndarray  # (n + 1,) int64: CSR of the movies each user rated
     seen_movies: np.ndarray  # movie ids
     seen_ratings: np.ndarray  # their ratings
+    # CSR of each user's latest RECENT_N movies (any rating); None: none known
+    recent_indptr: np.ndarray | None = None
+    recent_movies: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.ids.size)

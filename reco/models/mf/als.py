@@ -69,6 +69,9 @@ class ALSConfig(ConfigBase):
         larger value, so None (the default) uses ``0.135 sqrt(number of likes)``. Explicit:
         ``lambda n_u I`` (scaled by each row's number of ratings); None means 0.1. The
         value used is ``regularization_`` after fit.
+    regularization_scale
+        Implicit, ``regularization`` None: the multiple of the data-scaled default used
+        (what fit-time tuning, :mod:`reco.ranking.tuning`, chooses).
     alpha
         Confidence slope: a liked rating ``r`` counts with confidence ``1 + alpha * v``
         where ``v`` is set by ``confidence``.
@@ -96,6 +99,7 @@ class ALSConfig(ConfigBase):
     factors: int = 64
     iterations: int = 15
     regularization: float | None = None
+    regularization_scale: float = 1.0
     alpha: float = 2.0
     like_threshold: float = 3.5
     feedback: str = "implicit"
@@ -114,6 +118,7 @@ class ALSConfig(ConfigBase):
         check_int(owner, "random_state", self.random_state, 0, 2**32 - 1)
         if self.regularization is not None:
             check_range(owner, "regularization", self.regularization, 0.0)
+        check_range(owner, "regularization_scale", self.regularization_scale, 0.0)
         check_range(owner, "alpha", self.alpha, 0.0)
         check_range(owner, "like_threshold", self.like_threshold, 0.0, 10.0)
         check_choice(owner, "feedback", self.feedback, ("implicit", "explicit"))
@@ -128,7 +133,8 @@ class ALSConfig(ConfigBase):
             return float(self.regularization)
         if self.feedback == "explicit":
             return EXPLICIT_REG
-        return IMPLICIT_REG_PER_SQRT_LIKE * float(np.sqrt(n_entries))
+        return (self.regularization_scale * IMPLICIT_REG_PER_SQRT_LIKE
+                * float(np.sqrt(n_entries)))
 
 
 class ALSRecommender(Recommender):

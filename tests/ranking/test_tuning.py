@@ -1,0 +1,117 @@
+"""Fit-time tuning (reco.ranking.tuning): the label-window NDCG, the choice, the budget."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pytest
+
+from reco.columns import RATINGS_SCHEMA
+from reco.exceptions import ConfigError
+from reco.models.base import Recommender
+from reco.models.ease import EASEConfig, EASERecommender
+from reco.models.interactions import Interactions
+from reco.ranking.hybrid import HybridRecommender
+from reco.ranking.tuning import TuneConfig, apply_choices, label_ndcg, tune_stage_one
+from tests.ranking.test_hybrid import SMALL
+
+
+def _frame(rows: list[tuple[int, int, float]]) -> pl.DataFrame:
+    users, movies, values = zip(*rows)
+    return pl.DataFrame({"user_id": users, "movie_id": movies, "rating": values,
+                         "timestamp": list(range(len(values)))}, schema=RATINGS_SCHEMA)
+
+
+class Fixed(Recommender):
+    """Scores every user the same fixed movie order (a known answer for the NDCG)."""
+
+    name = "fixed"
+    config_class = EASEConfig  # any config: it is not read
+    state_arrays = ("order",)
+
+    def _fit(self, matrix, **context):
+        self.order_ = np.arange(matrix.shape[1], 0, -1, dtype=np.float32)
+
+    def _score_users(self, users):
+        return np.tile(self.order_, (len(users), 1))
+
+
+def test_label_ndcg_is_the_ndcg_of_the_models_own_top_k():
+    # the fixed order is 1 > 2 > 3 > 4; user 1 rated movie 1, user 2 movies 2, 3, 4
+    interactions = Interactions.from_ratings(_frame([(1, 1, 5.0), (2, 2, 5.0), (2, 3, 5.0),
+                                                     (2, 4, 5.0)]))
+    model = Fixed().fit_interactions(interactions)
+    users = interactions.user_map.indices(np.array([2]))
+    # user 2 rated 2, 3, 4: the top 2 unseen is [1] only; liked later: movie 1
+    liked = [interactions.item_map.indices(np.array([1]))]
+    assert label_ndcg(model, interactions, users, liked, k=2) == pytest.approx(1.0)
+    # user 1 saw movie 1: the top unseen are 2, 3; liked later: movie 3 (at rank 2)
+    users = interactions.user_map.indices(np.array([1]))
+    liked = [interactions.item_map.indices(np.array([3]))]
+    assert label_ndcg(model, interactions, users, liked, k=2) == pytest.approx(1 / np.log2(3))
+
+
+def _two_blocks(n_users: int = 60) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Users like within one of two blocks of 6 movies; the label window holds each
+    user's one held-out movie of their block."""
+    feature, label = [], []
+    for u in range(1, n_users + 1):
+        block = list(range(1, 7)) if u % 2 else list(range(7, 13))
+        held = block[u % 6]
+        feature += [(u, m, 5.0) for m in block if m != held]
+        label.append((u, held, 5.0))
+    return _frame(feature), _frame(label)
+
+
+def test_tuning_keeps_the_grid_value_that_scores_best_on_the_label_window():
+    feature, label = _two_blocks()
+    interactions = Interactions.from_ratings(feature)
+
+    def build(lam: float) -> Recommender:
+        # 5.0 builds a model blind to the blocks (one fixed order for everyone)
+        return Fixed() if lam == 5.0 else EASERecommender(EASEConfig(lam=lam))
+
+    grid = {"item": ("lam", (5.0, 1.0, 2.0), build)}
+    tuned = tune_stage_one(interactions, label, 3.5, TuneConfig(k=3), grid)
+    report = tuned.report["item"]
+    scores = {row["value"]: row["ndcg@3"] for row in report["grid"]}
+    # EASE finds each user's held-out movie of their block; 1.0 and 2.0 tie: the earlier
+    assert scores[1.0] == scores[2.0] > scores[5.0]
+    assert report["chosen"] == 1.0 and tuned.models["item"].config.lam == 1.0
+    assert tuned.report["users"] == 60
+    config = apply_choices(SMALL, tuned.report, {"item": "item"})
+    assert config.item.lam == 1.0 and config.cf == SMALL.cf
+
+
+def test_tuning_is_skipped_above_its_budget_and_when_switched_off():
+    feature, label = _two_blocks()
+    interactions = Interactions.from_ratings(feature)
+    grid = {"item": ("lam", (1.0,), lambda lam: EASERecommender(EASEConfig(lam=lam)))}
+    over = tune_stage_one(interactions, label, 3.5, TuneConfig(max_ratings=10), grid)
+    assert not over.models and "tune.max_ratings" in over.report["skipped"]
+    off = tune_stage_one(interactions, label, 3.5, TuneConfig(enabled=False), grid)
+    assert not off.models and "switched off" in off.report["skipped"]
+
+
+def test_the_fit_records_the_choice_and_saves_it_as_its_config(tmp_path):
+    from reco.data.synthetic import SyntheticConfig, generate
+
+    data = generate(SyntheticConfig(n_users=150, n_movies=120, n_ratings=6_000, seed=2))
+    model = HybridRecommender(SMALL).fit(data.ratings, data.movies)
+    tuning = model.window_["tuning"]
+    assert tuning["cf"]["chosen"] in SMALL.tune.cf_regularization_scales
+    assert model.config.cf.regularization_scale == tuning["cf"]["chosen"]
+    assert model.config.item.lam == tuning["item"]["chosen"]
+    assert model.stage_.item.config.lam == tuning["item"]["chosen"]
+    assert model.stage_.cf.config.regularization_scale == tuning["cf"]["chosen"]
+
+
+@pytest.mark.parametrize("grid", [[], [0.0], ["x"], "1,2"])
+def test_bad_grids_are_refused(grid):
+    with pytest.raises((ConfigError, ValueError)):
+        TuneConfig(item_lambdas=grid)
+
+
+def test_json_lists_become_tuples():
+    config = TuneConfig.from_dict({"item_lambdas": [10, 20]})
+    assert config.item_lambdas == (10.0, 20.0)
