@@ -66,6 +66,31 @@ def recent_similarity(recent: RecentItems, user_ids: np.ndarray, movie_ids: np.n
     return out
 
 
+def _knn(pairs: pl.DataFrame, stage: StageOne, k: int = 20) -> np.ndarray:
+    """The neighbourhood rating deviation, a pair at a time: over the user's rated movies
+    (the CF model's), the ``k`` most cosine-similar to the target in CF space, the mean of
+    ``rating - user mean`` weighted by the positive similarities."""
+    cf = stage.cf
+    unit = cf.unit_item_vectors()
+    seen = cf.seen_
+    out = np.full(pairs.height, np.nan)
+    for n, (user, movie) in enumerate(zip(pairs[USER_ID].to_list(), pairs[MOVIE_ID].to_list())):
+        u = cf.user_map_.indices(np.array([user]), missing="mask")[0]
+        j = cf.item_map_.indices(np.array([movie]), missing="mask")[0]
+        if u < 0 or j < 0:
+            continue
+        row = seen[u]
+        if row.nnz == 0:
+            continue
+        deviation = row.data - row.data.mean()
+        sims = unit[row.indices] @ unit[j]
+        top = np.argsort(-sims, kind="stable")[:k]
+        weights = np.maximum(sims[top], 0.0)
+        if weights.sum() > 0:
+            out[n] = (weights * deviation[top]).sum() / weights.sum()
+    return out
+
+
 def _item_scores(pairs: pl.DataFrame, stage: StageOne) -> dict[str, np.ndarray]:
     """EASE's score of each pair from the user's likes (all ratings) and from their latest
     movies, a pair at a time over a dense B; NaN for a movie EASE does not model."""
@@ -108,7 +133,7 @@ def _model_scores(pairs: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
     else:
         content = np.full(users.shape, np.nan, dtype=np.float32)
     columns = {"cf_score": cf, "rating_pred": rating, "content_sim": content,
-               **_item_scores(pairs, stage)}
+               **_item_scores(pairs, stage), "knn_rating_dev": _knn(pairs, stage)}
     last = pairs.select(USER_ID).join(
         stage.tables.users.select(USER_ID, "last_timestamp"), on=USER_ID, how="left",
         maintain_order="left",

@@ -96,6 +96,8 @@ PHRASES: dict[str, Phrase] = {
     "content_sim": Phrase("its likeness to what you rated",
                           "close to movies you rated highly",
                           "unlike the movies you rated highly"),
+    "knn_rating_dev": Phrase("how you rated the movies most like it",
+                             "you rated the movies most like it {abs:.1f} {side} your average"),
     "item_score": Phrase("how often it is liked with the movies you liked",
                          "liked together with movies you liked",
                          "rarely liked together with movies you liked"),

@@ -18,6 +18,7 @@ import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, USER_ID, YEAR
+from reco.ids import IdMap
 
 # LIKE_FEATURES is re-exported: callers that build rows take the feature order from here too
 from reco.ranking.schema import (  # noqa: F401
@@ -170,6 +171,8 @@ def _block(stage: StageOne, context: UserContext, users: np.ndarray,
         cols["content_sim"] = _dots(context.content[users], store.content_emb, c_rows)
         cols["content_recent_sim"] = _dots(
             context.recent_content[users], store.content_unit, c_rows)
+    cols["knn_rating_dev"] = _knn_deviation(store.cf_unit, store.stage.cf.item_map_,
+                                            context, users, cf_rows)
     cols["item_score"] = cols["item_recent_score"] = nan
     if store.item is not None:
         cols["item_score"] = _item_scores(store, context, users, m)
@@ -182,6 +185,46 @@ def _block(stage: StageOne, context: UserContext, users: np.ndarray,
     cols["movie_age"] = user_year - cols[f"m_{YEAR}"]
     cols["rating_pred_dev"] = cols["rating_pred"] - cols["u_rating_mean"]
     return cols
+
+
+#: How many of a user's rated movies, the most similar to the target, the neighbourhood
+#: rating deviation averages.
+KNN = 20
+
+
+def _knn_deviation(unit: np.ndarray, item_map: IdMap, context: UserContext,
+                   users: np.ndarray, cf_rows: np.ndarray) -> np.ndarray:
+    """Item-based neighbourhood prediction of each pair's rating, as a deviation from the
+    user's mean: the similarity-weighted mean of ``rating - user mean`` over the ``KNN``
+    rated movies closest to the target in one model's space (``unit`` item vectors, rows
+    of ``item_map``; ``cf_rows`` the targets' rows; cosine, positive similarities only).
+    NaN when the user rated no movie the model knows or the target is unknown to it."""
+    out = np.full(users.size, np.nan)
+    order = np.argsort(users, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, users[order][1:] != users[order][:-1], True])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        pick = order[a:b]
+        pick = pick[cf_rows[pick] >= 0]
+        if pick.size == 0:
+            continue
+        movies, ratings = context.seen(int(users[pick[0]]))
+        rated = item_map.indices(movies, missing="mask")
+        known = rated >= 0
+        if not known.any():
+            continue
+        deviation = ratings[known] - ratings[known].mean()
+        sims = unit[rated[known]] @ unit[cf_rows[pick]].T  # rated x targets
+        if sims.shape[0] > KNN:
+            top = np.argpartition(-sims, KNN - 1, axis=0)[:KNN]
+            sims = np.take_along_axis(sims, top, axis=0)
+            dev = deviation[top]
+        else:
+            dev = deviation[:, None]
+        sims = np.maximum(sims, 0.0)
+        weight = sims.sum(axis=0)
+        out[pick] = np.where(weight > 0, (sims * dev).sum(axis=0) / np.maximum(weight, 1e-12),
+                             np.nan)
+    return out
 
 
 #: Users per dense block of item-item scores (block x modelled items float32).

@@ -28,7 +28,8 @@ MOVIE_COLUMNS = (
     "recent_popularity", "year", "n_genres",
 )
 GENRE_COLUMNS = ("ug_like_rate", "ug_deviation", "ug_share_max", "ug_share_sum", "ug_known")
-MODEL_COLUMNS = ("cf_score", "rating_pred", "rating_pred_dev", "content_sim", "item_score")
+MODEL_COLUMNS = ("cf_score", "rating_pred", "rating_pred_dev", "content_sim", "item_score",
+                 "knn_rating_dev")
 # What was popular, and what resembles the user's latest movies, at the user's last activity.
 CONTEXT_COLUMNS = ("m_share_3m_at_user", "m_share_12m_at_user", "m_seen_share_at_user",
                    "cf_recent_sim", "content_recent_sim", "item_recent_score")
