@@ -11,6 +11,9 @@ import scipy.sparse as sp
 from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.exceptions import UnknownIdError
 
+#: Above this many values, distinct ids are found by hashing (Polars) rather than sorting.
+_HASH_UNIQUE = 100_000
+
 
 class IdMap:
     """A sorted array of external ids; an id's index is its position.
@@ -35,7 +38,12 @@ class IdMap:
     def from_values(cls, values: Iterable[int] | np.ndarray, kind: str = "id") -> IdMap:
         """The map of the distinct values in ``values``."""
         array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
-        return cls(np.unique(array.astype(np.int64)), kind)
+        array = array.astype(np.int64, copy=False)
+        if array.size > _HASH_UNIQUE:
+            # a hash-based distinct, then a sort of the distinct ids only (np.unique sorts
+            # all of them)
+            return cls(pl.Series(array).unique().sort().to_numpy(), kind)
+        return cls(np.unique(array), kind)
 
     def __len__(self) -> int:
         return int(self.ids.size)

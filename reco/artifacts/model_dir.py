@@ -10,7 +10,9 @@ A version's files (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
       catalog.parquet               movie_id, title, year, genres [+ genres_predicted, family]
       cf.npz                        implicit ALS, with the training ratings matrix
       rating.npz, popular.npz       share cf.npz's matrix (same ratings, same id maps)
-      content.npz                   when the config uses content
+      content.npz                   when the config uses content; its ratings matrix is
+                                    cf.npz's widened to every movie with text, rebuilt
+                                    at load
       item.npz                      the item-item model (EASE) when the config uses it;
                                     shares cf.npz's matrix too
       context.npz                   time popularity and recent items
@@ -43,6 +45,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import polars as pl
+import scipy.sparse as sp
 
 from reco.artifacts import manifest as art
 from reco.artifacts import store
@@ -54,6 +57,7 @@ from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import Recommender
 from reco.models.content import ContentRecommender
 from reco.models.ease import EASERecommender
+from reco.models.interactions import Interactions
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.npz import load_npz, save_npz
@@ -183,7 +187,9 @@ def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFram
     stage.rating_model.save(directory / RATING, with_seen=False)  # type: ignore[union-attr]
     stage.popular.save(directory / POPULAR, with_seen=False)
     if stage.content is not None:
-        stage.content.save(directory / CONTENT)
+        # its matrix is cf.npz's widened to every movie with text: rebuilt at load, not
+        # stored twice (it was most of content.npz)
+        stage.content.save(directory / CONTENT, with_seen=False)
     if stage.item is not None:
         stage.item.save(directory / ITEM, with_seen=False)
     save_npz(directory / CONTEXT, **stage.time_popularity.state(), **stage.recent.state())
@@ -313,8 +319,10 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
     content = None
     if config.use_content:
         with _reading(CONTENT):
-            content = Recommender.load(directory / CONTENT)
+            content = Recommender.load(directory / CONTENT,
+                                       seen=_widened(cf, directory / CONTENT))
             _check_part(CONTENT, content, ContentRecommender, config.content)
+            _check_same_users(CONTENT, content, cf)
     item = None
     if config.use_item:
         with _reading(ITEM):
@@ -406,6 +414,21 @@ def _check_feature_table(name: str, frame: pl.DataFrame) -> None:
     wrong = [c for c in _FEATURE_NUMBERS[name] if not frame.schema[c].is_numeric()]
     if wrong:
         raise ArtifactError(f"{art.TABLE_FILES[name]}: columns {wrong} are not numbers")
+
+
+def _widened(cf: Recommender, path: Path) -> sp.csr_matrix:
+    """cf.npz's ratings matrix over the movies of the model file at ``path`` (the content
+    model's: every movie with text), as the fit built it."""
+    items = load_npz(path).get("item_ids")
+    if items is None or items.ndim != 1 or items.dtype.kind not in "iu":
+        raise ArtifactError(f"{path.name}: no movie id map")
+    interactions = Interactions(cf.user_map_, cf.item_map_, cf.seen_)
+    return interactions.widen(np.asarray(items)).matrix
+
+
+def _check_same_users(name: str, model: Recommender, cf: Recommender) -> None:
+    if not np.array_equal(model.user_map_.ids, cf.user_map_.ids):
+        raise ArtifactError(f"{name}: its users differ from {CF}'s (files of two trainings?)")
 
 
 def _check_context(time_popularity: TimePopularity, recent: RecentItems,

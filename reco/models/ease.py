@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 #: EASE holds dense items x items matrices; above this many liked items it refuses to fit
 #: unless ``EASEConfig.max_items`` raises the cap (30k items take ~7 GB per float64 copy).
 EASE_MAX_ITEMS = 30_000
-_GRAM_BATCH = 4096
 
 
 @dataclass(frozen=True)
@@ -135,10 +134,9 @@ class EASERecommender(Recommender):
                                 "to learn from")
         started = time.perf_counter()
         x = likes[:, active]
-        gram = np.zeros((active.size, active.size))
-        for start in range(0, x.shape[0], _GRAM_BATCH):  # X^T X without a sparse n^2 product
-            chunk = x[start : start + _GRAM_BATCH]
-            gram += chunk.T @ chunk.toarray()
+        # a sparse product costs the sum over users of their likes squared; a sparse x
+        # dense one costs every like times every modelled item
+        gram = (x.T @ x).toarray()
         gram[np.diag_indices_from(gram)] += self.config.lam
         p = scipy.linalg.inv(gram, overwrite_a=True, check_finite=False)
         del gram
