@@ -101,6 +101,20 @@ class TextInputs:
     tmdb: pl.DataFrame | None = None
 
 
+class _Steps:
+    """Runs the steps of one stage, logging each with its own time (no step hidden in
+    another's line)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+
+    def __call__(self, name: str, func: Any, *args: Any) -> Any:
+        started = time.perf_counter()
+        out = func(*args)
+        log.info("%s: %s in %.2fs", self.what, name, time.perf_counter() - started)
+        return out
+
+
 def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
     return ratings.filter(pl.col(RATING) >= threshold).select(
         USER_ID, MOVIE_ID, pl.lit(1, dtype=pl.Int8).alias("label")
@@ -163,7 +177,7 @@ class HybridRecommender(BaseRecommender):
         tags = read_keyed(tags, "tags", [MOVIE_ID], read)
         links = read_keyed(links, "links", [MOVIE_ID], read)
         self._forget()  # a refit that fails must not leave the previous fit in place
-        window = per_user_split(ratings)
+        window = _Steps("fit")("label window split", per_user_split, ratings)
         if window.test.is_empty():
             # bad input (a release too small), not a caller mistake: a RecoError, exit 2
             users = int(ratings[USER_ID].n_unique()) if ratings.height else 0
@@ -175,8 +189,9 @@ class HybridRecommender(BaseRecommender):
         # cut at the whole label window, movies unseen in the feature window included
         label_period = held_out(ratings, window.train)
         feature_text = replace(text, tags=tags_before_label_window(tags, label_period))
-        feature_interactions = Interactions.from_ratings(window.train)
-        tuned = self._tune(feature_interactions, window.test)
+        feature_interactions = _Steps("feature window")(
+            "id maps and rating matrix", Interactions.from_ratings, window.train)
+        tuned = _Steps("feature window")("tuning", self._tune, feature_interactions, window.test)
         config = apply_choices(self.config, tuned.report, {"cf": "cf", "item": "item"})
         stage, _, embeddings = self._stage_one(window.train, feature_text, config=config,
                                                interactions=feature_interactions,
@@ -234,28 +249,34 @@ class HybridRecommender(BaseRecommender):
         cfg = config or self.config
         fitted = fitted or {}
         started = time.perf_counter()
+        step = _Steps(f"stage one on {ratings.height:,} ratings")
         if interactions is None:
-            interactions = Interactions.from_ratings(ratings)
-        cf = fitted.get("cf") or ALSRecommender(cfg.cf).fit_interactions(interactions)
-        rating: Recommender = (
-            ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
-            else SVDRecommender(cfg.rating_svd)
-        ).fit_interactions(interactions)
+            interactions = step("id maps and rating matrix", Interactions.from_ratings, ratings)
+        cf = fitted.get("cf") or step("implicit ALS", ALSRecommender(cfg.cf).fit_interactions,
+                                      interactions)
+        rating: Recommender = step(
+            "rating model", (ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
+                             else SVDRecommender(cfg.rating_svd)).fit_interactions, interactions)
         content = None
         if cfg.use_content:
             if embeddings is None:
-                embeddings = embed_movies(text.movies, cfg.content, text.tags, text.links,
-                                          text.tmdb)
-            content = ContentRecommender(cfg.content).fit_embeddings(interactions, embeddings)
-        item = (fitted.get("item") or EASERecommender(cfg.item).fit_interactions(interactions)
+                embeddings = step("content text embeddings", embed_movies, text.movies,
+                                  cfg.content, text.tags, text.links, text.tmdb)
+            content = step("content profiles",
+                           ContentRecommender(cfg.content).fit_embeddings, interactions,
+                           embeddings)
+        item = (fitted.get("item") or step("EASE item-item",
+                                           EASERecommender(cfg.item).fit_interactions,
+                                           interactions)
                 if cfg.use_item else None)
-        popular = PopularityRecommender(
-            PopularityConfig(like_threshold=cfg.like_threshold)).fit_interactions(interactions)
-        tables = build_feature_tables(ratings, text.movies, cfg.features)
+        popular = step("popularity", PopularityRecommender(
+            PopularityConfig(like_threshold=cfg.like_threshold)).fit_interactions, interactions)
+        tables = step("feature tables", build_feature_tables, ratings, text.movies, cfg.features)
+        time_popularity = step("time popularity", TimePopularity.from_ratings, ratings)
+        recent = step("recent items", RecentItems.from_ratings, ratings)
         log.info("stage one on %d ratings in %.1fs", ratings.height, time.perf_counter() - started)
         stage = StageOne(cf, rating, content, popular, tables,
-                         text.movies.select(MOVIE_ID, GENRES, YEAR),
-                         TimePopularity.from_ratings(ratings), RecentItems.from_ratings(ratings),
+                         text.movies.select(MOVIE_ID, GENRES, YEAR), time_popularity, recent,
                          like_threshold=cfg.like_threshold, item=item)
         return stage, interactions, embeddings
 
@@ -270,8 +291,9 @@ class HybridRecommender(BaseRecommender):
         users = np.sort(liked[USER_ID].unique().to_numpy())
         if users.size > cfg.ranker.max_train_users:
             users = np.sort(rng.choice(users, cfg.ranker.max_train_users, replace=False))
-        people = stage.store.known_users(users)
-        candidates = generate_candidates(people, stage.store, cfg.candidates)
+        step = _Steps("boosters")
+        people = step("user contexts", stage.store.known_users, users)
+        candidates = step("candidates", generate_candidates, people, stage.store, cfg.candidates)
         labels = candidates.frame(people).join(
             liked, on=[USER_ID, MOVIE_ID], how="left", maintain_order="left"
         )["label"].fill_null(0).to_numpy()
@@ -279,29 +301,27 @@ class HybridRecommender(BaseRecommender):
             pl.col(USER_ID).is_in(pl.Series(users).implode())).height, 1))
         n_candidate_rows = len(candidates)
         # the CF rank is among all of a user's candidates, so it is taken before sampling
-        cf_rank = cf_score_rank(stage, people, candidates.rows, candidates.movie_ids)
+        cf_rank = step("CF rank of candidates", cf_score_rank, stage, people, candidates.rows,
+                       candidates.movie_ids)
         picked = sample_rows(labels, cfg.ranker.max_train_rows, rng)
         labels = labels[picked]
         extra = {f"rank_in_{s}": r[picked] for s, r in candidates.ranks.items()}
-        features = pair_features(stage, people, candidates.rows[picked],
-                                 candidates.movie_ids[picked], RANK_FEATURES,
-                                 extra | {"cf_score_rank": cf_rank[picked]})
+        features = step("ranker rows", pair_features, stage, people, candidates.rows[picked],
+                        candidates.movie_ids[picked], RANK_FEATURES,
+                        extra | {"cf_score_rank": cf_rank[picked]})
         groups = np.bincount(candidates.rows[picked])
         groups = groups[groups > 0]
         ranking = cfg.ranker.objective.startswith("rank:")
-        ranker = fit_booster(
-            features, labels, RANK_FEATURES, cfg.ranker,
-            cfg.ranker.objective, groups if ranking else None,
-        )
+        ranker = step("ranker XGBoost", fit_booster, features, labels, RANK_FEATURES,
+                      cfg.ranker, cfg.ranker.objective, groups if ranking else None)
         rated = label_window.filter(pl.col(USER_ID).is_in(pl.Series(users).implode()))
         rated = rated[sample_rows(np.zeros(rated.height), cfg.ranker.max_train_rows, rng,
                                   keep_positives=False)]
-        like_rows = build_rows(rated.select(USER_ID, MOVIE_ID), stage, LIKE_FEATURES)
-        like_model = fit_booster(
-            to_matrix(like_rows, LIKE_FEATURES),
-            (rated[RATING].to_numpy() >= threshold).astype(np.int8),
-            LIKE_FEATURES, cfg.ranker, "binary:logistic",
-        )
+        like_rows = step("like rows", build_rows, rated.select(USER_ID, MOVIE_ID), stage,
+                         LIKE_FEATURES)
+        like_model = step("like model XGBoost", fit_booster, to_matrix(like_rows, LIKE_FEATURES),
+                          (rated[RATING].to_numpy() >= threshold).astype(np.int8),
+                          LIKE_FEATURES, cfg.ranker, "binary:logistic")
         windows = {
             "ranker_users": int(users.size),
             "candidate_rows": n_candidate_rows,

@@ -278,6 +278,13 @@ def run_build(sizes: list[Size], stages: list[str], repeats: int, root: Path,
         if ratios:
             entry["pandas_over_polars_runs"] = ratios
             entry["pandas_over_polars"] = round(float(np.median(ratios)), 2)
+        # the whole build as a multiple of one implicit-ALS fit, within each repeat
+        pairs = zip(runs.get("cf", []), runs.get("train", []))
+        ratios = [round(b["seconds"] / a["seconds"], 3) for a, b in pairs
+                  if "error" not in a and "error" not in b and a["seconds"] > 0]
+        if ratios:
+            entry["build_over_als_runs"] = ratios
+            entry["build_over_als"] = round(float(np.median(ratios)), 2)
         result["sizes"].append(entry)
     ratings = [e["n_ratings"] for e in result["sizes"]]
     result["growth_exponent"] = {

@@ -121,10 +121,16 @@ def instrument_training(profile: Profile) -> None:
     from reco.ranking import hybrid
 
     profile.wrap(hybrid.HybridRecommender, "_stage_one", "stage one (both windows)")
-    profile.wrap(hybrid.ALSRecommender, "fit", lambda model, *a: f"ALS {model.config.feedback}")
-    profile.wrap(hybrid.SVDRecommender, "fit", "SVD rating model")
-    profile.wrap(hybrid.ContentRecommender, "fit", "content")
-    profile.wrap(hybrid.PopularityRecommender, "fit", "popularity")
+    # the hybrid fits its models on shared interactions (fit_interactions, not fit)
+    profile.wrap(hybrid.HybridRecommender, "_tune", "tuning (feature window)")
+    profile.wrap(hybrid.ALSRecommender, "fit_interactions",
+                 lambda model, *a, **k: f"ALS {model.config.feedback}")
+    profile.wrap(hybrid.SVDRecommender, "fit_interactions", "SVD rating model")
+    profile.wrap(hybrid.EASERecommender, "fit_interactions", "EASE item-item")
+    profile.wrap(hybrid, "embed_movies", "content: text embeddings")
+    profile.wrap(hybrid.ContentRecommender, "fit_embeddings", "content: profiles")
+    profile.wrap(hybrid.PopularityRecommender, "fit_interactions", "popularity")
+    profile.wrap(hybrid.Interactions, "from_ratings", "id maps and rating matrix")
     profile.wrap(hybrid, "build_feature_tables", "features")
     profile.wrap(TimePopularity, "from_ratings", "time popularity")
     profile.wrap(RecentItems, "from_ratings", "recent items")

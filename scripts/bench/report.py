@@ -139,6 +139,14 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
                       f"{e['label']} " + runs_cell(e["pandas_over_polars"],
                                                    e["pandas_over_polars_runs"], "{:.2f}") + "x"
                       for e in ratios), ""]
+    multiples = [e for e in sizes if "build_over_als" in e]
+    if multiples:
+        lines += ["**The whole build as a multiple of one implicit-ALS fit** (64 factors, 15 "
+                  "iterations, on the same likes; train seconds / ALS seconds within each "
+                  "repeat; median and runs): " + ", ".join(
+                      f"{e['label']} " + runs_cell(e["build_over_als"],
+                                                   e["build_over_als_runs"], "{:.2f}") + "x"
+                      for e in multiples), ""]
     loads = [r["load_average"] for e in sizes for v in e["stages"].values() for r in v["runs"]
              if r.get("load_average") is not None]
     if loads:
