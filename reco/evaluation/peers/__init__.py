@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from reco.config import ConfigBase, check_int
-from reco.evaluation.peers.ease_recency import EASERecencyConfig, EASERecencyPeer
+from reco.evaluation.peers.ease_recency import EASERecencyConfig, EASERecencyPeer, SharedEASE
 from reco.evaluation.peers.external import (
     ImplicitALSPeer,
     SurpriseSVDPeer,
@@ -52,7 +52,7 @@ from reco.models.popularity import PopularityRecommender
 __all__ = [
     "EASEConfig", "EASERecencyConfig", "EASERecencyPeer", "EASERecommender", "ItemKNNConfig",
     "ItemKNNPeer", "PEER_NAMES", "RP3betaConfig", "RP3betaPeer", "SLIMConfig", "SLIMPeer",
-    "TruncatedSVDConfig", "TruncatedSVDPeer", "TuneResult", "peer_factories", "tune",
+    "SharedEASE", "TruncatedSVDConfig", "TruncatedSVDPeer", "TuneResult", "peer_factories", "tune",
 ]
 
 log = logging.getLogger(__name__)
@@ -123,7 +123,7 @@ def peer_factories(available_only: bool = True) -> dict[str, Callable[..., Recom
     """
     factories: dict[str, Callable[..., Recommender]] = {
         PEER_NAMES["popularity"]: PopularityRecommender,
-        PEER_NAMES["ease"]: EASERecommender,
+        PEER_NAMES["ease"]: SharedEASE,  # EASERecommender's numbers, solves shared
         PEER_NAMES["truncated_svd"]: TruncatedSVDPeer,
     }
     if not available_only or implicit_available():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,11 +27,14 @@ from reco.data.split import LIKE_THRESHOLD
 from reco.evaluation.peers._item_item import like_matrix
 from reco.exceptions import ConfigError, ModelFitError
 from reco.models.base import Recommender
-from reco.models.ease import EASE_MAX_ITEMS
+from reco.models.ease import EASE_MAX_ITEMS, EASERecommender
 
-#: The last B solved, by (like matrix digest, lambda): tuning the half-life refits the same
-#: matrix at the same lambda several times, and B is the whole cost of a fit.
-_LAST_B: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
+#: The last B solved, by (like matrix digest, lambda), most recent last: tuning the half-life
+#: refits the same matrix at the same lambda several times, the EASE lines of one run share
+#: lambdas, and B is the whole cost of a fit. Four entries bound the memory (4 x 256 MB at
+#: ml-latest-small's 8,000 liked items).
+_RECENT_B: OrderedDict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = OrderedDict()
+_RECENT_B_SIZE = 4
 
 
 def ease_weights(likes: sp.csr_matrix, lam: float, max_items: int | None = None
@@ -40,8 +44,9 @@ def ease_weights(likes: sp.csr_matrix, lam: float, max_items: int | None = None
     refitting the same matrix at the same lambda (another half-life) costs nothing."""
     digest = hashlib.sha1(likes.indptr.tobytes() + likes.indices.tobytes()).hexdigest()
     key = (f"{digest}:{likes.shape}", float(lam))
-    if key in _LAST_B:
-        return _LAST_B[key]
+    if key in _RECENT_B:
+        _RECENT_B.move_to_end(key)
+        return _RECENT_B[key]
     active = np.flatnonzero(np.diff(likes.tocsc().indptr))
     limit = max_items or EASE_MAX_ITEMS
     if active.size > limit:
@@ -57,8 +62,9 @@ def ease_weights(likes: sp.csr_matrix, lam: float, max_items: int | None = None
     p /= -np.diag(p)  # column j divided by -P_jj
     np.fill_diagonal(p, 0.0)
     result = (active.astype(np.int64), p.astype(np.float32))
-    _LAST_B.clear()
-    _LAST_B[key] = result
+    _RECENT_B[key] = result
+    while len(_RECENT_B) > _RECENT_B_SIZE:
+        _RECENT_B.popitem(last=False)
     return result
 
 
@@ -141,3 +147,13 @@ class EASERecencyPeer(Recommender):
         scores = np.zeros(self.n_items, dtype=np.float32)
         scores[self.active_] = x[self.active_] @ self.B_
         return scores
+
+
+class SharedEASE(EASERecommender):
+    """:class:`~reco.models.ease.EASERecommender` with its B from :func:`ease_weights` (the
+    same numbers), so the evaluation's EASE lines (tuned, lambda 300, recency-weighted)
+    share the solves of one run instead of repeating them."""
+
+    def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
+        self.active_, self.B_ = ease_weights(like_matrix(matrix, self.config.like_threshold),
+                                             self.config.lam, self.config.max_items)

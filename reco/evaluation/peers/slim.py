@@ -15,10 +15,11 @@ coordinate update of w_k is::
     w_k = max(0, (G_kj - sum_{l != k} G_kl w_l) / n - alpha l1_ratio)
           / (G_kk / n + alpha (1 - l1_ratio))
 
-The loop runs over the neighbour slots k for a block of targets at once (NumPy over the
-block), so one fit of ml-latest-small takes seconds where one scikit-learn fit per item
-takes ~18 s. The neighbour restriction is the usual SLIM speed-up (fsSLIM); weights outside
-N_j are 0.
+The loop runs over the neighbour slots k for a block of 2,048 targets at once (NumPy over
+the block). It reaches scikit-learn's solution (tested) in about the same time as one
+scikit-learn fit per item (both ~18-25 s for ml-latest-small at 100 neighbours on 2 shared
+cores, measured 2026-12-01); it needs no per-item Python loop. The neighbour restriction
+is the usual SLIM speed-up (fsSLIM); weights outside N_j are 0.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reco.config import check_choice
-from reco.evaluation.peers.ease_recency import EASERecencyConfig, EASERecencyPeer
+from reco.evaluation.peers.ease_recency import EASERecencyConfig, EASERecencyPeer, SharedEASE
 from reco.evaluation.peers.external import (
     ImplicitALSConfig,
     ImplicitALSPeer,
@@ -26,7 +26,7 @@ from reco.evaluation.peers.rp3beta import RP3betaConfig, RP3betaPeer
 from reco.evaluation.peers.slim import SLIMConfig, SLIMPeer
 from reco.evaluation.peers.tuning import Grid
 from reco.models.base import Recommender
-from reco.models.ease import EASEConfig, EASERecommender
+from reco.models.ease import EASEConfig
 
 GRID_SIZES = ("full", "small", "smoke")
 
@@ -48,7 +48,7 @@ class TunedPeer:
 
 
 def _ease(**point: Any) -> Recommender:
-    return EASERecommender(EASEConfig(**point))
+    return SharedEASE(EASEConfig(**point))
 
 
 def _ease_recency(**point: Any) -> Recommender:
@@ -71,7 +71,7 @@ def _itemknn(**point: Any) -> Recommender:
     return ItemKNNPeer(ItemKNNConfig(**point))
 
 
-# The full grids are the protocol's (shared/EVALUATION.md, "Tuned peers"), cut to what 2
+# The full grids are the protocol's (docs/EVALUATION.md, "Tuned peers"), cut to what 2
 # cores fit in the headline run's ~10 minutes, around the values the protocol's own tuning
 # chose on ml-latest-small; each cut is said in docs/EVALUATION.md.
 TUNED_PEERS: tuple[TunedPeer, ...] = (
