@@ -92,4 +92,6 @@ def test_the_harness_runs_end_to_end_on_tiny_data(source, tmp_path):
         assert row["best_tuned_peer"] and np.isfinite(row["ratio"])
         assert (out / row["release"] / "evaluation.md").is_file()
     text = (out / "generality.md").read_text()
-    assert "reco full / best tuned peer = " in text and "| synthetic-tiny-a | per-user |" in text
+    assert "| synthetic-tiny-a | per-user |" in text and "| reco full (two-stage" in text
+    report = (out / "synthetic-tiny-a" / "evaluation.md").read_text()
+    assert "reco full / best tuned peer = " in report
