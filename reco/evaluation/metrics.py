@@ -1,4 +1,4 @@
-"""The metrics of the evaluation protocol (``shared/EVALUATION.md``, reco-eval v1).
+"""The metrics of the evaluation protocol (``docs/EVALUATION.md``, reco-eval v1).
 
 Top-N ranking at cut-off ``k`` for a user with relevant set ``R`` (``|R| >= 1``) and a
 recommended list ``r_1 .. r_k``, with ``h_j = 1`` when ``r_j`` is in ``R`` (binary gains)::

@@ -1,4 +1,4 @@
-"""reco against its peers on one split, in one run (``shared/EVALUATION.md``, reco-eval v1).
+"""reco against its peers on one split, in one run (``docs/EVALUATION.md``, reco-eval v1).
 
 :func:`run_evaluation` fits every method on the same training part, measures top-N
 ranking, rating prediction and like/dislike classification on the same test part, and
@@ -29,12 +29,8 @@ from reco.data.split import (
     tags_before_label_window,
 )
 from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
-from reco.evaluation.peers import (
-    EASE_LAMBDA_GRID,
-    EASERecommender,
-    peer_factories,
-    tune_ease_lambda,
-)
+from reco.evaluation.peers import TuneResult, peer_factories, tune
+from reco.evaluation.peers.tuned import TunedPeer, tuned_peers
 from reco.models.base import BaseRecommender, Recommender
 from reco.models.content import ContentRecommender
 from reco.models.mf import ALSRecommender, SVDRecommender
@@ -44,6 +40,8 @@ from reco.ranking.hybrid import HybridConfig, HybridRecommender
 
 log = logging.getLogger(__name__)
 MIN_USERS_FOR_GLOBAL_SPLIT = 1_000
+RECO_FULL = "reco full (two-stage + XGBoost)"
+TUNED_PEER = "tuned peer"
 
 
 @dataclass(frozen=True)
@@ -51,26 +49,63 @@ class Method:
     """One line of the comparison: a name, a kind and how to build and fit it."""
 
     name: str
-    kind: str  # "peer" or "reco"
+    kind: str  # "tuned peer", "peer" (untuned reference) or "reco"
     fit: Callable[[Split], BaseRecommender]
     predicts_ratings: bool = False  # RMSE/MAE are reported only for rating predictors
 
 
-def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfig,
-             include_hybrid: bool, ease_grid: tuple[float, ...]) -> list[Method]:
-    def fit_ease(split: Split) -> Recommender:
-        lam, table = tune_ease_lambda(split.train, grid=ease_grid)
-        log.info("EASE lambda tuned on an inner split of train: %s (%s)", lam, table)
-        return EASERecommender.with_lambda(lam).fit(split.train)
+class Tuner:
+    """Tunes the tuned peers on each split's inner split and keeps what they chose, per
+    split kind (``per_user``, ``global_time``), for the report."""
 
+    def __init__(self, grid_size: str, k: int = 10) -> None:
+        self.grid_size, self.k = grid_size, k
+        self.results: dict[str, dict[str, TuneResult]] = {}
+        self._inner: dict[str, tuple[pl.DataFrame, Split]] = {}
+
+    def _inner_split(self, split: Split) -> Split:
+        cached = self._inner.get(split.kind)
+        if cached is None or cached[0] is not split.train:  # one inner split per outer one
+            cached = (split.train, per_user_split(split.train))
+            self._inner[split.kind] = cached
+        return cached[1]
+
+    def grid(self, peer: TunedPeer, kind: str) -> list[dict[str, Any]]:
+        """``peer``'s grid, its inherited parameter set from the peer it follows."""
+        stages = [dict(stage) for stage in peer.grid(self.grid_size)]
+        if peer.inherit is not None:
+            source, param = peer.inherit
+            chosen = self.results.get(kind, {}).get(source)
+            if chosen is not None and param in chosen.params:
+                stages[0][param] = [chosen.params[param]]
+        return stages
+
+    def fitter(self, peer: TunedPeer) -> Callable[[Split], BaseRecommender]:
+        def fit(split: Split) -> BaseRecommender:
+            result = tune(peer.factory, self.grid(peer, split.kind), split.train, k=self.k,
+                          inner=self._inner_split(split), name=peer.name)
+            self.results.setdefault(split.kind, {})[peer.name] = result
+            log.info("%s: chose %s on the inner split (inner NDCG@%d %.4f, %d points, %.0fs)",
+                     peer.name, result.params, self.k, result.score, result.table.height,
+                     result.seconds)
+            return peer.factory(**result.params).fit(split.train)
+        return fit
+
+    def report(self, kind: str) -> dict[str, Any]:
+        return {name: r.to_dict() for name, r in self.results.get(kind, {}).items()}
+
+
+def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfig,
+             include_hybrid: bool, tuner: Tuner) -> list[Method]:
     def seen_tags(split: Split) -> pl.DataFrame | None:
         return tags_seen_in_train(data.tags, split, data.ratings)
 
-    methods = [Method("EASE (lambda tuned on train)", "peer", fit_ease)]
+    peers, _ = tuned_peers()
+    methods = [Method(peer.name, TUNED_PEER, tuner.fitter(peer)) for peer in peers]
+    # the untuned reference peers stay: they anchor the history of the figures
     for name, factory in peer_factories(available_only=True).items():
-        if "EASE" not in name:
-            methods.append(Method(name, "peer", _fit_on_train(factory),
-                                  predicts_ratings=name.startswith("Surprise")))
+        methods.append(Method(name, "peer", _fit_on_train(factory),
+                              predicts_ratings=name.startswith("Surprise")))
     methods += [
         Method("reco CF (implicit ALS)", "reco",
                lambda s: ALSRecommender(config.cf).fit(s.train)),
@@ -83,11 +118,24 @@ def _methods(data: MovieLensData, tmdb: pl.DataFrame | None, config: HybridConfi
             s.train, data.movies, tags=seen_tags(s), links=data.links, tmdb=tmdb)),
     ]
     if include_hybrid:
-        methods.append(Method("reco full (two-stage + XGBoost)", "reco",
+        methods.append(Method(RECO_FULL, "reco",
                               lambda s: HybridRecommender(config).fit(
                                   s.train, data.movies, tags=seen_tags(s),
                                   links=data.links, tmdb=tmdb)))
     return methods
+
+
+def headline_ratio(rows: list[dict[str, Any]], k: int = 10) -> dict[str, Any] | None:
+    """reco full's NDCG@k over the best tuned peer's (None without both)."""
+    metric = f"ndcg@{k}"
+    tuned = [r for r in rows if r["kind"] == TUNED_PEER]
+    full = next((r for r in rows if r["method"] == RECO_FULL), None)
+    if not tuned or full is None:
+        return None
+    best = max(tuned, key=lambda r: r[metric])
+    return {"best_tuned_peer": best["method"], "best_tuned_peer_ndcg": best[metric],
+            "reco_full_ndcg": full[metric],
+            "ratio": full[metric] / best[metric] if best[metric] > 0 else float("nan")}
 
 
 def _fit_on_train(factory: Callable[[], Recommender]) -> Callable[[Split], BaseRecommender]:
@@ -160,20 +208,32 @@ def fast_config() -> HybridConfig:
 
 def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
                    config: HybridConfig | None = None, k: int = 10,
-                   include_hybrid: bool = True,
-                   ease_grid: tuple[float, ...] = EASE_LAMBDA_GRID) -> dict[str, Any]:
-    """The whole comparison on ``data``; see the module docstring."""
+                   include_hybrid: bool = True, grid_size: str = "full",
+                   classifiers: bool = True) -> dict[str, Any]:
+    """The whole comparison on ``data``; see the module docstring.
+
+    ``grid_size``: the tuned peers' grids (:mod:`reco.evaluation.peers.tuned`);
+    ``classifiers``: also fit the like/dislike classifier comparison (minutes of random
+    forests on large releases; the generality suite leaves it out).
+    """
     from reco.evaluation.like_classifiers import classification_comparison
 
     config = config or HybridConfig()
     split = per_user_split(data.ratings)
+    _, skipped = tuned_peers()
+    for name, reason in skipped.items():
+        log.warning("tuned peer %s skipped: %s", name, reason)
     report: dict[str, Any] = {"protocol": PROTOCOL, "data": data.summary(),
                               "split": split.summary(), "k": k, "config": config.to_dict(),
-                              "ease_grid": list(ease_grid)}
-    methods = _methods(data, tmdb, config, include_hybrid, ease_grid)
+                              "grid_size": grid_size, "skipped_peers": skipped}
+    tuner = Tuner(grid_size, k)
+    methods = _methods(data, tmdb, config, include_hybrid, tuner)
+    started = time.perf_counter()
     rows, fitted = evaluate_methods(data, split, methods, k)
     report["topn"] = rows
-    hybrid = fitted.get("reco full (two-stage + XGBoost)")
+    report["tuning"] = tuner.report(split.kind)
+    report["ratio"] = headline_ratio(rows, k)
+    hybrid = fitted.get(RECO_FULL)
     if isinstance(hybrid, HybridRecommender):
         test = split.test
         p_like = hybrid.predict_like(test[USER_ID].to_numpy(), test[MOVIE_ID].to_numpy())
@@ -182,15 +242,22 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
         report["importance"] = {"ranker": importance(hybrid.ranker_),
                                 "like_model": importance(hybrid.like_model_)}
         report["windows"] = hybrid.window_
-        tags = tags_seen_in_train(data.tags, split, data.ratings)
-        context = {"movies": data.movies, "tags": tags, "links": data.links, "tmdb": tmdb}
-        report["classification"] = classification_comparison(split, hybrid, context)
+        if classifiers:
+            tags = tags_seen_in_train(data.tags, split, data.ratings)
+            context = {"movies": data.movies, "tags": tags, "links": data.links, "tmdb": tmdb}
+            report["classification"] = classification_comparison(split, hybrid, context)
+    del fitted
+    report["seconds"] = {"per_user": round(time.perf_counter() - started, 1)}
     ranked_users = split.summary()["ranked_users"]
     strict = global_time_split(data.ratings)
     strict_users = strict.summary()["ranked_users"]
     if int(strict_users) >= MIN_USERS_FOR_GLOBAL_SPLIT:
+        started = time.perf_counter()
         strict_rows, _ = evaluate_methods(data, strict, methods, k)
-        report["global_time_split"] = {"split": strict.summary(), "topn": strict_rows}
+        report["global_time_split"] = {"split": strict.summary(), "topn": strict_rows,
+                                       "tuning": tuner.report(strict.kind),
+                                       "ratio": headline_ratio(strict_rows, k)}
+        report["seconds"]["global_time"] = round(time.perf_counter() - started, 1)
     else:
         report["global_time_split"] = {
             "skipped": f"ranks {strict_users} users (< {MIN_USERS_FOR_GLOBAL_SPLIT}); "
@@ -199,18 +266,15 @@ def run_evaluation(data: MovieLensData, *, tmdb: pl.DataFrame | None = None,
     return report
 
 
-#: The two-point EASE grid of a ``fast`` run (the full grid is :data:`EASE_LAMBDA_GRID`).
-FAST_EASE_GRID = (100.0, 300.0)
-
-
 def evaluate_release(data_dir: str | Path | None, out: str | Path, *,
                      tmdb_path: str | Path | None = None, k: int = 10,
                      include_hybrid: bool = True, fast: bool = False,
-                     command: str = "") -> dict[str, Path]:
+                     grid_size: str | None = None, command: str = "") -> dict[str, Path]:
     """:func:`run_evaluation` on a release (the embedded default when ``data_dir`` is None)
     and its report into ``out``; returns the files written by name.
 
-    ``fast``: :func:`fast_config` and :data:`FAST_EASE_GRID`, a smoke run, not a benchmark.
+    ``fast``: :func:`fast_config` and the ``"smoke"`` grids, a smoke run, not a benchmark.
+    ``grid_size``: the tuned peers' grids (default ``"full"``, ``"smoke"`` when ``fast``).
     ``command``: the command line, quoted in the Markdown so the run can be repeated.
     """
     from reco.data.tmdb import read_tmdb_movies
@@ -220,8 +284,10 @@ def evaluate_release(data_dir: str | Path | None, out: str | Path, *,
     charts_available()
     data = load_data(data_dir)
     tmdb = None if tmdb_path is None else read_tmdb_movies(tmdb_path)
-    extra: dict[str, Any] = {"config": fast_config(), "ease_grid": FAST_EASE_GRID} if fast else {}
-    report = run_evaluation(data, tmdb=tmdb, k=k, include_hybrid=include_hybrid, **extra)
+    extra: dict[str, Any] = {"config": fast_config()} if fast else {}
+    grid_size = grid_size or ("smoke" if fast else "full")
+    report = run_evaluation(data, tmdb=tmdb, k=k, include_hybrid=include_hybrid,
+                            grid_size=grid_size, **extra)
     paths = write_report(report, out, command)
     for name, path in paths.items():
         log.info("%s: %s", name, path)

@@ -46,20 +46,60 @@ def classification_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _value(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def ratio_line(ratio: dict[str, Any] | None) -> str:
+    """The headline: "reco full / best tuned peer = x.xx" with both NDCGs."""
+    if not ratio:
+        return "reco full / best tuned peer: not measured (reco full or the tuned peers left out)."
+    return (f"**reco full / best tuned peer = {ratio['ratio']:.2f}** (reco full NDCG@10 "
+            f"{ratio['reco_full_ndcg']:.4f}; best tuned peer: {ratio['best_tuned_peer']}, "
+            f"{ratio['best_tuned_peer_ndcg']:.4f}).")
+
+
+def tuning_table(tuning: dict[str, Any], skipped: dict[str, str] | None = None) -> str:
+    """Per tuned peer: the chosen values, their inner NDCG, and the grid searched."""
+    lines = ["| tuned peer | chosen | inner NDCG@10 | grid (stages, searched in order) | "
+             "points | on the grid's edge | tuning s |",
+             "| --- | --- | ---: | --- | ---: | --- | ---: |"]
+    for name, result in tuning.items():
+        chosen = ", ".join(f"{k} {_value(v)}" for k, v in result["params"].items())
+        grid = "; then ".join(
+            ", ".join(f"{k} {{{', '.join(_value(v) for v in values)}}}"
+                      for k, values in stage.items())
+            for stage in result["grid"])
+        edge = ", ".join(result.get("on_edge", [])) or "none"
+        lines.append(f"| {name} | {chosen} | {result['score']:.4f} | {grid} | "
+                     f"{result['n_points']} | {edge} | {result['seconds']:.0f} |")
+    for name, reason in (skipped or {}).items():
+        lines.append(f"| {name} | skipped: {reason} | | | | | |")
+    return "\n".join(lines)
+
+
 def to_markdown(report: dict[str, Any], command: str) -> str:
     k = report["k"]
     split = report["split"]
     parts = [
-        f"Protocol {report['protocol']} (`shared/EVALUATION.md`), one split, one run.",
+        f"Protocol {report['protocol']} (`docs/EVALUATION.md`), one split, one run.",
         f"Command: `{command}`",
         "",
         f"Split: train {split['train_ratings']:,} ratings / test {split['test_ratings']:,} / "
         f"{split['ranked_users']:,} ranked users / {split['train_movies']:,} candidate movies.",
         "",
+        ratio_line(report.get("ratio")),
+        "",
         f"### Top-{k} ranking",
         "",
         topn_table(report["topn"], k),
     ]
+    if report.get("tuning") or report.get("skipped_peers"):
+        parts += ["", f"### Tuned peers: chosen on the inner split of train (grids: "
+                      f"{report.get('grid_size', 'full')})", "",
+                  tuning_table(report.get("tuning", {}), report.get("skipped_peers"))]
     like = report.get("reco_like_model")
     if like:
         parts += ["", "### reco's like/dislike model on the test rows", "",
@@ -76,7 +116,11 @@ def to_markdown(report: dict[str, Any], command: str) -> str:
     else:
         s = strict["split"]
         parts += [f"Train {s['train_ratings']:,} / test {s['test_ratings']:,} / "
-                  f"{s['ranked_users']:,} ranked users.", "", topn_table(strict["topn"], k)]
+                  f"{s['ranked_users']:,} ranked users.", "", ratio_line(strict.get("ratio")),
+                  "", topn_table(strict["topn"], k)]
+        if strict.get("tuning"):
+            parts += ["", "Tuned on the inner split of the global split's train:", "",
+                      tuning_table(strict["tuning"])]
     if report.get("windows"):
         parts += ["", "### reco's training windows", "", "```",
                   json.dumps(report["windows"], indent=2), "```"]
@@ -123,13 +167,15 @@ def write_charts(report: dict[str, Any], out: Path) -> dict[str, Path]:
     fig, axes = plt.subplots(1, len(metrics), figsize=(15, 0.45 * len(rows) + 1.8), sharey=True)
     for ax, metric in zip(axes, metrics):
         values = [r.get(metric, 0.0) for r in rows]
-        colors = ["#d95f02" if r["kind"] == "reco" else "#7570b3" for r in rows]
+        colors = ["#d95f02" if r["kind"] == "reco" else
+                  "#1b9e77" if r["kind"] == "tuned peer" else "#7570b3" for r in rows]
         ax.barh(names, values, color=colors)
         ax.set_title(metric)
         ax.invert_yaxis()
         for y, v in enumerate(values):
             ax.text(v, y, f" {v:.3f}", va="center", fontsize=8)
-    fig.suptitle("reco (orange) and peers (purple), same split, same run")
+    fig.suptitle("reco (orange), tuned peers (green) and reference peers (purple), "
+                 "same split, same run")
     fig.tight_layout()
     paths["methods_png"] = out / "methods.png"
     fig.savefig(paths["methods_png"], dpi=110)

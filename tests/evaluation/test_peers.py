@@ -8,18 +8,24 @@ import pytest
 
 import reco.evaluation.peers.external as external
 import reco.models.ease as ease_module
-from reco.columns import RATINGS_SCHEMA
 from reco.data.movielens import load_movielens
 from reco.data.split import per_user_split
 from reco.evaluation import peers
 from reco.evaluation.metrics import evaluate_topn
 from reco.evaluation.peers import (
     EASEConfig,
+    EASERecencyConfig,
+    EASERecencyPeer,
     EASERecommender,
+    ItemKNNConfig,
+    ItemKNNPeer,
+    RP3betaConfig,
+    RP3betaPeer,
+    SLIMConfig,
+    SLIMPeer,
     TruncatedSVDConfig,
     TruncatedSVDPeer,
     peer_factories,
-    tune_ease_lambda,
 )
 from reco.evaluation.peers.external import (
     ImplicitALSConfig,
@@ -33,6 +39,9 @@ from reco.evaluation.peers.external import (
 from reco.exceptions import ModelFitError
 from reco.models.base import Recommender
 from reco.models.popularity import PopularityRecommender
+from tests.evaluation.peer_fixtures import block_ratings as _block_ratings
+from tests.evaluation.peer_fixtures import frame as _frame
+from tests.evaluation.peer_fixtures import random_ratings as _random_ratings
 
 
 def _needs(available: bool, pip_name: str, module: str) -> pytest.MarkDecorator:
@@ -42,34 +51,6 @@ def _needs(available: bool, pip_name: str, module: str) -> pytest.MarkDecorator:
 
 needs_implicit = _needs(implicit_available(), "implicit", "implicit.cpu.als")
 needs_surprise = _needs(surprise_available(), "scikit-surprise", "surprise")
-
-
-def _frame(rows: list[tuple[int, int, float, int]]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=RATINGS_SCHEMA, orient="row")
-
-
-def _block_ratings() -> pl.DataFrame:
-    """Users 1-6 like all of movies 1-3, users 7-12 all of movies 4-6; user 13 liked
-    movies 1 and 2 (3 is held out) and disliked movie 6."""
-    rows = [(u, m, 5.0, 10 * u + m) for u in range(1, 7) for m in (1, 2, 3)]
-    rows += [(u, m, 4.5, 10 * u + m) for u in range(7, 13) for m in (4, 5, 6)]
-    rows += [(13, 1, 4.0, 500), (13, 2, 4.0, 501), (13, 6, 1.0, 502)]
-    return _frame(rows)
-
-
-def _random_ratings(seed: int = 0, n_users: int = 30, n_movies: int = 40,
-                    per_user: int = 15) -> pl.DataFrame:
-    """Half-star ratings where user u likes movies near 2u (a mild, learnable pattern)."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for user in range(1, n_users + 1):
-        movies = rng.choice(np.arange(1, n_movies + 1), size=per_user, replace=False)
-        for t, movie in enumerate(movies):
-            near = abs(int(movie) - (2 * user) % n_movies) < 8
-            rating = float(np.clip(np.round(2 * (3.0 + 1.5 * near + rng.normal(0, 0.7))) / 2,
-                                   0.5, 5.0))
-            rows.append((user, int(movie), rating, 1_000 * user + t))
-    return _frame(rows)
 
 
 # ---------------------------------------------------------------- EASE
@@ -110,32 +91,6 @@ def test_ease_models_only_liked_items():
     model = EASERecommender().fit(ratings)
     assert 6 not in model.active_.tolist()  # index 6 is movie 7
     assert model.score(13, [7])[0] == 0.0
-
-
-def test_lambda_tuning_sees_only_train(monkeypatch):
-    outer = per_user_split(_random_ratings())
-    test_pairs = set(outer.test.select("user_id", "movie_id").iter_rows())
-    train_pairs = set(outer.train.select("user_id", "movie_id").iter_rows())
-    seen: list[pl.DataFrame] = []
-    original_fit = EASERecommender.fit
-
-    def recording_fit(self, ratings, *args, **kwargs):
-        seen.append(ratings)
-        return original_fit(self, ratings, *args, **kwargs)
-
-    monkeypatch.setattr(EASERecommender, "fit", recording_fit)
-    best, table = tune_ease_lambda(outer.train, grid=(5.0, 50.0, 500.0))
-    inner = per_user_split(outer.train)
-    assert len(seen) == 3 and best in (5.0, 50.0, 500.0)
-    for frame in seen:
-        pairs = set(frame.select("user_id", "movie_id").iter_rows())
-        assert pairs.isdisjoint(test_pairs) and pairs <= train_pairs
-        assert frame.equals(inner.train)  # fitted on the inner train part only
-    assert table["lam"].to_list() == [5.0, 50.0, 500.0]
-    assert best == table["lam"][int(np.argmax(table["ndcg@10"].to_numpy()))]
-    assert set(table["n_users"].to_list()) == {
-        inner.test.filter(pl.col("rating") >= 3.5)["user_id"].n_unique()
-    }
 
 
 # ---------------------------------------------------------------- truncated SVD
@@ -198,6 +153,11 @@ def _peers() -> list[pytest.param]:
         pytest.param(lambda: PopularityRecommender(), id="popularity"),
         pytest.param(lambda: EASERecommender(EASEConfig(lam=10.0)), id="ease"),
         pytest.param(lambda: TruncatedSVDPeer(TruncatedSVDConfig(n_components=5)), id="svd"),
+        pytest.param(lambda: EASERecencyPeer(EASERecencyConfig(lam=10.0, half_life=3.0)),
+                     id="ease_recency"),
+        pytest.param(lambda: ItemKNNPeer(ItemKNNConfig(neighbours=5, shrink=2.0)), id="itemknn"),
+        pytest.param(lambda: RP3betaPeer(RP3betaConfig(neighbours=5)), id="rp3beta"),
+        pytest.param(lambda: SLIMPeer(SLIMConfig(alpha=0.01, neighbours=5)), id="slim"),
         pytest.param(lambda: ImplicitALSPeer(ImplicitALSConfig(factors=8, iterations=5)),
                      id="implicit_als", marks=needs_implicit),
         pytest.param(lambda: SurpriseSVDPeer(SurpriseSVDConfig(n_factors=8, n_epochs=5)),

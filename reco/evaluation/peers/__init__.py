@@ -1,76 +1,61 @@
-"""The peers the evaluation protocol compares reco against (``shared/EVALUATION.md``).
+"""The peers the evaluation protocol compares reco against (``docs/EVALUATION.md``).
 
 Each is a :class:`~reco.models.base.Recommender`, so :func:`reco.evaluation.metrics.evaluate_topn`
-measures them exactly as it measures reco's own models:
+measures them exactly as it measures reco's own models.
+
+Untuned reference peers (fixed settings; they anchor the history of the figures),
+listed by :func:`peer_factories`:
 
 * :class:`~reco.models.popularity.PopularityRecommender`: most liked movies;
-* :class:`EASERecommender`: Steck's closed-form item-item model on the like matrix;
+* :class:`EASERecommender` (lambda 300): Steck's closed-form item-item model on the likes;
 * :class:`TruncatedSVDPeer`: a rank-20 truncated SVD of the raw rating matrix;
 * :class:`~reco.evaluation.peers.external.ImplicitALSPeer` and
   :class:`~reco.evaluation.peers.external.SurpriseSVDPeer`: wrappers of the ``implicit`` and
   ``scikit-surprise`` packages, available when those import.
 
-:func:`peer_factories` lists them for the evaluation script.
+Tuned peers (the bar reco is measured against), listed by
+:func:`~reco.evaluation.peers.tuned.tuned_peers`, each tuned by
+:func:`~reco.evaluation.peers.tuning.tune` on an inner split of train: EASE,
+:class:`~reco.evaluation.peers.ease_recency.EASERecencyPeer`, implicit ALS,
+:class:`~reco.evaluation.peers.slim.SLIMPeer`, :class:`~reco.evaluation.peers.rp3beta.RP3betaPeer`
+and :class:`~reco.evaluation.peers.itemknn.ItemKNNPeer`.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import polars as pl
 import scipy.sparse as sp
 
 from reco.config import ConfigBase, check_int
-from reco.data.split import LIKE_THRESHOLD, per_user_split
-from reco.evaluation.metrics import evaluate_topn
+from reco.evaluation.peers.ease_recency import EASERecencyConfig, EASERecencyPeer, SharedEASE
 from reco.evaluation.peers.external import (
     ImplicitALSPeer,
     SurpriseSVDPeer,
     implicit_available,
     surprise_available,
 )
+from reco.evaluation.peers.itemknn import ItemKNNConfig, ItemKNNPeer
+from reco.evaluation.peers.rp3beta import RP3betaConfig, RP3betaPeer
+from reco.evaluation.peers.slim import SLIMConfig, SLIMPeer
+from reco.evaluation.peers.tuning import TuneResult, tune
 from reco.exceptions import ModelFitError
 from reco.models.base import Recommender
 from reco.models.ease import EASE_MAX_ITEMS as EASE_MAX_ITEMS
 from reco.models.ease import EASEConfig, EASERecommender
 from reco.models.popularity import PopularityRecommender
 
+__all__ = [
+    "EASEConfig", "EASERecencyConfig", "EASERecencyPeer", "EASERecommender", "ItemKNNConfig",
+    "ItemKNNPeer", "PEER_NAMES", "RP3betaConfig", "RP3betaPeer", "SLIMConfig", "SLIMPeer",
+    "SharedEASE", "TruncatedSVDConfig", "TruncatedSVDPeer", "TuneResult", "peer_factories", "tune",
+]
+
 log = logging.getLogger(__name__)
-
-EASE_LAMBDA_GRID = (50.0, 100.0, 200.0, 300.0, 500.0, 1000.0, 2000.0)
-
-
-def tune_ease_lambda(
-    train: pl.DataFrame, grid: Sequence[float] = EASE_LAMBDA_GRID, k: int = 10,
-    like_threshold: float = LIKE_THRESHOLD, max_items: int | None = None,
-) -> tuple[float, pl.DataFrame]:
-    """Pick EASE's lambda by NDCG@k on an inner validation split of ``train`` only.
-
-    The inner split is :func:`~reco.data.split.per_user_split` applied to ``train`` (each
-    user's last 20% of training ratings), so no outer test rating is ever seen. Ties go
-    to the earlier lambda in ``grid``.
-
-    Returns
-    -------
-    (best_lambda, table)
-        ``table`` has one row per lambda: ``lam`` and the :func:`evaluate_topn` metrics.
-    """
-    if not grid:
-        raise ValueError("grid must hold at least one lambda")
-    inner = per_user_split(train)
-    rows = []
-    for lam in grid:
-        model = EASERecommender(EASEConfig(lam=float(lam), like_threshold=like_threshold,
-                                           max_items=max_items)).fit(inner.train)
-        rows.append({"lam": float(lam), **evaluate_topn(model, inner, k, like_threshold)})
-        log.info("EASE lambda %g: inner NDCG@%d %.4f", lam, k, rows[-1][f"ndcg@{k}"])
-    table = pl.DataFrame(rows)
-    best = float(table["lam"][int(np.argmax(table[f"ndcg@{k}"].to_numpy()))])
-    return best, table
 
 
 @dataclass(frozen=True)
@@ -138,7 +123,7 @@ def peer_factories(available_only: bool = True) -> dict[str, Callable[..., Recom
     """
     factories: dict[str, Callable[..., Recommender]] = {
         PEER_NAMES["popularity"]: PopularityRecommender,
-        PEER_NAMES["ease"]: EASERecommender,
+        PEER_NAMES["ease"]: SharedEASE,  # EASERecommender's numbers, solves shared
         PEER_NAMES["truncated_svd"]: TruncatedSVDPeer,
     }
     if not available_only or implicit_available():
