@@ -110,7 +110,7 @@ class EASERecommender(Recommender):
 
     @classmethod
     def with_lambda(cls, lam: float, **config: Any) -> EASERecommender:
-        """An unfitted EASE with penalty ``lam`` (e.g. from :func:`tune_ease_lambda`)."""
+        """An unfitted EASE with penalty ``lam`` (e.g. chosen by :mod:`reco.ranking.tuning`)."""
         return cls(EASEConfig(lam=float(lam), **config))
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:

@@ -434,3 +434,15 @@ def test_script_reports_a_bad_config(tmp_path, caplog):
     assert script.main([*small, "--config", '{"tag_rate": 0.0}']) == 0
     assert (tmp_path / "tags.csv").read_text().count("\n") == 1  # the header only
 
+
+
+@pytest.mark.parametrize("layout", ["csv", "dat"])
+def test_a_release_without_tags_writes_no_tags_file_and_reads_back(tmp_path, layout):
+    from reco.data.movielens import load_movielens
+
+    data = synthetic.generate(synthetic.SyntheticConfig(n_users=40, n_movies=30,
+                                                        n_ratings=600, seed=1, tag_rate=0.0,
+                                                        layout=layout))
+    write_release(data, tmp_path, layout)
+    assert not list(tmp_path.glob("tags.*"))  # a header-only file would be refused
+    assert load_movielens(tmp_path).ratings.height == 600

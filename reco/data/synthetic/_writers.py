@@ -99,7 +99,7 @@ def _write_csv(data: MovieLensData, out: Path) -> list[Path]:
     )
     files.append(out / "movies.csv")
     movies.write_csv(files[-1])  # quotes titles with commas or quotes, doubling the quotes
-    if data.tags is not None:
+    if data.tags is not None and not data.tags.is_empty():  # no header-only file
         files.append(out / "tags.csv")
         data.tags.rename(
             {USER_ID: "userId", MOVIE_ID: "movieId", TAG: "tag", TIMESTAMP: "timestamp"}
@@ -123,7 +123,7 @@ def _write_dat(data: MovieLensData, out: Path) -> list[Path]:
         files.append(out / "users.dat")
         users = data.users.select(USER_ID, GENDER, AGE, OCCUPATION, ZIP_CODE)
         _write_lines(users, files[-1], "::", encoding="latin-1")
-    if data.tags is not None:
+    if data.tags is not None and not data.tags.is_empty():
         files.append(out / "tags.dat")
         _check_no_separator(data.tags, TAG, "::", files[-1])
         _write_lines(data.tags.select(USER_ID, MOVIE_ID, TAG, TIMESTAMP), files[-1], "::")
