@@ -226,13 +226,15 @@ class HybridRecommender(BaseRecommender):
     def _tune(self, interactions: Interactions, label_window: pl.DataFrame) -> Tuned:
         """Fit-time tuning on the feature window (:mod:`reco.ranking.tuning`)."""
         cfg = self.config
-        grids: dict[str, tuple[str, Any, Any]] = {}
+        grids: dict[str, tuple[str, Any, Any, Any]] = {}
         if cfg.cf.feedback == "implicit" and cfg.cf.regularization is None:
             grids["cf"] = ("regularization_scale", cfg.tune.cf_regularization_scales,
-                           lambda s: ALSRecommender(replace(cfg.cf, regularization_scale=s)))
+                           lambda s: ALSRecommender(replace(cfg.cf, regularization_scale=s)),
+                           cfg.cf.regularization_scale)
         if cfg.use_item:
             grids["item"] = ("lam", cfg.tune.item_lambdas,
-                             lambda lam: EASERecommender(replace(cfg.item, lam=lam)))
+                             lambda lam: EASERecommender(replace(cfg.item, lam=lam)),
+                             cfg.item.lam)
         return tune_stage_one(interactions, label_window, cfg.like_threshold, cfg.tune, grids)
 
     def _stage_one(self, ratings: pl.DataFrame, text: TextInputs,

@@ -71,13 +71,20 @@ def test_tuning_keeps_the_grid_value_that_scores_best_on_the_label_window():
         # 5.0 builds a model blind to the blocks (one fixed order for everyone)
         return Fixed() if lam == 5.0 else EASERecommender(EASEConfig(lam=lam))
 
-    grid = {"item": ("lam", (5.0, 1.0, 2.0), build)}
+    grid = {"item": ("lam", (5.0, 1.0, 2.0), build, None)}
     tuned = tune_stage_one(interactions, label, 3.5, TuneConfig(k=3), grid)
     report = tuned.report["item"]
     scores = {row["value"]: row["ndcg@3"] for row in report["grid"]}
     # EASE finds each user's held-out movie of their block; 1.0 and 2.0 tie: the earlier
     assert scores[1.0] == scores[2.0] > scores[5.0]
     assert report["chosen"] == 1.0 and tuned.models["item"].config.lam == 1.0
+    # the configured value stays unless another beats it by more than min_gain
+    kept = tune_stage_one(interactions, label, 3.5, TuneConfig(k=3),
+                          {"item": ("lam", (5.0, 1.0, 2.0), build, 2.0)})
+    assert kept.report["item"]["chosen"] == 2.0 and kept.models["item"].config.lam == 2.0
+    moved = tune_stage_one(interactions, label, 3.5, TuneConfig(k=3),
+                           {"item": ("lam", (5.0, 1.0), build, 5.0)})
+    assert moved.report["item"]["chosen"] == 1.0  # far better than the configured one
     assert tuned.report["users"] == 60
     config = apply_choices(SMALL, tuned.report, {"item": "item"})
     assert config.item.lam == 1.0 and config.cf == SMALL.cf
@@ -86,7 +93,7 @@ def test_tuning_keeps_the_grid_value_that_scores_best_on_the_label_window():
 def test_tuning_is_skipped_above_its_budget_and_when_switched_off():
     feature, label = _two_blocks()
     interactions = Interactions.from_ratings(feature)
-    grid = {"item": ("lam", (1.0,), lambda lam: EASERecommender(EASEConfig(lam=lam)))}
+    grid = {"item": ("lam", (1.0,), lambda lam: EASERecommender(EASEConfig(lam=lam)), 1.0)}
     over = tune_stage_one(interactions, label, 3.5, TuneConfig(max_ratings=10), grid)
     assert not over.models and "tune.max_ratings" in over.report["skipped"]
     off = tune_stage_one(interactions, label, 3.5, TuneConfig(enabled=False), grid)
@@ -110,6 +117,11 @@ def test_the_fit_records_the_choice_and_saves_it_as_its_config(tmp_path):
 def test_bad_grids_are_refused(grid):
     with pytest.raises((ConfigError, ValueError)):
         TuneConfig(item_lambdas=grid)
+
+
+def test_min_gain_is_a_fraction():
+    with pytest.raises(ConfigError, match="min_gain"):
+        TuneConfig(min_gain=-0.1)
 
 
 def test_json_lists_become_tuples():
