@@ -18,12 +18,13 @@ are sampled (all of a user's candidates are in one task), as in
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 from collections.abc import Iterator
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import polars as pl
@@ -31,7 +32,8 @@ import polars as pl
 from reco.columns import MOVIE_ID, USER_ID
 from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems, TimePopularity
-from reco.models.base import Recommender
+from reco.ids import IdMap
+from reco.models.base import CACHES, Recommender
 from reco.npz import load_npz, save_npz
 from reco.ranking.candidates import CandidateConfig, generate_candidates
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES, cf_score_rank, pair_features
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 log = logging.getLogger(__name__)
+R = TypeVar("R", bound=Recommender)
 
 #: Users per candidate block inside a task (rows x 34 float32 features stay ~100 MB).
 USER_BLOCK = 1024
@@ -52,6 +55,54 @@ PAIR_BLOCK = 65_536
 ROW_SCHEMA = "user_id int, movie_id int, label byte, features array<float>"
 _TABLES = ("users", "movies", "user_genres")
 _STAGES: dict[str, StageOne] = {}  # per Python worker: the stages it has loaded
+
+
+def _only_users(model: R, rows: np.ndarray) -> R:
+    """A shallow copy of a fitted model holding only the users at index ``rows`` (sorted):
+    their id map, ratings rows and per-user arrays; items and everything else shared."""
+    clone = copy.copy(model)
+    clone.__dict__ = {k: v for k, v in model.__dict__.items() if k not in CACHES}
+    clone.user_map_ = IdMap(model.user_map_.ids[rows], "user")
+    clone.seen_ = model.seen_[rows]
+    for name in model.user_arrays:
+        value = getattr(model, f"{name}_", None)
+        if value is not None:
+            setattr(clone, f"{name}_", np.ascontiguousarray(value[rows]))
+    return clone
+
+
+def restrict_stage(stage: StageOne, user_ids: np.ndarray) -> StageOne:
+    """``stage`` for the users ``user_ids`` only (those the rows are built for): the same
+    rows for them, and a shipped stage that no longer grows with the number of users
+    (the ranker's users are at most ``max_train_users``). Item-side arrays are shared."""
+    ids = np.unique(np.asarray(user_ids, dtype=np.int64))
+
+    def rows_of(model: Recommender) -> np.ndarray:
+        found = model.user_map_.indices(ids, missing="mask")
+        return np.sort(found[found >= 0])
+
+    cf_rows = rows_of(stage.cf)
+    keep = pl.Series(USER_ID, stage.cf.user_map_.ids[cf_rows]).implode()
+    recent = stage.recent
+    mine = recent.users.indices(ids, missing="mask")
+    mine = np.sort(mine[mine >= 0])
+    counts = np.diff(recent.indptr)[mine]
+    movies = (np.concatenate([recent.movies[recent.indptr[r]:recent.indptr[r + 1]] for r in mine])
+              if mine.size else recent.movies[:0])
+    tables = FeatureTables(
+        users=stage.tables.users.filter(pl.col(USER_ID).is_in(keep)),
+        movies=stage.tables.movies,
+        user_genres=stage.tables.user_genres.filter(pl.col(USER_ID).is_in(keep)))
+    return StageOne(
+        _only_users(stage.cf, cf_rows),
+        None if stage.rating_model is None else _only_users(stage.rating_model,
+                                                            rows_of(stage.rating_model)),
+        None if stage.content is None else _only_users(stage.content, rows_of(stage.content)),
+        _only_users(stage.popular, rows_of(stage.popular)), tables, stage.movies,
+        stage.time_popularity,
+        RecentItems(IdMap(recent.users.ids[mine], "user"),
+                    np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), movies),
+        like_threshold=stage.like_threshold)
 
 
 def write_stage(stage: StageOne, directory: Path) -> Path:

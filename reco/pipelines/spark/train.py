@@ -32,7 +32,7 @@ from reco.exceptions import ModelFitError
 from reco.pipelines.features import StepTimer
 from reco.pipelines.spark.boosters import fit_spark_booster
 from reco.pipelines.spark.read import read_release
-from reco.pipelines.spark.rows import like_job, ranker_job, write_stage
+from reco.pipelines.spark.rows import like_job, ranker_job, restrict_stage, write_stage
 from reco.pipelines.spark.session import SparkConfig, spark_session
 from reco.pipelines.spark.stage_one import fit_stage_one
 from reco.pipelines.spark.windows import FEATURE, LABEL, WINDOW, mark_windows
@@ -79,9 +79,13 @@ def fit_boosters(spark: SparkSession, stage: StageOne, label_window: DataFrame,
     if users.count() > cfg.max_train_users:
         users = users.orderBy(_uniform(seed, USER_ID), USER_ID).limit(cfg.max_train_users)
     users = users.cache()
-    n_users = users.count()
+    ranked = users.toArrow().column(USER_ID).to_numpy().astype("int64")
+    n_users = int(ranked.size)
+    # the row tasks get the stage of these users only: item-side arrays plus at most
+    # max_train_users users, so a Python worker's memory does not grow with all users
     name = f"reco-stage-{uuid.uuid4().hex[:12]}"
-    spark.sparkContext.addFile(str(write_stage(stage, scratch / name)), recursive=True)
+    shipped = write_stage(restrict_stage(stage, ranked), scratch / name)
+    spark.sparkContext.addFile(str(shipped), recursive=True)
     liked = liked.join(users, on=USER_ID, how="left_semi")
     per_user = liked.groupBy(USER_ID).agg(F.collect_list(MOVIE_ID).alias("liked"))
     rows = ranker_job(per_user, name, config.candidates).cache()

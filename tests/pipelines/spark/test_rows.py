@@ -23,7 +23,7 @@ from tests.ranking.test_hybrid import SMALL
 
 @pytest.fixture(scope="module")
 def stage():
-    data = generate(SyntheticConfig(n_users=60, n_movies=80, n_ratings=3_000, seed=2))
+    data = generate(SyntheticConfig(n_users=60, n_movies=80, n_ratings=2_000, seed=2))
     return HybridRecommender(SMALL).stage_one(data.ratings, data.movies)
 
 
@@ -33,8 +33,9 @@ def _expected(stage, users, liked):
     extra = {f"rank_in_{s}": found.ranks[s] for s in SOURCES}
     extra["cf_score_rank"] = cf_score_rank(stage, people, found.rows, found.movie_ids)
     features = pair_features(stage, people, found.rows, found.movie_ids, RANK_FEATURES, extra)
-    pairs = set(zip(people.ids[found.rows].tolist(), found.movie_ids.tolist()))
-    labels = [(u, m) in liked for u, m in sorted(pairs)]
+    wanted = {(u, m) for u, ms in liked.items() for m in ms}
+    labels = [(u, m) in wanted for u, m in zip(people.ids[found.rows].tolist(),
+                                                 found.movie_ids.tolist())]
     return found, people, features, labels
 
 
@@ -76,8 +77,12 @@ def test_ranker_rows_in_a_task_are_reco_rows(stage, tmp_path, monkeypatch):
     from reco.pipelines.spark import rows
 
     monkeypatch.setattr(rows, "USER_BLOCK", 7)  # several blocks in one batch
-    monkeypatch.setitem(rows._STAGES, "test-stage", stage)
-    users = stage.cf.user_map_.ids[:20]
+    users = stage.cf.user_map_.ids[3:23]
+    # as shipped: restricted to these users, through its files
+    shipped = rows.read_stage(rows.write_stage(rows.restrict_stage(stage, users),
+                                               tmp_path / "stage"))
+    assert len(shipped.cf.user_map_) == 20 and shipped.tables.users.height == 20
+    monkeypatch.setitem(rows._STAGES, "test-stage", shipped)
     liked = _liked(stage, users)
     batch = pa.RecordBatch.from_pydict({
         USER_ID: pa.array(users.astype(np.int32)),

@@ -1,9 +1,10 @@
-"""End to end on ml-latest-small (slow): scripts/train.py --engine spark publishes a
-version the API serves, and the Spark-built model is as good as the single-machine one
-under the project's protocol (per-user split: NDCG@10 within 5 %, like AUC within 0.01).
+"""End to end: scripts/train.py --engine spark publishes a version the API serves (a
+small synthetic release), and on ml-latest-small the Spark-built model is as good as the
+single-machine one under the project's protocol (per-user split: NDCG@10 within 5 %, like
+AUC within 0.01), and served once published.
 
 Both use the test suite's small config (tests/ranking/test_hybrid.py's SMALL) to stay in
-the suite's time budget; docs/SCALING.md has the same comparison with the default config.
+the suite's time budget; docs/SCALING.md has the comparison with the default config.
 """
 
 from __future__ import annotations
@@ -18,10 +19,20 @@ from tests.pipelines.spark.conftest import TEST_CONF, require_spark
 from tests.ranking.test_hybrid import SMALL
 
 
-@pytest.mark.slow
-def test_train_script_publishes_a_served_spark_version(ml_latest_small, tmp_path, monkeypatch):
-    require_spark()
+def _served(store) -> None:
     from api import create_app
+
+    client = create_app({"ARTIFACTS": str(store), "TESTING": True}).test_client()
+    answer = client.get("/recommend/1?k=5")
+    assert answer.status_code == 200, answer.get_json()
+    items = answer.get_json()["items"]
+    assert len(items) == 5 and all(0.0 <= item["score"] <= 1.0 for item in items)
+
+
+@pytest.mark.slow
+def test_train_script_publishes_a_served_spark_version(tmp_path, monkeypatch):
+    require_spark()
+    from reco.data.synthetic import SyntheticConfig, make_release
     from reco.pipelines.spark import train as spark_train
     from reco.pipelines.spark.session import SparkConfig
     from scripts import train as script
@@ -35,21 +46,21 @@ def test_train_script_publishes_a_served_spark_version(ml_latest_small, tmp_path
         return real(data, artifacts, spark=conf, keep=keep, config=SMALL)
 
     monkeypatch.setattr(spark_train, "train_spark", small)
+    release = tmp_path / "release"
+    make_release(SyntheticConfig(n_users=200, n_movies=250, n_ratings=12_000, seed=11), release)
     store = tmp_path / "store"
     code = script.main(["--engine", "spark", "--spark-master", "local[2]", "--spark-partitions",
-                        "4", "--data", str(ml_latest_small), "--artifacts", str(store)])
+                        "4", "--data", str(release), "--artifacts", str(store)])
     assert code == 0
-    manifest = json.loads((store / "current" / "manifest.json").read_text())
+    from reco.artifacts.store import resolve
+
+    manifest = json.loads((resolve(store) / "manifest.json").read_text())
     assert manifest["engine"] == "spark" and manifest["spark"]["version"].startswith("4.")
-    client = create_app({"ARTIFACTS": str(store), "TESTING": True}).test_client()
-    answer = client.get("/recommend/1?k=5")
-    assert answer.status_code == 200, answer.get_json()
-    items = answer.get_json()["items"]
-    assert len(items) == 5 and all(0.0 <= item["score"] <= 1.0 for item in items)
+    _served(store)
 
 
 @pytest.mark.slow
-def test_spark_model_is_as_good_as_the_local_one(spark, ml_latest_small):
+def test_spark_model_is_as_good_as_the_local_one_and_served(spark, ml_latest_small, tmp_path):
     from reco.data.movielens import load_movielens
     from reco.data.split import per_user_split
     from reco.evaluation.metrics import classification_metrics, evaluate_topn
@@ -76,3 +87,10 @@ def test_spark_model_is_as_good_as_the_local_one(spark, ml_latest_small):
     assert abs(ndcg_s - ndcg_l) <= 0.05 * ndcg_l, found
     assert abs(auc_s - auc_l) <= 0.01, found
     assert np.isfinite([ndcg_l, ndcg_s, auc_l, auc_s]).all()
+    # published as train_spark publishes it, it is served
+    from reco.artifacts.model_dir import save_model
+    from reco.columns import GENRES, TITLE, YEAR
+
+    catalog = data.movies.select(MOVIE_ID, TITLE, YEAR, GENRES)
+    save_model(remote, tmp_path / "store", catalog=catalog, manifest={"engine": "spark"})
+    _served(tmp_path / "store")

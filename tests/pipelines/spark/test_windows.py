@@ -14,6 +14,12 @@ KEY = [USER_ID, MOVIE_ID]
 
 def test_windows_are_the_per_user_split(spark):
     ratings = random_ratings()
+    # a movie first rated as the last rating of three users: in no feature window
+    # and a user with 3 ratings (fewer than 5: no label window)
+    late = pl.DataFrame({USER_ID: [1, 2, 3, 77, 77, 77], MOVIE_ID: [999] * 3 + [1, 2, 3],
+                         "rating": [4.0] * 6,
+                         TIMESTAMP: [2_000_000_000] * 6}).cast(ratings.schema)
+    ratings = pl.concat([ratings, late])
     marked = pl.from_arrow(mark_windows(to_spark(spark, ratings)).toArrow())
     split = per_user_split(ratings)
     window = marked.select(*KEY, WINDOW)

@@ -28,15 +28,17 @@ def test_missing_java_is_one_line(monkeypatch):
     assert "openjdk-17-jre-headless" in (spark_pkg.missing_requirement() or "")
 
 
-def test_train_script_exits_2_without_spark(monkeypatch, tmp_path, capsys, csv_release):
+def test_train_script_exits_2_without_spark(monkeypatch, tmp_path, caplog, csv_release):
     from scripts import train as script
 
     monkeypatch.setattr(spark_pkg, "missing_requirement", lambda: "PySpark is not installed")
     code = script.main(["--engine", "spark", "--data", str(csv_release),
                         "--artifacts", str(tmp_path / "store")])
     assert code == 2
-    err = capsys.readouterr().err
-    assert "PySpark is not installed" in err and "Traceback" not in err
+    # one line on stderr (the log), no traceback
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1 and "PySpark is not installed" in errors[0].getMessage()
+    assert errors[0].exc_info is None
     assert not (tmp_path / "store" / "current").exists()
 
 
