@@ -103,9 +103,16 @@ def start_session(config: SparkConfig | None = None) -> SparkSession:
 
 @contextmanager
 def spark_session(config: SparkConfig | None = None) -> Iterator[SparkSession]:
-    """:func:`start_session`, stopped on the way out (no JVM is left running)."""
+    """:func:`start_session`, stopped on the way out (no JVM is left running) when it was
+    started here; a session that was already active (a notebook's, a test suite's) is
+    used and left running for its owner."""
+    _require_spark()
+    from pyspark.sql import SparkSession
+
+    owned = SparkSession.getActiveSession() is None
     spark = start_session(config)
     try:
         yield spark
     finally:
-        spark.stop()
+        if owned:
+            spark.stop()

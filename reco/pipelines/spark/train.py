@@ -26,6 +26,7 @@ from reco.artifacts import manifest as art
 from reco.artifacts.model_dir import save_model
 from reco.artifacts.store import DEFAULT_KEEP, ArtifactStore
 from reco.columns import GENRES, MOVIE_ID, RATING, TITLE, USER_ID, YEAR
+from reco.data.dataset import HALF_STAR_SCALE
 from reco.data.movielens import LoadConfig
 from reco.data.split import tags_before_label_window
 from reco.exceptions import ModelFitError
@@ -188,8 +189,10 @@ def train_spark(data_dir: str | Path, artifacts: str | Path, *,
     manifest: dict[str, Any] = {
         "engine": ENGINE,
         "spark": spark_section,
+        # the csv layout's half-star scale, as the single-machine loader gives it (serving
+        # reads it: what POST /recommend may send)
         "data": {"source": release.source, "layout": "csv", "fingerprint": release.fingerprint,
-                 "report": release.report},
+                 "scale": HALF_STAR_SCALE.to_dict(), "report": release.report},
         "config": {"load": load_config.to_dict(), "model": config.to_dict()},
         "row_counts": {"ratings": n_ratings, "ratings_by_source": {"release": n_ratings},
                        **model.stage_.tables.row_counts()},
