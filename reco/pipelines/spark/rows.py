@@ -94,14 +94,15 @@ def restrict_stage(stage: StageOne, user_ids: np.ndarray) -> StageOne:
         movies=stage.tables.movies,
         user_genres=stage.tables.user_genres.filter(pl.col(USER_ID).is_in(keep)))
     return StageOne(
-        _only_users(stage.cf, cf_rows),
-        None if stage.rating_model is None else _only_users(stage.rating_model,
-                                                            rows_of(stage.rating_model)),
-        None if stage.content is None else _only_users(stage.content, rows_of(stage.content)),
-        _only_users(stage.popular, rows_of(stage.popular)), tables, stage.movies,
-        stage.time_popularity,
-        RecentItems(IdMap(recent.users.ids[mine], "user"),
-                    np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), movies),
+        cf=_only_users(stage.cf, cf_rows),
+        rating_model=None if stage.rating_model is None else _only_users(
+            stage.rating_model, rows_of(stage.rating_model)),
+        content=None if stage.content is None else _only_users(stage.content,
+                                                               rows_of(stage.content)),
+        popular=_only_users(stage.popular, rows_of(stage.popular)), tables=tables,
+        movies=stage.movies, time_popularity=stage.time_popularity,
+        recent=RecentItems(IdMap(recent.users.ids[mine], "user"),
+                           np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), movies),
         like_threshold=stage.like_threshold)
 
 
@@ -133,9 +134,11 @@ def read_stage(directory: Path) -> StageOne:
     tables = FeatureTables(**{name: pl.read_parquet(directory / f"table_{name}.parquet")
                               for name in _TABLES})
     meta = json.loads((directory / "stage.json").read_text())
-    return StageOne(cf, rating, content, Recommender.load(directory / "popular.npz", seen=cf.seen_),
-                    tables, pl.read_parquet(directory / "stage_movies.parquet"),
-                    TimePopularity.from_state(context), RecentItems.from_state(context),
+    return StageOne(cf=cf, rating_model=rating, content=content,
+                    popular=Recommender.load(directory / "popular.npz", seen=cf.seen_),
+                    tables=tables, movies=pl.read_parquet(directory / "stage_movies.parquet"),
+                    time_popularity=TimePopularity.from_state(context),
+                    recent=RecentItems.from_state(context),
                     like_threshold=float(meta["like_threshold"]))
 
 

@@ -265,9 +265,11 @@ def fit_stage_one(ratings: DataFrame, local: pl.DataFrame, text: TextInputs,
     popular = popularity(ratings, interactions, config.like_threshold)
     movies = movies_frame(text.movies, ratings.sparkSession)
     tables = collect_tables(feature_frames(ratings, movies, config.features))
-    stage = StageOne(cf, rating, content, popular, tables,
-                     text.movies.select(MOVIE_ID, GENRES, YEAR), time_popularity(ratings),
-                     recent_items(ratings), like_threshold=config.like_threshold)
+    # by keyword: a field StageOne gains (a new source) fails here loudly, not shifted
+    stage = StageOne(cf=cf, rating_model=rating, content=content, popular=popular,
+                     tables=tables, movies=text.movies.select(MOVIE_ID, GENRES, YEAR),
+                     time_popularity=time_popularity(ratings), recent=recent_items(ratings),
+                     like_threshold=config.like_threshold)
     ratings.unpersist()
     log.info("stage one on Spark: %d ratings in %.1fs", local.height,
              time.perf_counter() - started)

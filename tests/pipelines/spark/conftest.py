@@ -1,6 +1,10 @@
 """One local Spark session for the Spark tests (``local[2]``, 4 shuffle partitions, no UI,
 bound to 127.0.0.1), started on first use and stopped at the end of the session.
 
+Every test that uses it is marked ``slow`` here (a JVM start and Spark jobs take tens of
+seconds even on tiny frames), so ``pytest -m "not slow"`` stays fast and keeps only the
+tests of the engine's pure-Python glue.
+
 Without PySpark or Java the tests that need Spark skip with the reason locally and fail
 under ``CI=true``: CI installs both (``.ci/run``) and must test the Spark engine, as
 tests/data/feedback/conftest.py does for PostgreSQL.
@@ -10,6 +14,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -39,6 +44,13 @@ def require_arrow() -> None:
     except ImportError:
         require_spark()  # the same skip-or-fail, with the extra's install line
         pytest.skip("pyarrow is not installed (it comes with the [spark] extra)")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    here = str(Path(__file__).parent)
+    for item in items:
+        if str(item.path).startswith(here) and "spark" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
