@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if args.engine == "local" and (args.spark_master or args.spark_partitions):
         parser.error("--spark-master and --spark-partitions go with --engine spark")
+    if args.spark_partitions is not None and not 1 <= args.spark_partitions <= 100_000:
+        parser.error(f"--spark-partitions must be between 1 and 100000, got "
+                     f"{args.spark_partitions}")
     if args.engine == "spark":
         if args.data is None:
             parser.error("--engine spark needs --data (a release on a local or cluster "

@@ -46,6 +46,7 @@ def test_train_script_exits_2_without_spark(monkeypatch, tmp_path, caplog, csv_r
     ["--spark-master", "local[2]"],  # a Spark option with the local engine
     ["--engine", "spark"],  # no --data
     ["--engine", "spark", "--data", "d", "--tmdb", "t.csv"],
+    ["--engine", "spark", "--data", "d", "--spark-partitions", "0"],
 ])
 def test_train_script_refuses_bad_combinations(argv):
     from scripts import train as script
