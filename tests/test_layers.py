@@ -297,6 +297,40 @@ def test_the_type_checking_imports_match_the_lazy_exports():
     assert imported == exports
 
 
+#: The optional Spark engine: the only package that may import PySpark (or xgboost.spark),
+#: and only inside functions or under TYPE_CHECKING, so ``import reco`` (and importing the
+#: engine's modules) never needs it.
+SPARK_PACKAGE = "reco.pipelines.spark"
+SPARK_MODULES = ("pyspark", "xgboost.spark")
+
+
+def spark_imports(root: Path = ROOT) -> list[str]:
+    """Every import of PySpark outside the Spark package or at a module's top level."""
+    found = []
+    for module, path in module_files(root).items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        top = {id(node) for node in tree.body}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module or ""]
+            else:
+                continue
+            if not any(n == s or n.startswith(s + ".") for n in names for s in SPARK_MODULES):
+                continue
+            if not (module == SPARK_PACKAGE or module.startswith(SPARK_PACKAGE + ".")):
+                found.append(f"{module} imports {names} (only {SPARK_PACKAGE} may)")
+            elif id(node) in top:
+                found.append(f"{module} imports {names} at import time (inside functions only)")
+    return found
+
+
+def test_pyspark_is_imported_only_by_the_spark_engine_and_lazily():
+    found = spark_imports()
+    assert not found, "PySpark imports:\n  " + "\n  ".join(found)
+
+
 # ---------------------------------------------------------------- the checkers fail
 def test_the_cycle_checker_reports_a_planted_cycle():
     graph = {
@@ -371,3 +405,16 @@ def test_the_reader_resolves_every_import_form(tmp_path):
     }
     assert missing["reco.sub.other"] == {"reco.gone"}
     assert cycles(graph) == [["reco.sub.leaf", "reco.sub.other", "reco.sub.leaf"]]
+
+
+def test_the_spark_import_checker_reports_planted_imports(tmp_path):
+    engine = tmp_path / "reco" / "pipelines" / "spark"
+    engine.mkdir(parents=True)
+    (tmp_path / "reco" / "__init__.py").write_text("")
+    (tmp_path / "reco" / "models.py").write_text("def f():\n    import pyspark\n")
+    (engine / "eager.py").write_text("from pyspark.sql import functions\n")
+    (engine / "lazy.py").write_text("def f():\n    from xgboost.spark import SparkXGBRanker\n")
+    found = spark_imports(tmp_path)
+    assert len(found) == 2
+    assert any(line.startswith("reco.models imports") for line in found)
+    assert any(line.startswith("reco.pipelines.spark.eager imports") for line in found)
