@@ -44,7 +44,8 @@ MODEL_FORMAT = 1
 CACHES = ("_unit_vectors", "_us")
 REGISTRY: dict[str, type[Recommender]] = {}
 #: reco's model modules, imported by :meth:`Recommender.load` for a class not registered yet
-MODEL_MODULES = ("reco.models.popularity", "reco.models.mf", "reco.models.content")
+MODEL_MODULES = ("reco.models.popularity", "reco.models.mf", "reco.models.ease",
+                 "reco.models.content")
 
 
 def _registered(name: str) -> type[Recommender] | None:

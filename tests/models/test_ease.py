@@ -115,3 +115,18 @@ def test_a_file_with_broken_weights_is_refused(tmp_path):
 def test_config_rejects_non_positive_counts(field):
     with pytest.raises(ConfigError, match=field):
         EASEConfig(**{field: 0})
+
+
+def test_a_fresh_process_loads_an_ease_file(tmp_path):
+    """Loading finds the class by importing reco's model modules (a Spark worker or a
+    server that never imported reco.models.ease must still read item.npz)."""
+    import subprocess
+    import sys
+
+    path = EASERecommender(EASEConfig(lam=1.0, neighbours=2)).fit(_blocks()).save(
+        tmp_path / "ease.npz")
+    code = ("import sys; from reco.models.base import Recommender; "
+            "m = Recommender.load(sys.argv[1]); print(type(m).__name__)")
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "EASERecommender"

@@ -103,7 +103,8 @@ def restrict_stage(stage: StageOne, user_ids: np.ndarray) -> StageOne:
         movies=stage.movies, time_popularity=stage.time_popularity,
         recent=RecentItems(IdMap(recent.users.ids[mine], "user"),
                            np.concatenate([[0], np.cumsum(counts)]).astype(np.int64), movies),
-        like_threshold=stage.like_threshold)
+        like_threshold=stage.like_threshold,
+        item=None if stage.item is None else _only_users(stage.item, rows_of(stage.item)))
 
 
 def write_stage(stage: StageOne, directory: Path) -> Path:
@@ -115,6 +116,8 @@ def write_stage(stage: StageOne, directory: Path) -> Path:
     stage.popular.save(directory / "popular.npz", with_seen=False)
     if stage.content is not None:
         stage.content.save(directory / "content.npz")
+    if stage.item is not None:
+        stage.item.save(directory / "item.npz", with_seen=False)
     save_npz(directory / "context.npz", **stage.time_popularity.state(), **stage.recent.state())
     for name in _TABLES:
         getattr(stage.tables, name).write_parquet(directory / f"table_{name}.parquet")
@@ -130,6 +133,8 @@ def read_stage(directory: Path) -> StageOne:
               if (directory / "rating.npz").is_file() else None)
     content = (Recommender.load(directory / "content.npz")
                if (directory / "content.npz").is_file() else None)
+    item = (Recommender.load(directory / "item.npz", seen=cf.seen_)
+            if (directory / "item.npz").is_file() else None)
     context = load_npz(directory / "context.npz")
     tables = FeatureTables(**{name: pl.read_parquet(directory / f"table_{name}.parquet")
                               for name in _TABLES})
@@ -139,7 +144,7 @@ def read_stage(directory: Path) -> StageOne:
                     tables=tables, movies=pl.read_parquet(directory / "stage_movies.parquet"),
                     time_popularity=TimePopularity.from_state(context),
                     recent=RecentItems.from_state(context),
-                    like_threshold=float(meta["like_threshold"]))
+                    like_threshold=float(meta["like_threshold"]), item=item)
 
 
 def _stage(name: str) -> StageOne:

@@ -11,8 +11,13 @@ What runs where
   the artifact stores it in ``cf.npz`` as the "seen" matrix, so the driver holds it
   whatever the engine), and the content model (TF-IDF + truncated SVD of the movie texts:
   tens of thousands of short texts, seconds on one core, fitted by reco's own
-  :class:`~reco.models.content.ContentRecommender`). The SVD rating model
-  (``rating_model="svd"``), when configured, is reco's on the driver too.
+  :class:`~reco.models.content.ContentRecommender`); the EASE item-item model
+  (:class:`~reco.models.ease.EASERecommender`: a sparse Gram matrix of the seen matrix the
+  driver holds anyway, then a dense solve of ``top_items`` (3,000) squared, whatever the
+  number of ratings). The SVD rating model (``rating_model="svd"``), when configured, is
+  reco's on the driver too. The Spark engine does not run fit-time tuning
+  (:mod:`reco.ranking.tuning`): it uses the configured values, as the single-machine
+  engine does above ``tune.max_ratings``.
 
 The implicit model's confidence, matched to reco's
 --------------------------------------------------
@@ -50,6 +55,7 @@ from reco.features.temporal import SECONDS_PER_MONTH, RecentItems, TimePopularit
 from reco.ids import IdMap
 from reco.models.base import Recommender
 from reco.models.content import ContentRecommender, MovieEmbeddings, embed_movies
+from reco.models.ease import EASERecommender
 from reco.models.interactions import Interactions
 from reco.models.mf import ALSConfig, ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
@@ -262,6 +268,10 @@ def fit_stage_one(ratings: DataFrame, local: pl.DataFrame, text: TextInputs,
             embeddings = embed_movies(text.movies, config.content, text.tags, text.links,
                                       text.tmdb)
         content = ContentRecommender(config.content).fit_embeddings(interactions, embeddings)
+    # EASE on the driver too: its cost is a top_items-square solve whatever the data, and
+    # its Gram matrix is one sparse product of the matrix the driver already holds
+    item = (EASERecommender(config.item).fit_interactions(interactions) if config.use_item
+            else None)
     popular = popularity(ratings, interactions, config.like_threshold)
     movies = movies_frame(text.movies, ratings.sparkSession)
     tables = collect_tables(feature_frames(ratings, movies, config.features))
@@ -269,7 +279,7 @@ def fit_stage_one(ratings: DataFrame, local: pl.DataFrame, text: TextInputs,
     stage = StageOne(cf=cf, rating_model=rating, content=content, popular=popular,
                      tables=tables, movies=text.movies.select(MOVIE_ID, GENRES, YEAR),
                      time_popularity=time_popularity(ratings), recent=recent_items(ratings),
-                     like_threshold=config.like_threshold)
+                     like_threshold=config.like_threshold, item=item)
     ratings.unpersist()
     log.info("stage one on Spark: %d ratings in %.1fs", local.height,
              time.perf_counter() - started)
