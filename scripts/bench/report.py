@@ -109,6 +109,16 @@ def targets_table(targets: list[dict[str, Any]], measured: str = "measured") -> 
     return lines
 
 
+def _ratio_line(sizes: list[dict[str, Any]], key: str, title: str) -> list[str]:
+    """One line of per-size ratios measured within each repeat (``key``, ``key_runs``)."""
+    shown = [e for e in sizes if key in e]
+    if not shown:
+        return []
+    return [title + "; median and runs): " + ", ".join(
+        f"{e['label']} " + runs_cell(e[key], e[f"{key}_runs"], "{:.2f}") + "x"
+        for e in shown), ""]
+
+
 def render_build(result: dict[str, Any], command: str, image: str | None) -> str:
     """The ``## Build`` section of docs/BENCHMARKS.md from a :func:`run_build` result."""
     sizes = result["sizes"]
@@ -131,22 +141,13 @@ def render_build(result: dict[str, Any], command: str, image: str | None) -> str
                                e["stages"].get(stage, {}).get(key, []), fmt) for e in sizes]
             lines.append(f"| {TITLES.get(stage, stage)} | " + " | ".join(cells) + " |")
         lines.append("")
-    ratios = [e for e in sizes if "pandas_over_polars" in e]
-    if ratios:
-        lines += ["**Polars vs pandas, same tables, same data** (pandas seconds / Polars "
-                  "seconds within each repeat, the two processes back to back; median and "
-                  "runs): " + ", ".join(
-                      f"{e['label']} " + runs_cell(e["pandas_over_polars"],
-                                                   e["pandas_over_polars_runs"], "{:.2f}") + "x"
-                      for e in ratios), ""]
-    multiples = [e for e in sizes if "build_over_als" in e]
-    if multiples:
-        lines += ["**The whole build as a multiple of one implicit-ALS fit** (64 factors, 15 "
-                  "iterations, on the same likes; train seconds / ALS seconds within each "
-                  "repeat; median and runs): " + ", ".join(
-                      f"{e['label']} " + runs_cell(e["build_over_als"],
-                                                   e["build_over_als_runs"], "{:.2f}") + "x"
-                      for e in multiples), ""]
+    lines += _ratio_line(sizes, "pandas_over_polars",
+                         "**Polars vs pandas, same tables, same data** (pandas seconds / Polars "
+                         "seconds within each repeat, the two processes back to back")
+    lines += _ratio_line(sizes, "build_over_als",
+                         "**The whole build as a multiple of one implicit-ALS fit** (64 "
+                         "factors, 15 iterations, on the same likes; train seconds / ALS "
+                         "seconds within each repeat")
     loads = [r["load_average"] for e in sizes for v in e["stages"].values() for r in v["runs"]
              if r.get("load_average") is not None]
     if loads:
