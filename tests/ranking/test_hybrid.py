@@ -18,6 +18,7 @@ from reco.ranking.booster import RankerConfig, sample_rows
 from reco.ranking.candidates import CandidateConfig, generate_candidates
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
+from reco.ranking.tuning import TuneConfig
 from tests.artifact_tools import current, reseal
 from tests.reference_rows import recent_similarity
 
@@ -27,6 +28,9 @@ SMALL = HybridConfig(
     content=ContentConfig(dimensions=16),
     candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
     ranker=RankerConfig(n_estimators=40, learning_rate=0.2, threads=1),
+    # fit-time tuning has its own tests (tests/ranking/test_tuning.py); the suite's many
+    # small fits leave it out
+    tune=TuneConfig(enabled=False),
 )
 
 

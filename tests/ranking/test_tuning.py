@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -104,9 +106,9 @@ def test_the_fit_records_the_choice_and_saves_it_as_its_config(tmp_path):
     from reco.data.synthetic import SyntheticConfig, generate
 
     data = generate(SyntheticConfig(n_users=150, n_movies=120, n_ratings=6_000, seed=2))
-    model = HybridRecommender(SMALL).fit(data.ratings, data.movies)
+    model = HybridRecommender(replace(SMALL, tune=TuneConfig())).fit(data.ratings, data.movies)
     tuning = model.window_["tuning"]
-    assert tuning["cf"]["chosen"] in SMALL.tune.cf_regularization_scales
+    assert tuning["cf"]["chosen"] in TuneConfig().cf_regularization_scales
     assert model.config.cf.regularization_scale == tuning["cf"]["chosen"]
     assert model.config.item.lam == tuning["item"]["chosen"]
     assert model.stage_.item.config.lam == tuning["item"]["chosen"]
