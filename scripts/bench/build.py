@@ -243,6 +243,18 @@ def growth_exponent(ratings: list[int], values: list[float | None]) -> float | N
     return round(float(np.polyfit(x, y, 1)[0]), 3)
 
 
+def _paired_ratio(runs: dict[str, list[dict[str, Any]]], base: str, other: str,
+                  key: str) -> dict[str, Any]:
+    """``other`` seconds / ``base`` seconds within each repeat, and their median, as
+    ``key_runs`` and ``key`` (nothing when no repeat has both)."""
+    pairs = zip(runs.get(base, []), runs.get(other, []))
+    ratios = [round(b["seconds"] / a["seconds"], 3) for a, b in pairs
+              if "error" not in a and "error" not in b and a["seconds"] > 0]
+    if not ratios:
+        return {}
+    return {f"{key}_runs": ratios, key: round(float(np.median(ratios)), 2)}
+
+
 def run_build(sizes: list[Size], stages: list[str], repeats: int, root: Path,
               reuse: list[Path], seed: int = 42, train_repeats: int | None = None,
               pandas_max_ratings: int | None = None, fast: bool = False,
@@ -271,20 +283,9 @@ def run_build(sizes: list[Size], stages: list[str], repeats: int, root: Path,
                 runs[stage].append(run)
         entry["stages"] = {s: summarise(r) for s, r in runs.items() if r}
         entry["skipped"] = skipped
-        # pandas / Polars within each repeat (the two ran back to back), then the median
-        pairs = zip(runs.get("features", []), runs.get("features_pandas", []))
-        ratios = [round(b["seconds"] / a["seconds"], 3) for a, b in pairs
-                  if "error" not in a and "error" not in b and a["seconds"] > 0]
-        if ratios:
-            entry["pandas_over_polars_runs"] = ratios
-            entry["pandas_over_polars"] = round(float(np.median(ratios)), 2)
-        # the whole build as a multiple of one implicit-ALS fit, within each repeat
-        pairs = zip(runs.get("cf", []), runs.get("train", []))
-        ratios = [round(b["seconds"] / a["seconds"], 3) for a, b in pairs
-                  if "error" not in a and "error" not in b and a["seconds"] > 0]
-        if ratios:
-            entry["build_over_als_runs"] = ratios
-            entry["build_over_als"] = round(float(np.median(ratios)), 2)
+        # pandas / Polars, and the whole build / one implicit-ALS fit, within each repeat
+        entry.update(_paired_ratio(runs, "features", "features_pandas", "pandas_over_polars"))
+        entry.update(_paired_ratio(runs, "cf", "train", "build_over_als"))
         result["sizes"].append(entry)
     ratings = [e["n_ratings"] for e in result["sizes"]]
     result["growth_exponent"] = {
