@@ -444,10 +444,15 @@ def observed_point(store: Path, stage_dir: Path | None, before_versions: set[str
     return "manifest" if state[1] else f"staged:{state[0]}"
 
 
-def _train(store: Path, log_path: Path) -> subprocess.Popen:
+def _train_command(store: Path, data: Path | None) -> list[str]:
+    """``scripts/train.py`` into ``store``, on ``data`` (None: the embedded default)."""
+    command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--artifacts", str(store)]
+    return command if data is None else [*command, "--data", str(data)]
+
+
+def _train(store: Path, log_path: Path, data: Path | None) -> subprocess.Popen:
     with log_path.open("ab") as sink:
-        return subprocess.Popen([sys.executable, str(ROOT / "scripts" / "train.py"),
-                                 "--artifacts", str(store)], stdout=sink,
+        return subprocess.Popen(_train_command(store, data), stdout=sink,
                                 stderr=subprocess.STDOUT, cwd=ROOT)
 
 
@@ -465,12 +470,12 @@ def _wait_for_stage_dir(store: Path, process: subprocess.Popen) -> Path | None:
 
 
 def kill_once(store: Path, point: str, port: int, log_path: Path,
-              previous_leftovers: list[str]) -> dict[str, Any]:
+              previous_leftovers: list[str], data: Path | None = None) -> dict[str, Any]:
     """One train, killed at ``point``; then every check of the kill test."""
     before_pointer, before_versions = pointer(store), versions(store)
     before_temps = pointer_temps(store)
     launched = time.perf_counter()
-    process = _train(store, log_path)
+    process = _train(store, log_path, data)
     stage_dir = _wait_for_stage_dir(store, process)
     # this train's stage() has run clean_staging by now: the previous kill's leftovers
     # (other than files beside `current`, which no writer looks at) should be gone
@@ -550,7 +555,7 @@ def _probe(port: int, path: str, version: str, seconds: float) -> list[Sample]:
 
 def live_retrain(store: Path, server: Server, plan: list[Request], requests: int,
                  concurrency: int, seconds: float, log_path: Path,
-                 leftovers_before: list[str]) -> dict[str, Any]:
+                 leftovers_before: list[str], data: Path | None = None) -> dict[str, Any]:
     """Phase 2 (see the module docstring)."""
     workers_before, booted_before = server.workers(), server.booted()
     before_pointer = pointer(store)
@@ -564,7 +569,7 @@ def live_retrain(store: Path, server: Server, plan: list[Request], requests: int
                                daemon=True)
     launched = time.perf_counter()
     watcher.start()
-    process = _train(store, log_path)
+    process = _train(store, log_path, data)
     try:
         code = process.wait(timeout=TRAIN_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -641,17 +646,19 @@ def _serving(store: Path, workers: int, reload_seconds: float, log_path: Path
 def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurrency: int = 2,
                   workers: int = 2, reload_seconds: float = 1.0, time_limit: float = 900.0,
                   scratch: Path = Path("/tmp/reco-bench"), seed: int = 0,
+                  data: Path | None = None,
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """All three phases on a fresh store under ``scratch``; the JSON result."""
+    """All three phases on a fresh store under ``scratch``, every train on ``data`` (a
+    release directory; None: the embedded default); the JSON result."""
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="lifecycle-", dir=scratch))
     store, logs = work / "store", work / "logs"
     logs.mkdir()
     say = progress or log.info
-    say(f"fresh store {store}; training it once on the embedded default")
+    say(f"fresh store {store}; training it once on "
+        f"{'the embedded default' if data is None else data}")
     started = time.perf_counter()
-    first = subprocess.run([sys.executable, str(ROOT / "scripts" / "train.py"),
-                            "--artifacts", str(store)], capture_output=True, text=True,
+    first = subprocess.run(_train_command(store, data), capture_output=True, text=True,
                            timeout=TRAIN_TIMEOUT, cwd=ROOT, check=False)
     if first.returncode != 0:
         raise RuntimeError(f"the first train failed: {first.stderr[-2000:]}")
@@ -665,7 +672,7 @@ def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurren
         "store": str(store), "logs": str(logs), "workers": workers,
         "reload_seconds": reload_seconds, "initial_version": initial,
         "initial_train_seconds": round(initial_train, 2), "version_files": n_files,
-        "uptime_start": uptime(),
+        "uptime_start": uptime(), "data": None if data is None else str(data),
     }
     with _serving(store, workers, reload_seconds, logs / "server.log") as server:
         result["start_seconds_fresh_store"] = round(server.start_seconds, 3)
@@ -679,7 +686,7 @@ def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurren
         try:
             for i, point in enumerate(points):
                 outcome = kill_once(store, point, server.port, logs / f"train-kill-{i}.log",
-                                    leftovers)
+                                    leftovers, data)
                 leftovers = outcome["staging_leftovers"]
                 if outcome["current"]:
                     history.add(outcome["current"])
@@ -708,7 +715,7 @@ def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurren
         }
         say("live retrain under load")
         live = live_retrain(store, server, plan, requests, concurrency, time_limit,
-                            logs / "train-live.log", leftovers)
+                            logs / "train-live.log", leftovers, data)
         if live["new_version"]:
             history.add(live["new_version"])
         result["live_retrain"] = live
@@ -774,7 +781,8 @@ def render_lifecycle(result: dict[str, Any], command: str) -> str:
     """The ``## Model lifecycle (issue 13)`` section of docs/BENCHMARKS.md."""
     kill, live = result["kill_test"], result["live_retrain"]
     lines = [f"Command: `{command}`", "",
-             f"A fresh store trained once on the embedded synthetic default "
+             f"A fresh store trained once on "
+             f"{'the embedded synthetic default' if result.get('data') is None else result['data']} "
              f"({result['initial_train_seconds']:.0f} s, {result['version_files']} files per "
              f"version), served by `scripts/serve.py` (gunicorn, {result['workers']} sync "
              f"workers, `--reload-seconds {result['reload_seconds']:g}`) on loopback; the load "

@@ -1,8 +1,8 @@
 """``scripts/benchmark.py lifecycle`` end to end, tiny (never timed: zero failures asserted).
 
-One kill only: every kill is a whole ``scripts/train.py`` run (about 25 s on 2 idle cores,
-its save phase is the last 0.2 s), and the run needs two more (the first version and the
-live retrain), so this is the smallest run that goes through every phase.
+One kill only, on a small synthetic release: every kill is a whole ``scripts/train.py`` run
+and the run needs two more (the first version and the live retrain), so this is the
+smallest run that goes through every phase.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from reco.data.synthetic import SyntheticConfig, make_release
 from scripts import benchmark
 from scripts.bench.lifecycle import LATE_POINTS, TITLE, kill_points
 from scripts.bench.report import GENERATED_END
@@ -26,12 +27,16 @@ def test_kill_points_spread_over_the_save_phase():
     assert kill_points(17, 11)[15:] == ["staged:1", "staged:2"]  # beyond them all: repeats
 
 
-@pytest.mark.slow  # three trains and two server starts: a minute or two
+@pytest.mark.slow  # three trains and two server starts
 def test_lifecycle_end_to_end(tmp_path: Path):
     doc = tmp_path / "BENCHMARKS.md"
     doc.write_text("# Benchmarks\n\n## Serving\n\nuntouched\n")
     out = tmp_path / "lifecycle.json"
-    code = benchmark.main(["lifecycle", "--kills", "1", "--requests", "300", "--concurrency",
+    # a small release: the benchmark trains three times, and what it checks is the store
+    # and the server around the train, not the model
+    release = tmp_path / "release"
+    make_release(SyntheticConfig(n_users=300, n_movies=300, n_ratings=15_000, seed=5), release)
+    code = benchmark.main(["lifecycle", "--data", str(release), "--kills", "1", "--requests", "300", "--concurrency",
                            "2", "--kill-concurrency", "2", "--data-root", str(tmp_path / "b"),
                            "--out", str(out), "--doc", str(doc)])
     assert code == 0
