@@ -16,6 +16,9 @@ A version's files (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
       item.npz                      the item-item model (EASE) when the config uses it;
                                     shares cf.npz's matrix too
       context.npz                   time popularity and recent items
+      retrieval.npz                 when the catalog is large enough: the inverted lists
+                                    of the CF and content item vectors a request
+                                    searches (reco.ranking.retrieval)
       ranker.json, like_model.json  XGBoost's JSON format
 
 The movies table stage one reads (movie_id, genres, year: the genres after the text
@@ -63,6 +66,7 @@ from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.npz import load_npz, save_npz
 from reco.ranking.booster import load_booster, save_booster
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
+from reco.ranking.retrieval import VectorIndex
 from reco.ranking.schema import LIKE_FEATURES, MOVIE_COLUMNS, RANK_FEATURES, USER_COLUMNS
 from reco.ranking.stage_one import StageOne
 from reco.ranking.user_state import PREF_COLUMNS
@@ -73,6 +77,7 @@ T = TypeVar("T")
 CF, RATING, POPULAR, CONTENT = "cf.npz", "rating.npz", "popular.npz", "content.npz"
 ITEM = "item.npz"
 CONTEXT = "context.npz"
+RETRIEVAL = "retrieval.npz"
 RANKER, LIKE_MODEL = "ranker.json", "like_model.json"
 #: The columns of the catalog stage one reads, in the order StageOne.movies has them.
 STAGE_MOVIE_COLUMNS = (MOVIE_ID, GENRES, YEAR)
@@ -193,6 +198,9 @@ def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFram
     if stage.item is not None:
         stage.item.save(directory / ITEM, with_seen=False)
     save_npz(directory / CONTEXT, **stage.time_popularity.state(), **stage.recent.state())
+    if stage.retrieval:
+        save_npz(directory / RETRIEVAL, **{key: value for name, index in stage.retrieval.items()
+                                           for key, value in index.state(name).items()})
     save_booster(model.ranker_, directory / RANKER)
     save_booster(model.like_model_, directory / LIKE_MODEL)
     art.write_feature_tables(directory, stage.tables)
@@ -343,16 +351,40 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         ranker = load_booster(directory / RANKER, RANK_FEATURES)
     with _reading(LIKE_MODEL):
         like_model = load_booster(directory / LIKE_MODEL, LIKE_FEATURES)
+    retrieval = None
+    if RETRIEVAL in (manifest.get("files") or {}):  # verified against the manifest above
+        with _reading(RETRIEVAL):
+            retrieval = _load_retrieval(load_npz(directory / RETRIEVAL), cf, content)
     stage = StageOne(
         cf=cf, rating_model=rating_model, content=content, popular=popular,
         tables=FeatureTables(**tables), movies=catalog.select(STAGE_MOVIE_COLUMNS),
         time_popularity=time_popularity, recent=recent, like_threshold=config.like_threshold,
-        item=item,
+        item=item, retrieval=retrieval,
     )
     with _reading(art.MANIFEST):
         windows = section.get("windows") or {}
         model = HybridRecommender.from_parts(config, stage, ranker, like_model, windows)
     return model, catalog, manifest
+
+
+def _load_retrieval(state: Mapping[str, np.ndarray], cf: Recommender,
+                    content: Recommender | None) -> dict[str, VectorIndex]:
+    """The saved indexes, each checked against the item vectors it indexes."""
+    spaces: dict[str, np.ndarray] = {"cf": cf._item_vectors()}
+    if content is not None:
+        spaces["content"] = content.embeddings_  # type: ignore[attr-defined]
+    names = sorted(key.removesuffix("_centroids") for key in state if key.endswith("_centroids"))
+    unknown = [name for name in names if name not in spaces]
+    if unknown or not names:
+        raise ArtifactError(f"{RETRIEVAL}: indexes {unknown or names} do not match the "
+                            f"model's item vectors ({sorted(spaces)})")
+    out = {}
+    for name in names:
+        try:
+            out[name] = VectorIndex.from_state(dict(state), name, *spaces[name].shape)
+        except ValueError as exc:
+            raise ArtifactError(f"{RETRIEVAL}: {exc}") from None
+    return out
 
 
 def _plain(config: ConfigBase) -> Any:

@@ -21,6 +21,7 @@ import polars as pl
 from reco._numeric import MAX_BLOCK_CELLS, top_k
 from reco.columns import MOVIE_ID, USER_ID
 from reco.config import ConfigBase, check_range
+from reco.ranking.retrieval import IndexedVectors, RetrievalConfig
 from reco.ranking.schema import SOURCES, rank_column
 from reco.ranking.user_state import UserContext
 
@@ -71,6 +72,24 @@ class Candidates:
 
 
 Scorer = Callable[[UserContext, np.ndarray], np.ndarray]  # (context, rows) -> scores
+
+
+def _indexed(store: FeatureStore, scan: float) -> dict[str, IndexedVectors]:
+    """The sources with an index (:mod:`reco.ranking.retrieval`), laid out for queries
+    reading at least ``scan`` of the items; built once per store and ``scan``."""
+    key = f"_candidate_indexes_{scan!r}"
+    cached = store.__dict__.get(key)
+    if cached is None:
+        cached = {}
+        indexes = store.stage.retrieval or {}
+        sources = _sources(store)
+        if "cf" in indexes:
+            cached["cf"] = IndexedVectors(indexes["cf"], store.cf_items, scan)
+        if "content" in indexes and "content" in sources:
+            cached["content"] = IndexedVectors(indexes["content"], store.content_emb, scan,
+                                               blocked=sources["content"][1])
+        store.__dict__[key] = cached
+    return cached
 
 
 def _sources(store: FeatureStore) -> dict[str, tuple[np.ndarray, np.ndarray, Scorer]]:
@@ -181,15 +200,50 @@ def _top_unseen(context: UserContext, item_ids: np.ndarray, blocked: np.ndarray,
     return users_all[keep], movies_all[keep]
 
 
-def generate_candidates(context: UserContext, store: FeatureStore,
-                        config: CandidateConfig) -> Candidates:
-    """Union of the sources' top-n unrated movies for each user of ``context``."""
+def _searched(context: UserContext, item_ids: np.ndarray, index: IndexedVectors,
+              vectors: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_top_unseen` through an index: each user's top ``n`` unrated movies among
+    the lists their vector probes (a user with no vector gets none, as there)."""
+    users, movies = [], []
+    for row in range(len(context)):
+        query = vectors[row]
+        if np.isnan(query[0]):
+            continue
+        seen = context.seen_movies[context.seen_indptr[row]:context.seen_indptr[row + 1]]
+        pos = np.minimum(np.searchsorted(item_ids, seen), item_ids.size - 1)
+        found = index.search(np.asarray(query, dtype=np.float32), n,
+                             pos[item_ids[pos] == seen])
+        users.append(np.full(found.size, row, dtype=np.int64))
+        movies.append(item_ids[found])
+    if not users:
+        return np.empty(0, np.int64), np.empty(0, np.int64)
+    return np.concatenate(users), np.concatenate(movies)
+
+
+def generate_candidates(context: UserContext, store: FeatureStore, config: CandidateConfig,
+                        retrieval: RetrievalConfig | None = None, *,
+                        exact: bool | None = None) -> Candidates:
+    """Union of the sources' top-n unrated movies for each user of ``context``.
+
+    With ``retrieval`` and a stage that has an index (:mod:`reco.ranking.retrieval`),
+    the CF and content sources search it for contexts of at most
+    ``retrieval.max_users`` users (a request) and scan every movie otherwise; ``exact``
+    forces one way (True: scan; False: the index wherever there is one)."""
+    indexes: dict[str, IndexedVectors] = {}
+    if retrieval is not None and store.stage.retrieval:
+        if exact is None:
+            exact = len(context) > retrieval.max_users
+        if not exact:
+            indexes = _indexed(store, retrieval.scan)
     found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
     for source, (item_ids, blocked, scorer) in _sources(store).items():
         n = config.count(source)
         if n == 0:
             continue
-        if source == "popular":
+        if source in indexes:
+            vectors = context.cf if source == "cf" else context.content
+            rows, movies = _searched(context, item_ids, indexes[source], vectors, n)
+        elif source == "popular":
             item_ids, order, rank_of = _popular_order(store)
             rows, movies = _first_unseen(context, item_ids, order, n, rank_of)
         else:

@@ -86,6 +86,7 @@ from reco.ranking.pair_features import (
     pair_features,
     to_matrix,
 )
+from reco.ranking.retrieval import index_stage
 from reco.ranking.tuning import Tuned, apply_choices, tune_stage_one
 from reco.ranking.user_state import UserContext
 
@@ -206,6 +207,8 @@ class HybridRecommender(BaseRecommender):
             tags is not None and feature_text.tags.height == tags.height)
         final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None,
                                                  config=config)
+        final.retrieval = _Steps("final stage")("retrieval index", index_stage, final,
+                                                config.retrieval)
         # the tuned values are the model's config from here on (saved in the manifest)
         self.config = config
         self.stage_, self.ranker_, self.like_model_ = final, ranker, like_model
@@ -348,7 +351,8 @@ class HybridRecommender(BaseRecommender):
         no second pass over the features."""
         self._check_fitted()
         stage = self.stage_
-        candidates = generate_candidates(context, stage.store, self.config.candidates)
+        candidates = generate_candidates(context, stage.store, self.config.candidates,
+                                         self.config.retrieval)
         extra = {f"rank_in_{s}": candidates.ranks[s] for s in SOURCES}
         features = pair_features(stage, context, candidates.rows, candidates.movie_ids,
                                  RANK_FEATURES, extra)

@@ -21,6 +21,7 @@ from reco.models.ease import EASEConfig
 from reco.models.mf import ALSConfig, SVDConfig
 from reco.ranking.booster import RankerConfig
 from reco.ranking.candidates import CandidateConfig
+from reco.ranking.retrieval import RetrievalConfig
 from reco.ranking.tuning import TuneConfig
 
 #: The sub-configs that carry a like threshold of their own (single models stay usable alone).
@@ -57,6 +58,8 @@ class HybridConfig(ConfigBase):
         default_factory=lambda: EASEConfig(lam=300.0, top_items=3000, neighbours=300))
     use_item: bool = True
     tune: TuneConfig = field(default_factory=TuneConfig)
+    # candidates of a request from an index of the item vectors on a large catalog
+    retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
     def __post_init__(self) -> None:
         check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))

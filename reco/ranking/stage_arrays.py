@@ -50,6 +50,7 @@ class Stage(Protocol):
     content: Any
     popular: Any
     item: Any
+    retrieval: Any  # name -> reco.ranking.retrieval.VectorIndex, or None
     tables: FeatureTables
     movies: pl.DataFrame
     recent: RecentItems

@@ -9,6 +9,7 @@ import polars as pl
 from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.base import Recommender
+from reco.ranking.retrieval import VectorIndex
 from reco.ranking.stage_arrays import FeatureStore
 
 
@@ -26,6 +27,8 @@ class StageOne:
     recent: RecentItems
     like_threshold: float  # the hybrid's one threshold (HybridConfig.like_threshold)
     item: Recommender | None = None  # the item-item model (EASE on the most liked movies)
+    #: indexes of the CF and content item vectors for requests (reco.ranking.retrieval)
+    retrieval: dict[str, VectorIndex] | None = None
     _store: FeatureStore | None = field(default=None, repr=False)
 
     def sources(self) -> dict[str, Recommender]:

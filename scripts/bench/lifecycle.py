@@ -780,9 +780,10 @@ def _ms(value: float | None) -> str:
 def render_lifecycle(result: dict[str, Any], command: str) -> str:
     """The ``## Model lifecycle (issue 13)`` section of docs/BENCHMARKS.md."""
     kill, live = result["kill_test"], result["live_retrain"]
+    data = result.get("data")
     lines = [f"Command: `{command}`", "",
              f"A fresh store trained once on "
-             f"{'the embedded synthetic default' if result.get('data') is None else result['data']} "
+             f"{'the embedded synthetic default' if data is None else data} "
              f"({result['initial_train_seconds']:.0f} s, {result['version_files']} files per "
              f"version), served by `scripts/serve.py` (gunicorn, {result['workers']} sync "
              f"workers, `--reload-seconds {result['reload_seconds']:g}`) on loopback; the load "

@@ -36,9 +36,10 @@ def test_lifecycle_end_to_end(tmp_path: Path):
     # and the server around the train, not the model
     release = tmp_path / "release"
     make_release(SyntheticConfig(n_users=300, n_movies=300, n_ratings=15_000, seed=5), release)
-    code = benchmark.main(["lifecycle", "--data", str(release), "--kills", "1", "--requests", "300", "--concurrency",
-                           "2", "--kill-concurrency", "2", "--data-root", str(tmp_path / "b"),
-                           "--out", str(out), "--doc", str(doc)])
+    code = benchmark.main(["lifecycle", "--data", str(release), "--kills", "1", "--requests",
+                           "300", "--concurrency", "2", "--kill-concurrency", "2",
+                           "--data-root", str(tmp_path / "b"), "--out", str(out),
+                           "--doc", str(doc)])
     assert code == 0
     result = json.loads(out.read_text())
     for key in ("start_seconds_fresh_store", "start_seconds_after_kill_test", "kill_test",

@@ -41,6 +41,7 @@ from reco.pipelines.text_models import apply_text_models
 from reco.ranking.booster import Booster
 from reco.ranking.hybrid import HybridConfig, HybridRecommender, TextInputs
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
+from reco.ranking.retrieval import index_stage
 from reco.ranking.stage_one import StageOne
 
 if TYPE_CHECKING:
@@ -155,6 +156,8 @@ def fit_hybrid(spark: SparkSession, ratings: DataFrame, text: TextInputs,
     final, _, _ = fit_stage_one(ratings, local.drop(WINDOW), text, config,
                                 embeddings if same_text else None)
     marked.unpersist()
+    # the request-time index over the driver's item vectors, as the local engine builds it
+    final.retrieval = index_stage(final, config.retrieval)
     model = HybridRecommender.from_parts(config, final, ranker, like_model, windows)
     model.fit_notes_ = [embeddings.fallback] if embeddings is not None and \
         embeddings.fallback else []
