@@ -41,12 +41,16 @@ PostgreSQL (:mod:`scripts.bench.feedback`). explain (issue 15): latency of
 ``GET /users/<u>/movies/<m>`` (P(like) and its explanation) and of
 ``/recommend?explain=true`` against plain ``/recommend`` on one server
 (:mod:`scripts.bench.explain`). mixed (issue 14): the serving stacks alternating under one
-bounded mixed load (:mod:`scripts.bench.mixed`).
+bounded mixed load (:mod:`scripts.bench.mixed`). retrieval (issue 17): the index of item
+vectors against the exact scan on one loaded store (recall, top-10 overlap, each part of an
+answer, the machine's floors) and NDCG@10 with and without it (:mod:`scripts.bench.retrieval`).
 
     python scripts/benchmark.py search --data ../shared/data/ml-latest-small --titles 87585 \\
         --repeats 50 --doc docs/BENCHMARKS.md
     python scripts/benchmark.py mixed --artifacts /tmp/store_small --stacks sync gevent front \\
         --requests 20000 --concurrency 8 --repeats 2 --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py retrieval --artifacts /tmp/store32m --requests 2000 \\
+        --data ../shared/data/ml-latest-small --doc docs/BENCHMARKS.md
 """
 
 from __future__ import annotations
@@ -413,6 +417,36 @@ def explain(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_retrieval(sub: argparse._SubParsersAction) -> None:
+    re_ = sub.add_parser("retrieval", help="the index of item vectors: answers, time, floors")
+    re_.add_argument("--artifacts", type=Path, default=None,
+                     help="a store with a large catalog (its version has retrieval.npz)")
+    re_.add_argument("--requests", type=int, default=2000, help="random known users")
+    re_.add_argument("--data", type=Path, default=None,
+                     help="also: NDCG@10 exact and through an index on this release's split")
+    re_.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+    re_.add_argument("--doc", type=Path, default=None,
+                     help="update this Markdown file's retrieval section")
+
+
+def retrieval(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import report as br
+    from scripts.bench import retrieval as brt
+
+    if args.artifacts is None and args.data is None:
+        raise SystemExit("give --artifacts (a large store), --data (a release) or both")
+    if not 1 <= args.requests <= 100_000:
+        raise SystemExit("--requests 1..100000")
+    result: dict = {"command": command, "provenance": br.provenance()}
+    if args.artifacts is not None:
+        result["requests_result"] = brt.run_requests(args.artifacts, args.requests)
+    if args.data is not None:
+        result["quality"] = brt.run_quality(args.data)
+    if args.doc is not None:
+        br.update_doc_section(args.doc, brt.TITLE, brt.render_retrieval(result, command))
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -440,6 +474,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_feedback(sub)
     _add_search(sub)
     _add_explain(sub)
+    _add_retrieval(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -465,6 +500,8 @@ def main(argv: list[str] | None = None) -> int:
         result = mixed(args, command)
     elif args.command == "explain":
         result = explain(args, command)
+    elif args.command == "retrieval":
+        result = retrieval(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

@@ -230,7 +230,7 @@ def generate_candidates(context: UserContext, store: FeatureStore, config: Candi
     ``retrieval.max_users`` users (a request) and scan every movie otherwise; ``exact``
     forces one way (True: scan; False: the index wherever there is one)."""
     indexes: dict[str, IndexedVectors] = {}
-    if retrieval is not None and store.stage.retrieval:
+    if retrieval is not None and retrieval.enabled and store.stage.retrieval:
         if exact is None:
             exact = len(context) > retrieval.max_users
         if not exact:
