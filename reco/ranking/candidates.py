@@ -74,7 +74,7 @@ class Candidates:
 Scorer = Callable[[UserContext, np.ndarray], np.ndarray]  # (context, rows) -> scores
 
 
-def _indexed(store: FeatureStore, scan: float) -> dict[str, IndexedVectors]:
+def searchable(store: FeatureStore, scan: float) -> dict[str, IndexedVectors]:
     """The sources with an index (:mod:`reco.ranking.retrieval`), laid out for queries
     reading at least ``scan`` of the items; built once per store and ``scan``."""
     key = f"_candidate_indexes_{scan!r}"
@@ -234,7 +234,7 @@ def generate_candidates(context: UserContext, store: FeatureStore, config: Candi
         if exact is None:
             exact = len(context) > retrieval.max_users
         if not exact:
-            indexes = _indexed(store, retrieval.scan)
+            indexes = searchable(store, retrieval.scan)
     found: list[tuple[str, np.ndarray, np.ndarray, np.ndarray]] = []
     for source, (item_ids, blocked, scorer) in _sources(store).items():
         n = config.count(source)

@@ -193,11 +193,13 @@ class IndexedVectors:
             mask[blocked] = True
             self.blocked = mask[index.order]
 
-    def search(self, query: np.ndarray, n: int, exclude: np.ndarray) -> np.ndarray:
+    def search(self, query: np.ndarray, n: int, exclude: np.ndarray,
+               blocked: bool = True) -> np.ndarray:
         """Item rows of the ``n`` best inner products with ``query`` among the probed
-        lists, best first, the item rows ``exclude`` left out (fewer than ``n`` only when
-        the catalog runs out). Lists are probed until at least the configured share of
-        the items, and ``n`` plus the excluded ones, were read."""
+        lists, best first, the item rows ``exclude`` (and, with ``blocked``, those given
+        as blocked at construction) left out; fewer than ``n`` only when the catalog runs
+        out. Lists are probed until at least the configured share of the items, and
+        ``n`` plus the excluded ones, were read."""
         index = self.index
         need = max(self.min_scan, n + exclude.size)
         ranked = np.argsort(-(index.centroids @ query), kind="stable")
@@ -212,7 +214,7 @@ class IndexedVectors:
             positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
                 int(lengths.sum()))
         scores = self.grouped[positions] @ query
-        if self.blocked is not None:
+        if blocked and self.blocked is not None:
             scores[self.blocked[positions]] = -np.inf
         rows = index.order[positions]
         if exclude.size:

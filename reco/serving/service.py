@@ -33,6 +33,8 @@ from reco.serving.titles import parse_title
 log = logging.getLogger(__name__)
 LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
 FAMILY_THRESHOLD = 0.5  # P(family) at or above which family=true keeps a movie
+#: titles per space a /similar answer is chosen from on an indexed catalog (at least 4 k)
+SIMILAR_POOL = 200
 #: What the average user of a fallback "liked", in its explanations.
 AVERAGE_LIKED = "what most users liked"
 #: A recommended item: model item index, ranker score, reason, and its like-model row
@@ -572,25 +574,51 @@ class RecoService:
             cached = self.__dict__["_similar_cache"] = (ids, spaces, self._positions(ids))
         return cached
 
+    def _similar_pool(self, movie_id: int, k: int) -> np.ndarray | None:
+        """Positions (in :meth:`_similar_index`'s movies) of the titles nearest to the
+        movie in the model's retrieval index, the only ones scored then; None without an
+        index (a small catalog: every title is)."""
+        near = self.model.index_neighbours(movie_id, max(SIMILAR_POOL, 4 * k))
+        if near is None:
+            return None
+        ids = self._similar_index()[0]
+        pos = np.minimum(np.searchsorted(ids, near), ids.size - 1)
+        return pos[ids[pos] == near]
+
+    def _similar_scores(self, movie_id: int, filters: Filters,
+                        rows: np.ndarray | None) -> np.ndarray:
+        """Scores of :meth:`_similar_index`'s movies at ``rows`` (None: all of them),
+        -inf for the movie itself and for titles the filters leave out."""
+        ids, spaces, positions = self._similar_index()
+        rows = np.arange(ids.size) if rows is None else rows
+        total = np.zeros(rows.size, dtype=np.float32)
+        parts = np.zeros(rows.size, dtype=np.int8)
+        for model, aligned, known in spaces:
+            if movie_id not in model.item_map_:
+                continue
+            vector = model.unit_item_vectors()[model.item_map_.index(movie_id)]
+            total += (aligned @ vector) if rows.size == ids.size else (aligned[rows] @ vector)
+            parts += known[rows]
+        scores = np.where(parts > 0, total / np.maximum(parts, 1), -np.inf)
+        mask = self._eligible(filters, ids[rows], positions[rows])
+        scores[~mask | (ids[rows] == movie_id)] = -np.inf
+        return scores
+
     def similar(self, movie_id: int, k: int = 10, filters: Filters | None = None) -> dict[str, Any]:
         """Nearest titles: content and CF cosine averaged where both exist; content alone
         for a movie with no ratings (the content model covers every movie)."""
         filters = filters or Filters()
         anchor = self.movie(movie_id)
-        ids, spaces, positions = self._similar_index()
-        total = np.zeros(ids.size, dtype=np.float32)
-        parts = np.zeros(ids.size, dtype=np.int8)
-        for model, aligned, known in spaces:
-            if movie_id not in model.item_map_:
-                continue
-            total += aligned @ model.unit_item_vectors()[model.item_map_.index(movie_id)]
-            parts += known
-        if not parts.any():
-            raise UnknownIdError(f"movie {movie_id} has neither text nor ratings to compare")
-        scores = np.where(parts > 0, total / np.maximum(parts, 1), -np.inf)
-        mask = self._eligible(filters, ids, positions)
-        scores[~mask | (ids == movie_id)] = -np.inf
-        idx, vals = top_k(scores[None, :], k)
+        positions = self._similar_index()[2]
+        pool = self._similar_pool(movie_id, k)
+        scores = None if pool is None else self._similar_scores(movie_id, filters, pool)
+        if pool is not None and scores is not None and int(np.isfinite(scores).sum()) >= k:
+            idx, vals = top_k(scores[None, :], k)
+            idx = np.where(idx >= 0, pool[np.maximum(idx, 0)], -1)
+        else:  # no index, or too few eligible titles in its pool: every title
+            if not any(movie_id in model.item_map_ for model, _, _ in self._similar_index()[1]):
+                raise UnknownIdError(f"movie {movie_id} has neither text nor ratings to compare")
+            idx, vals = top_k(self._similar_scores(movie_id, filters, None)[None, :], k)
         items = []
         for i, v in zip(idx[0], vals[0]):
             if i >= 0:

@@ -124,6 +124,30 @@ def _source_sets(service: Any, user: int, exact: bool) -> dict[str, set[int]]:
             for source, ranks in found.ranks.items()}
 
 
+def _similar_ab(service: Any, rng: np.random.Generator, requests: int) -> dict[str, Any]:
+    """``/similar`` for random movies, exact and through the index: top-10 overlap, p50."""
+    movies = rng.choice(service.model.item_map_.ids, size=requests)
+    times: dict[bool, list[float]] = {False: [], True: []}
+    overlap = []
+    for movie in movies[:50]:
+        for enabled in (False, True):
+            _with_retrieval(service, enabled)
+            service.similar(int(movie))
+    for movie in movies:
+        answers = {}
+        for enabled in (False, True):
+            _with_retrieval(service, enabled)
+            begun = time.perf_counter()
+            answer = service.similar(int(movie))
+            times[enabled].append(time.perf_counter() - begun)
+            answers[enabled] = {item["movie_id"] for item in answer["items"]}
+        overlap.append(len(answers[False] & answers[True]) / max(len(answers[False]), 1))
+    return {"movies": int(requests), "top10_overlap": round(float(np.mean(overlap)), 4),
+            "identical_lists": round(float(np.mean(np.array(overlap) == 1.0)), 4),
+            "exact_p50_ms": round(float(np.median(times[False])) * 1e3, 3),
+            "index_p50_ms": round(float(np.median(times[True])) * 1e3, 3)}
+
+
 def run_requests(artifacts: Path, requests: int, seed: int = 0) -> dict[str, Any]:
     """The in-process comparison on a published store (see the module docstring)."""
     from reco.serving.service import RecoService
@@ -165,6 +189,7 @@ def run_requests(artifacts: Path, requests: int, seed: int = 0) -> dict[str, Any
             if exact_sets.get(source):
                 recall.setdefault(source, []).append(
                     len(exact_sets[source] & index_sets[source]) / len(exact_sets[source]))
+    similar = _similar_ab(service, rng, requests)
     _with_retrieval(service, True)
 
     def ms(values: list[float]) -> dict[str, float]:
@@ -190,7 +215,7 @@ def run_requests(artifacts: Path, requests: int, seed: int = 0) -> dict[str, Any
                           "identical_lists": round(float(np.mean(np.array(overlap) == 1.0)), 4)},
         "exact": {**ms(times[False]), "parts_ms": part_medians(parts[False])},
         "index": {**ms(times[True]), "parts_ms": part_medians(parts[True])},
-        "floors": _floors(service, rows),
+        "floors": _floors(service, rows), "similar": similar,
     }
 
 
@@ -253,6 +278,12 @@ def render_retrieval(result: dict[str, Any], command: str) -> str:
                   f"{req['index']['p50_ms']:.2f} |",
                   f"| whole answer, p99 | {req['exact']['p99_ms']:.2f} | "
                   f"{req['index']['p99_ms']:.2f} |", ""]
+        sim = req["similar"]
+        lines += [f"`similar` for {sim['movies']:,} random movies (each title chosen from the "
+                  "index's nearest titles in each space, then scored exactly as before): "
+                  f"p50 {sim['exact_p50_ms']:.2f} ms exact, {sim['index_p50_ms']:.2f} ms through "
+                  f"the index; top-10 overlap with the exact answer {sim['top10_overlap']:.3f} "
+                  f"({sim['identical_lists']:.1%} of the lists identical).", ""]
         f = req["floors"]
         lines += ["Floors on this machine (medians): memory read "
                   f"{f['memory_read_gb_per_s']:.1f} GB/s; the stored CF and content vectors "

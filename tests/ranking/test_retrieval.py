@@ -201,7 +201,7 @@ def test_a_request_uses_the_index_and_a_block_does_not(indexed, monkeypatch):
     calls = []
     original = retrieval.IndexedVectors.search
     monkeypatch.setattr(retrieval.IndexedVectors, "search",
-                        lambda self, *a: calls.append(1) or original(self, *a))
+                        lambda self, *a, **k: calls.append(1) or original(self, *a, **k))
     user = int(data.ratings["user_id"][0])
     model.recommend(user, k=5)
     assert calls, "one user's request did not search the index"
@@ -222,3 +222,45 @@ def test_the_index_travels_with_the_version(indexed, tmp_path):
         np.testing.assert_array_equal(loaded.stage_.retrieval[name].order, index.order)
     user = int(data.ratings["user_id"][3])
     assert model.recommend(user, k=10)[0].tolist() == loaded.recommend(user, k=10)[0].tolist()
+
+
+def test_similar_titles_come_from_the_index_and_fall_back_to_every_title(indexed, tmp_path,
+                                                                          monkeypatch):
+    from dataclasses import replace
+
+    from reco.artifacts.model_dir import save_model
+    from reco.serving import service as serving
+    from reco.serving.service import Filters, RecoService
+
+    model, data = indexed
+    save_model(model, tmp_path, catalog=data.movies)
+    svc = RecoService.load(tmp_path)
+
+    def answer(movie: int, k: int, filters: Filters | None = None, exact: bool = False):
+        on = svc.model.config.retrieval
+        if exact:
+            svc.model.config = replace(svc.model.config, retrieval=replace(on, enabled=False))
+        try:
+            return [(i["movie_id"], i["score"]) for i in svc.similar(movie, k, filters)["items"]]
+        finally:
+            svc.model.config = replace(svc.model.config, retrieval=on)
+
+    movies = data.movies["movie_id"].to_list()[:12]
+    monkeypatch.setattr(serving, "SIMILAR_POOL", 10_000)  # every title in the pool
+    for movie in movies:
+        assert answer(movie, 8) == answer(movie, 8, exact=True)
+    monkeypatch.setattr(serving, "SIMILAR_POOL", 5)  # 4 k = 20 titles per space
+    calls = []
+    near = svc.model.index_neighbours
+    monkeypatch.setattr(svc.model, "index_neighbours", lambda *a: calls.append(a) or near(*a))
+    for movie in movies:
+        got = answer(movie, 5)
+        assert len(got) == 5 and movie not in [m for m, _ in got]
+        assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
+        # scores are the exact ones; an answer may only miss a title the pool did not hold
+        exact = dict(answer(movie, 260, exact=True))
+        assert all(abs(exact[m] - s) < 1e-6 for m, s in got)
+    assert calls and calls[0][1] == 20
+    # a filter that leaves too few titles in the pool: the answer is the exact one
+    few = Filters(year_min=2100)
+    assert answer(movies[0], 5, few) == answer(movies[0], 5, few, exact=True) == []
