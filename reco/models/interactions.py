@@ -77,10 +77,18 @@ class Interactions:
         items = IdMap.from_values(np.asarray(item_ids), "movie")
         if items == self.item_map:
             return self
-        coo = self.matrix.tocoo()
-        columns = items.indices(self.item_map.ids[coo.col], missing="mask")
+        # one lookup per movie, then a gather per rating (at 32M ratings, 7 s of a
+        # server's start went to looking every rating's movie up instead)
+        mapping = items.indices(self.item_map.ids, missing="mask")
+        source = self.matrix
+        columns = mapping[source.indices]
         keep = columns >= 0
-        matrix = sp.csr_matrix((coo.data[keep], (coo.row[keep], columns[keep])),
-                               shape=(len(self.user_map), len(items)))
-        matrix.sort_indices()
+        rows = np.repeat(np.arange(source.shape[0]), np.diff(source.indptr))
+        indptr = np.zeros(source.shape[0] + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows[keep], minlength=source.shape[0]), out=indptr[1:])
+        matrix = sp.csr_matrix((source.data[keep], columns[keep].astype(source.indices.dtype),
+                                indptr), shape=(len(self.user_map), len(items)))
+        kept = mapping[mapping >= 0]
+        if not (source.has_sorted_indices and (np.diff(kept) > 0).all()):
+            matrix.sort_indices()  # both maps are sorted, so this is the rare case
         return Interactions(self.user_map, items, matrix)
