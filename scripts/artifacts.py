@@ -1,14 +1,18 @@
-"""Look after an artifact store: list, verify, roll back, migrate.
+"""Look after an artifact store: list, verify, roll back, migrate, index.
 
     python scripts/artifacts.py list artifacts                 # versions, newest last
     python scripts/artifacts.py verify artifacts [VERSION]     # every byte, exit 2 if bad
     python scripts/artifacts.py use artifacts VERSION          # make VERSION current
     python scripts/artifacts.py migrate OLD_DIR --into artifacts
+    python scripts/artifacts.py index artifacts                # current + retrieval index
 
 ``use`` is the rollback: it verifies the version, then replaces the ``current`` pointer
 by one atomic rename; servers on the store switch to it within their reload interval.
 ``migrate`` publishes an artifact directory from before the store (format 2) as a
-version, reading it only.
+version, reading it only. ``index`` publishes the current version again with the
+retrieval index of its item vectors (for a version trained before the index existed; a
+catalog of 20,000 movies or more): nothing learned changes, and servers switch to it as to
+any new version.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ if __package__ in (None, ""):  # run as a file from a clone that is not installe
 
 from reco.artifacts import store  # noqa: E402
 from reco.artifacts.manifest import migrate, verify_version  # noqa: E402
+from reco.artifacts.model_dir import add_retrieval_index  # noqa: E402
 from reco.cli import run, setup_logging  # noqa: E402
 from reco.exceptions import ArtifactError  # noqa: E402
 
@@ -43,6 +48,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     move = commands.add_parser("migrate", help="publish a format-2 directory as a version")
     move.add_argument("old", type=Path)
     move.add_argument("--into", type=Path, required=True, help="the store")
+    index = commands.add_parser("index", help="publish the current version with a retrieval "
+                                "index (a version trained before it existed)")
+    index.add_argument("store", type=Path)
     parser.add_argument("-v", "--verbose", action="store_true")
     return parser.parse_args(argv)
 
@@ -115,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     setup_logging(args.verbose)
     actions = {"list": _list, "verify": _verify, "use": _use,
-               "migrate": lambda a: sys.stdout.write(f"{migrate(a.old, a.into).name}\n")}
+               "migrate": lambda a: sys.stdout.write(f"{migrate(a.old, a.into).name}\n"),
+               "index": lambda a: sys.stdout.write(f"{add_retrieval_index(a.store).name}\n")}
     return run(lambda: actions[args.command](args))
 
 

@@ -66,7 +66,7 @@ from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.npz import load_npz, save_npz
 from reco.ranking.booster import load_booster, save_booster
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
-from reco.ranking.retrieval import VectorIndex
+from reco.ranking.retrieval import VectorIndex, index_stage
 from reco.ranking.schema import LIKE_FEATURES, MOVIE_COLUMNS, RANK_FEATURES, USER_COLUMNS
 from reco.ranking.stage_one import StageOne
 from reco.ranking.user_state import PREF_COLUMNS
@@ -177,6 +177,42 @@ def save_model(model: HybridRecommender, artifacts: str | Path, *, catalog: pl.D
         version = staging.publish(out, store.CURRENT if make_current else None, keep)
     log.info("model saved as version %s in %.2fs", version.name, time.perf_counter() - started)
     return version
+
+
+#: The manifest keys save_model writes itself (a republished version gets new ones).
+_OWN_KEYS = ("format_version", "created_at", "libraries", "platform", "model", "features",
+             "catalog", "files", "version")
+
+
+def add_retrieval_index(artifacts: str | Path, *, keep: int = store.DEFAULT_KEEP) -> Path:
+    """Publish the current version again with the retrieval index its config asks for
+    (:mod:`reco.ranking.retrieval`), built from its own item vectors: for a version
+    trained before the index existed. Nothing learned changes; the new version's
+    manifest keeps the old one's sections and names it (``retrieval_index_of``).
+
+    Raises
+    ------
+    ArtifactError
+        The store has no servable current version, or its catalog is below the index's
+        ``min_items`` (a small catalog is scanned whole), or retrieval is turned off.
+    """
+    model, catalog, manifest = load_model(artifacts)
+    config = model.config.retrieval
+    if not config.enabled:
+        raise ArtifactError("the current version's config turns retrieval off "
+                            "(retrieval.enabled is false): no index to build")
+    started = time.perf_counter()
+    indexes = index_stage(model.stage_, config)
+    if indexes is None:
+        raise ArtifactError(f"the current version's catalog ({len(model.item_map_):,} movies) "
+                            f"is below retrieval.min_items ({config.min_items:,}): requests "
+                            "scan it whole, no index is built")
+    model.stage_.retrieval = indexes
+    sections = {key: value for key, value in manifest.items() if key not in _OWN_KEYS}
+    sections["retrieval_index_of"] = manifest.get("version")
+    sections["timings_seconds"] = {**sections.get("timings_seconds", {}),
+                                   "retrieval_index": round(time.perf_counter() - started, 4)}
+    return save_model(model, artifacts, catalog=catalog, manifest=sections, keep=keep)
 
 
 def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFrame) -> None:

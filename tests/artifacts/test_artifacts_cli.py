@@ -43,3 +43,10 @@ def test_use_moves_current_and_refuses_features_only(trained, tmp_path, csv_rele
     assert cli.main(["use", str(root), "not-an-id"]) == 2
     assert cli.main(["use", str(root), first.name]) == 0
     assert capsys.readouterr().out.strip().endswith(f"current -> {first.name}")
+
+
+def test_index_refuses_a_catalog_too_small_for_it(trained, tmp_path, caplog):
+    root, first = _store(trained, tmp_path)
+    assert cli.main(["index", str(root)]) == 2
+    assert "below retrieval.min_items" in caplog.text
+    assert store.resolve(root) == first  # nothing published

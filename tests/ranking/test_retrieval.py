@@ -264,3 +264,24 @@ def test_similar_titles_come_from_the_index_and_fall_back_to_every_title(indexed
     # a filter that leaves too few titles in the pool: the answer is the exact one
     few = Filters(year_min=2100)
     assert answer(movies[0], 5, few) == answer(movies[0], 5, few, exact=True) == []
+
+
+def test_an_old_version_gets_its_index_without_retraining(indexed, tmp_path, capsys):
+    from reco.artifacts.model_dir import load_model, save_model
+    from scripts import artifacts as cli
+
+    model, data = indexed
+    saved, model.stage_.retrieval = model.stage_.retrieval, None  # as trained before it existed
+    try:
+        old = save_model(model, tmp_path, catalog=data.movies)
+    finally:
+        model.stage_.retrieval = saved
+    assert cli.main(["index", str(tmp_path)]) == 0
+    new_name = capsys.readouterr().out.strip()
+    loaded, _, manifest = load_model(tmp_path)
+    assert manifest["version"] == new_name != old.name
+    assert manifest["retrieval_index_of"] == old.name and "retrieval.npz" in manifest["files"]
+    for name, index in saved.items():
+        np.testing.assert_array_equal(loaded.stage_.retrieval[name].order, index.order)
+    user = int(data.ratings["user_id"][5])
+    assert loaded.recommend(user, k=10)[0].tolist() == model.recommend(user, k=10)[0].tolist()

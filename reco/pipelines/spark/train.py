@@ -32,6 +32,7 @@ from reco.data.split import tags_before_label_window
 from reco.exceptions import ModelFitError
 from reco.pipelines.features import StepTimer
 from reco.pipelines.spark.boosters import fit_spark_booster
+from reco.pipelines.spark.feedback import merge_feedback
 from reco.pipelines.spark.read import read_release
 from reco.pipelines.spark.rows import like_job, ranker_job, restrict_stage, write_stage
 from reco.pipelines.spark.session import SparkConfig, spark_session
@@ -168,10 +169,13 @@ def fit_hybrid(spark: SparkSession, ratings: DataFrame, text: TextInputs,
 def train_spark(data_dir: str | Path, artifacts: str | Path, *,
                 spark: SparkConfig | None = None, config: HybridConfig | None = None,
                 load_config: LoadConfig | None = None, keep: int = DEFAULT_KEEP,
-                workers: int | None = None) -> dict[str, Any]:
+                workers: int | None = None,
+                feedback: str | Path | None = None) -> dict[str, Any]:
     """Read the release at ``data_dir`` (local or cluster filesystem) with Spark, fit both
     stages there and publish the model as a new version of ``artifacts``; returns the
-    manifest written, with the new ``version`` id. The session is stopped on return."""
+    manifest written, with the new ``version`` id. The session is stopped on return.
+    ``feedback``: a feedback store's URL whose ratings are added to the release's, as
+    the single-machine engine adds them (:mod:`reco.pipelines.spark.feedback`)."""
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
     ArtifactStore(artifacts).check_writable()  # an unusable output path is said first
@@ -180,6 +184,11 @@ def train_spark(data_dir: str | Path, artifacts: str | Path, *,
     with spark_session(spark) as session:
         timer.seconds["spark_session"] = round(time.perf_counter() - started, 4)
         release = timer.run("load", lambda: read_release(session, data_dir, load_config))
+        by_source: dict[str, int] | None = None
+        if feedback is not None:
+            merged, by_source = timer.run("feedback", lambda: merge_feedback(
+                session, release.ratings, release.movies, feedback))
+            release = replace(release, ratings=merged)
         text = timer.run("text_models", lambda: apply_text_models(
             release.movies, links=release.links, tags=release.tags))
         inputs = TextInputs(text.movies, release.tags, release.links)
@@ -197,7 +206,8 @@ def train_spark(data_dir: str | Path, artifacts: str | Path, *,
         "data": {"source": release.source, "layout": "csv", "fingerprint": release.fingerprint,
                  "scale": HALF_STAR_SCALE.to_dict(), "report": release.report},
         "config": {"load": load_config.to_dict(), "model": config.to_dict()},
-        "row_counts": {"ratings": n_ratings, "ratings_by_source": {"release": n_ratings},
+        "row_counts": {"ratings": n_ratings,
+                       "ratings_by_source": by_source or {"release": n_ratings},
                        **model.stage_.tables.row_counts()},
         "metrics": {"training_windows": windows},
         "timings_seconds": dict(timer.seconds),

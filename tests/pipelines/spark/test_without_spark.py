@@ -47,6 +47,7 @@ def test_train_script_exits_2_without_spark(monkeypatch, tmp_path, caplog, csv_r
     ["--engine", "spark"],  # no --data
     ["--engine", "spark", "--data", "d", "--tmdb", "t.csv"],
     ["--engine", "spark", "--data", "d", "--spark-partitions", "0"],
+    ["--engine", "spark", "--data", "d", "--feedback", "mysql://db/reco"],  # not a store URL
 ])
 def test_train_script_refuses_bad_combinations(argv):
     from scripts import train as script
