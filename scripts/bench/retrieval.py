@@ -252,8 +252,9 @@ def run_quality(data_dir: Path) -> dict[str, Any]:
 def render_retrieval(result: dict[str, Any], command: str) -> str:
     """The section of docs/BENCHMARKS.md."""
     req = result.get("requests_result")
-    lines = [f"Command: `{command}`", "", f"Host load at the start: "
-             f"{result['provenance']['load_average']} (2 cores).", ""]
+    load = ", ".join(f"{x:.2f}" for x in result["provenance"]["load_average"] or [])
+    lines = [f"Command: `{command}`", "", f"Host load average (1, 5, 15 min) at the start: "
+             f"{load} (2 cores), {result['provenance']['started']}.", ""]
     if req is not None:
         idx = ", ".join(f"{n}: {v['items']:,} movies in {v['lists']:,} lists"
                         for n, v in req["indexes"].items())
@@ -268,7 +269,7 @@ def render_retrieval(result: dict[str, Any], command: str) -> str:
         lines += [f"| top-10 overlap with the exact answer (mean) | "
                   f"{req['top10_overlap']['mean']:.3f} |",
                   f"| answers identical to the exact one | "
-                  f"{req['top10_overlap']['identical_lists']:.1%} |", "",
+                  f"{req['top10_overlap']['identical_lists']:.2%} |", "",
                   "| part of `recommend` (median ms) | exact scan | index |",
                   "| --- | ---: | ---: |"]
         for part in PARTS:
@@ -299,7 +300,8 @@ def render_retrieval(result: dict[str, Any], command: str) -> str:
         lines += [f"On `{quality['data']}` (the protocol's per-user split, default config, one "
                   f"fit): NDCG@10 {quality['ndcg@10_exact']:.4f} exact, "
                   f"{quality['ndcg@10_index']:.4f} with every user's candidates searched in an "
-                  f"index forced onto its small catalog (lists {quality['lists']}, scan "
+                  f"index forced onto its small catalog ("
+                  f"{', '.join(f'{n}: {v} lists' for n, v in quality['lists'].items())}, scan "
                   f"{quality['scan']:.0%}): a change of {quality['change']:+.2%} (target: "
                   "within 0.5 %). The like model does not read the candidates, so its AUC is "
                   "the same on both paths.", ""]
