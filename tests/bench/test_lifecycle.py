@@ -35,7 +35,7 @@ def test_lifecycle_end_to_end(tmp_path: Path):
     # a small release: the benchmark trains three times, and what it checks is the store
     # and the server around the train, not the model
     release = tmp_path / "release"
-    make_release(SyntheticConfig(n_users=300, n_movies=300, n_ratings=15_000, seed=5), release)
+    make_release(SyntheticConfig(n_users=200, n_movies=200, n_ratings=8_000, seed=5), release)
     code = benchmark.main(["lifecycle", "--data", str(release), "--kills", "1", "--requests",
                            "300", "--concurrency", "2", "--kill-concurrency", "2",
                            "--data-root", str(tmp_path / "b"), "--out", str(out),
