@@ -285,3 +285,33 @@ def test_an_old_version_gets_its_index_without_retraining(indexed, tmp_path, cap
         np.testing.assert_array_equal(loaded.stage_.retrieval[name].order, index.order)
     user = int(data.ratings["user_id"][5])
     assert loaded.recommend(user, k=10)[0].tolist() == model.recommend(user, k=10)[0].tolist()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda s: {**s, "cf_order": np.zeros_like(s["cf_order"])}, "permutation"),
+    (lambda s: {**s, "content_offsets": s["content_offsets"][::-1].copy()}, "offsets"),
+    (lambda s: {**s, "cf_centroids": np.full_like(s["cf_centroids"], np.nan)}, "finite"),
+    (lambda s: {**{k: v for k, v in s.items() if not k.startswith("cf_")},
+                **{k.replace("cf_", "xx_"): v for k, v in s.items() if k.startswith("cf_")}},
+     "differ from the manifest"),  # the manifest lists each array: caught before
+])
+def test_a_damaged_index_is_refused_even_without_checksums(indexed, tmp_path, damage,
+                                                           message):
+    # serving workers load with checksums=False (their parent verified the bytes): the
+    # index's own checks are what stands between a damaged file and a wrong answer
+    import os
+
+    from reco.artifacts.model_dir import load_model, save_model
+    from reco.exceptions import ArtifactError
+    from reco.npz import load_npz, save_npz
+
+    model, data = indexed
+    version = save_model(model, tmp_path, catalog=data.movies)
+    path = version / "retrieval.npz"
+    state = {k: np.array(v) for k, v in load_npz(path).items()}
+    os.chmod(path, 0o644)
+    path.unlink()
+    save_npz(path, **damage(state))
+    with pytest.raises(ArtifactError, match=f"retrieval.npz.*{message}") as exc:
+        load_model(tmp_path, checksums=False)
+    assert str(tmp_path) not in str(exc.value)  # no path in what may reach a response
