@@ -81,13 +81,14 @@ class Interactions:
         # server's start went to looking every rating's movie up instead)
         mapping = items.indices(self.item_map.ids, missing="mask")
         source = self.matrix
-        columns = mapping[source.indices]
-        keep = columns >= 0
-        rows = np.repeat(np.arange(source.shape[0]), np.diff(source.indptr))
-        indptr = np.zeros(source.shape[0] + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows[keep], minlength=source.shape[0]), out=indptr[1:])
-        matrix = sp.csr_matrix((source.data[keep], columns[keep].astype(source.indices.dtype),
-                                indptr), shape=(len(self.user_map), len(items)))
+        columns = mapping[source.indices].astype(source.indices.dtype)
+        if (mapping >= 0).all():  # every rated movie is in the new universe: same rows
+            data, indptr = source.data, source.indptr
+        else:
+            keep = columns >= 0
+            kept_before = np.concatenate([[0], np.cumsum(keep, dtype=np.int64)])
+            data, columns, indptr = source.data[keep], columns[keep], kept_before[source.indptr]
+        matrix = sp.csr_matrix((data, columns, indptr), shape=(len(self.user_map), len(items)))
         kept = mapping[mapping >= 0]
         if not (source.has_sorted_indices and (np.diff(kept) > 0).all()):
             matrix.sort_indices()  # both maps are sorted, so this is the rare case
