@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import scipy.linalg
@@ -24,6 +24,10 @@ log = logging.getLogger(__name__)
 #: EASE holds dense items x items matrices; above this many liked items it refuses to fit
 #: unless ``EASEConfig.max_items`` raises the cap (30k items take ~7 GB per float64 copy).
 EASE_MAX_ITEMS = 30_000
+
+
+#: Up to this many users, scores are summed row by row (see EASERecommender._few_scores).
+_FEW_USERS = 8
 
 
 @dataclass(frozen=True)
@@ -183,8 +187,29 @@ class EASERecommender(Recommender):
     def active_scores(self, likes: sp.csr_matrix) -> np.ndarray:
         """Scores over the modelled items (``active_`` order) of users given as a
         users x ``len(active_)`` like matrix (float32, dense)."""
+        if likes.shape[0] <= _FEW_USERS and sp.issparse(self.B_):
+            return self._few_scores(sp.csr_matrix(likes))
         out = likes.astype(np.float32) @ self.B_
         return np.asarray(out.toarray() if sp.issparse(out) else out, dtype=np.float32)
+
+    def _few_scores(self, likes: sp.csr_matrix) -> np.ndarray:
+        """:meth:`active_scores` of a few users (a request) as a sum of the liked rows of
+        the sparse ``B``, one bincount per user: a sparse product's setup costs more than
+        the arithmetic at this size."""
+        weights = cast(sp.csr_matrix, self.B_)  # active_scores sends only a sparse B here
+        out = np.zeros((likes.shape[0], weights.shape[1]), dtype=np.float32)
+        for row in range(likes.shape[0]):
+            part = slice(likes.indptr[row], likes.indptr[row + 1])
+            liked, values = likes.indices[part], likes.data[part]
+            if liked.size == 0:
+                continue
+            starts = weights.indptr[liked]
+            lengths = weights.indptr[liked + 1] - starts
+            flat = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
+                int(lengths.sum()))
+            out[row] = np.bincount(weights.indices[flat], minlength=weights.shape[1],
+                                   weights=weights.data[flat] * np.repeat(values, lengths))
+        return out
 
     def _score_users(self, users: np.ndarray) -> np.ndarray:
         likes = _like_matrix(self.seen_[users], self.config.like_threshold)

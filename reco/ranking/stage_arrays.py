@@ -34,6 +34,8 @@ from reco.ranking.user_state import (
 log = logging.getLogger(__name__)
 
 SECONDS_PER_DAY = 86_400
+#: Contexts of at most this many users (a request) keep their item-item scores.
+_CACHED_USERS = 8
 
 
 class Stage(Protocol):
@@ -149,8 +151,18 @@ class FeatureStore:
                     recent: bool = False) -> np.ndarray:
         """The item-item model's scores of context ``rows`` over ``item_ids`` (dense);
         ``recent`` as in :meth:`item_likes`."""
-        likes = self.item_likes(context, rows, recent)
-        return self.item.active_scores(likes)  # type: ignore[union-attr]
+        if len(context) > _CACHED_USERS:
+            return self.item.active_scores(  # type: ignore[union-attr]
+                self.item_likes(context, rows, recent))
+        # a request asks twice (its candidates, then their rows): scored once, kept on the
+        # context, handed out as copies (the candidate source masks what it gets)
+        key = f"_item_scores_{int(recent)}_{np.asarray(rows, dtype=np.int64).tobytes().hex()}"
+        cached = context.__dict__.get(key)
+        if cached is None:
+            cached = self.item.active_scores(  # type: ignore[union-attr]
+                self.item_likes(context, rows, recent))
+            context.__dict__[key] = cached
+        return cached.copy()
 
     def _genre_codes(self, names: pl.Series) -> np.ndarray:
         # (an int array even when no movie has a genre: an empty float array is no index)

@@ -86,6 +86,13 @@ def test_sparse_model_scores_like_its_dense_weights_and_round_trips(tmp_path):
     likes = (sparse.seen_ >= 3.5).toarray()[:, sparse.active_].astype(np.float32)
     np.testing.assert_allclose(sparse.active_scores(sp.csr_matrix(likes)), likes @ dense,
                                rtol=1e-6)
+    # a request's few users take the row-by-row sum: the same scores, weights included
+    for rows in ([0], [1, 4, 2], list(range(min(8, likes.shape[0])))):
+        few = sp.csr_matrix(likes[rows] * np.linspace(0.5, 2.0, likes.shape[1], dtype=np.float32))
+        np.testing.assert_allclose(sparse.active_scores(few), few.toarray() @ dense, rtol=1e-5,
+                                   atol=1e-7)
+    nobody = sp.csr_matrix((2, likes.shape[1]), dtype=np.float32)
+    assert not sparse.active_scores(nobody).any()
     path = sparse.save(tmp_path / "ease.npz")
     loaded = Recommender.load(path)
     assert isinstance(loaded, EASERecommender) and sp.issparse(loaded.B_)
