@@ -264,3 +264,25 @@ def generate_candidates(context: UserContext, store: FeatureStore, config: Candi
         offset += part_rows.size
     log.debug("%d candidates for %d users", keys.size, len(context))
     return Candidates(keys // span, keys % span, ranks)
+
+
+def index_neighbours(store: FeatureStore, retrieval: RetrievalConfig, movie_id: int,
+                     n: int) -> np.ndarray | None:
+    """Ids of the movies nearest to ``movie_id`` in the stage's retrieval index: the union
+    over the content and CF spaces of the ``n`` best inner products with the movie's own
+    vector, the movie itself left out, increasing (what ``/similar`` scores on a large
+    catalog). None when the stage has no index or retrieval is off."""
+    stage = store.stage
+    if not stage.retrieval or not retrieval.enabled:
+        return None
+    indexes = searchable(store, retrieval.scan)
+    found = []
+    for name, space, vectors in (("content", stage.content, "content_emb"),
+                                 ("cf", stage.cf, "cf_items")):
+        if name not in indexes or space is None or movie_id not in space.item_map_:
+            continue
+        row = space.item_map_.index(movie_id)
+        query = np.asarray(getattr(store, vectors)[row], dtype=np.float32)
+        rows = indexes[name].search(query, n, np.array([row]), blocked=False)
+        found.append(space.item_map_.ids[rows])
+    return np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)

@@ -73,7 +73,7 @@ from reco.models.interactions import Interactions
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
 from reco.ranking.booster import Booster, fit_booster, predict, sample_rows
-from reco.ranking.candidates import SOURCES, Candidates, generate_candidates, searchable
+from reco.ranking.candidates import SOURCES, Candidates, generate_candidates, index_neighbours
 from reco.ranking.explain import contributions
 from reco.ranking.hybrid_config import HybridConfig
 from reco.ranking.like import average_user, like_features, like_probability, unit_scores
@@ -366,25 +366,10 @@ class HybridRecommender(BaseRecommender):
         return predict(self.ranker_, features, RANK_FEATURES)
 
     def index_neighbours(self, movie_id: int, n: int) -> np.ndarray | None:
-        """Ids of the movies nearest to ``movie_id`` in the retrieval index
-        (:mod:`reco.ranking.retrieval`): the union over the content and CF spaces of
-        the ``n`` best inner products with the movie's vector, the movie itself left
-        out, increasing. None when the model has no index (or it is turned off)."""
+        """Ids of the movies nearest to ``movie_id`` in the retrieval index, increasing
+        (:func:`reco.ranking.candidates.index_neighbours`); None without one."""
         self._check_fitted()
-        stage, retrieval = self.stage_, self.config.retrieval
-        if not stage.retrieval or not retrieval.enabled:
-            return None
-        indexes = searchable(stage.store, retrieval.scan)
-        found = []
-        for name, space, vectors in (("content", stage.content, "content_emb"),
-                                     ("cf", stage.cf, "cf_items")):
-            if name not in indexes or space is None or movie_id not in space.item_map_:
-                continue
-            row = space.item_map_.index(movie_id)
-            query = np.asarray(getattr(stage.store, vectors)[row], dtype=np.float32)
-            rows = indexes[name].search(query, n, np.array([row]), blocked=False)
-            found.append(space.item_map_.ids[rows])
-        return np.unique(np.concatenate(found)) if found else np.empty(0, np.int64)
+        return index_neighbours(self.stage_.store, self.config.retrieval, movie_id, n)
 
     def new_user_context(self, movie_ids: np.ndarray | list[int], ratings: np.ndarray | list[float],
                          timestamps: np.ndarray | list[int] | None = None) -> UserContext:
