@@ -192,6 +192,10 @@ class IndexedVectors:
             mask = np.zeros(len(index), dtype=bool)
             mask[blocked] = True
             self.blocked = mask[index.order]
+        #: per list, how many of its items may be returned
+        lists = np.repeat(np.arange(self.sizes.size), self.sizes)
+        self.free = (self.sizes if self.blocked is None else
+                     np.bincount(lists[~self.blocked], minlength=self.sizes.size))
 
     def search(self, query: np.ndarray, n: int, exclude: np.ndarray,
                blocked: bool = True) -> np.ndarray:
@@ -199,12 +203,13 @@ class IndexedVectors:
         lists, best first, the item rows ``exclude`` (and, with ``blocked``, those given
         as blocked at construction) left out; fewer than ``n`` only when the catalog runs
         out. Lists are probed until at least the configured share of the items, and
-        ``n`` plus the excluded ones, were read."""
+        ``n`` plus the excluded ones among the items it may return, were read."""
         index = self.index
-        need = max(self.min_scan, n + exclude.size)
         ranked = np.argsort(-(index.centroids @ query), kind="stable")
-        taken = np.cumsum(self.sizes[ranked])
-        lists = ranked[:int(np.searchsorted(taken, need)) + 1]
+        free = self.free if blocked else self.sizes
+        enough = max(int(np.searchsorted(np.cumsum(self.sizes[ranked]), self.min_scan)),
+                     int(np.searchsorted(np.cumsum(free[ranked]), n + exclude.size)))
+        lists = ranked[:enough + 1]
         lists = np.sort(lists)  # in storage order: the reads go forward through memory
         starts, stops = index.offsets[lists], index.offsets[lists + 1]
         if lists.size == self.sizes.size:

@@ -315,3 +315,14 @@ def test_a_damaged_index_is_refused_even_without_checksums(indexed, tmp_path, da
     with pytest.raises(ArtifactError, match=f"retrieval.npz.*{message}") as exc:
         load_model(tmp_path, checksums=False)
     assert str(tmp_path) not in str(exc.value)  # no path in what may reach a response
+
+
+def test_a_query_reads_on_until_enough_unblocked_items():
+    # the best list holds only blocked items: the query must read past it for its n
+    vectors = _clusters()
+    built = VectorIndex.build(vectors, RetrievalConfig(lists=6, iterations=20, seed=1))
+    blocked = np.arange(100, 150)  # the whole third cluster
+    index = IndexedVectors(built, vectors, scan=50 / 300, blocked=blocked)
+    found = index.search(vectors[100:150].mean(axis=0), 10, NONE)
+    assert found.size == 10 and not set(found) & set(blocked.tolist())
+    assert index.search(vectors[100:150].mean(axis=0), 10, NONE, blocked=False).size == 10
