@@ -590,18 +590,19 @@ class RecoService:
         """Scores of :meth:`_similar_index`'s movies at ``rows`` (None: all of them),
         -inf for the movie itself and for titles the filters leave out."""
         ids, spaces, positions = self._similar_index()
-        rows = np.arange(ids.size) if rows is None else rows
-        total = np.zeros(rows.size, dtype=np.float32)
-        parts = np.zeros(rows.size, dtype=np.int8)
+        # every title: views of the aligned arrays (no copy on the small-catalog path)
+        pick: slice | np.ndarray = slice(None) if rows is None else rows
+        size = ids.size if rows is None else rows.size
+        total = np.zeros(size, dtype=np.float32)
+        parts = np.zeros(size, dtype=np.int8)
         for model, aligned, known in spaces:
             if movie_id not in model.item_map_:
                 continue
-            vector = model.unit_item_vectors()[model.item_map_.index(movie_id)]
-            total += (aligned @ vector) if rows.size == ids.size else (aligned[rows] @ vector)
-            parts += known[rows]
+            total += aligned[pick] @ model.unit_item_vectors()[model.item_map_.index(movie_id)]
+            parts += known[pick]
         scores = np.where(parts > 0, total / np.maximum(parts, 1), -np.inf)
-        mask = self._eligible(filters, ids[rows], positions[rows])
-        scores[~mask | (ids[rows] == movie_id)] = -np.inf
+        mask = self._eligible(filters, ids[pick], positions[pick])
+        scores[~mask | (ids[pick] == movie_id)] = -np.inf
         return scores
 
     def similar(self, movie_id: int, k: int = 10, filters: Filters | None = None) -> dict[str, Any]:
