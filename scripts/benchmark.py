@@ -186,6 +186,8 @@ def _add_lifecycle(sub: argparse._SubParsersAction) -> None:
     li.add_argument("--seed", type=int, default=0, help="request mix seed")
     li.add_argument("--data", type=Path, default=None,
                     help="release every train runs on (default: the embedded synthetic one)")
+    li.add_argument("--config", default=None, metavar="JSON",
+                    help="scripts/train.py --config of every train (default: the defaults)")
     li.add_argument("--out", type=Path, default=None, help="write the JSON here too")
     li.add_argument("--doc", type=Path, default=None,
                     help="update this Markdown file's 'Model lifecycle' section")
@@ -200,7 +202,8 @@ def lifecycle(args: argparse.Namespace, command: str) -> dict:
     result = bl.run_lifecycle(args.kills, args.requests, args.concurrency,
                               kill_concurrency=args.kill_concurrency, workers=args.workers,
                               reload_seconds=args.reload_seconds, time_limit=args.time_limit,
-                              scratch=args.data_root, seed=args.seed, data=args.data)
+                              scratch=args.data_root, seed=args.seed,
+                              trains=bl.TrainRun(args.data, args.config))
     result.update(command=command, provenance=br.provenance(),
                   targets=bl.lifecycle_targets(result))
     if args.doc is not None:

@@ -3,6 +3,7 @@
     python scripts/train.py                                  # embedded synthetic default
     python scripts/train.py --data data/ml-latest-small --artifacts artifacts/
     python scripts/train.py --data data/ml-latest-small --feedback data/feedback.sqlite3
+    python scripts/train.py --config '{"cf": {"factors": 128}, "ranker": {"max_depth": 6}}'
     python scripts/train.py --engine spark --spark-master local[2] \
         --data ../shared/data/ml-latest-small --artifacts artifacts/
     spark-submit scripts/train.py --engine spark --data hdfs:///ml/ml-32m --artifacts /srv/store
@@ -20,9 +21,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file from a clone that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reco.cli import run, setup_logging  # noqa: E402
+from reco.cli import json_object, run, setup_logging  # noqa: E402
 from reco.data.feedback import ENV_URL, open_store  # noqa: E402
 from reco.pipelines.train import train  # noqa: E402
+from reco.ranking.hybrid_config import HybridConfig  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -46,6 +48,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="feedback store whose ratings are added to the release's "
                              "(postgresql://... or a SQLite file; default: "
                              "$RECO_FEEDBACK_URL when set, else none; docs/FEEDBACK.md)")
+    parser.add_argument("--config", type=json_object, default={}, metavar="JSON",
+                        help="the model's settings that differ from the defaults, as a JSON "
+                             "object of HybridConfig's fields (docs/MODELS.md); a bad key or "
+                             "value exits 2 naming it")
     parser.add_argument("--engine", choices=("local", "spark"), default="local",
                         help="local: this machine (default); spark: Apache Spark (the "
                              "[spark] extra and Java 17; docs/SCALING.md)")
@@ -91,7 +97,8 @@ def _train_spark(args: argparse.Namespace) -> int:
     spark = SparkConfig(master=args.spark_master, shuffle_partitions=args.spark_partitions)
     # a path on a cluster filesystem (hdfs://...) stays a string: Path would mangle it
     return run(lambda: train_spark(args.data, args.artifacts, spark=spark, keep=args.keep,
-                                   feedback=args.feedback))
+                                   feedback=args.feedback,
+                                   config=HybridConfig.from_dict(args.config)))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(args.verbose)
     if args.engine == "spark":
         return _train_spark(args)
-    return run(lambda: train(args.data, args.artifacts, tmdb_path=args.tmdb,
+    return run(lambda: train(args.data, args.artifacts, config=HybridConfig.from_dict(args.config),
+                             tmdb_path=args.tmdb,
                              genre_tagger=args.genre_tagger, family_model=args.family_model,
                              keep=args.keep, feedback=args.feedback))
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -140,6 +141,55 @@ def fit_booster(
                         callbacks=[_RoundProgress(objective, config.n_estimators)])
     log.info("trained %s on %d rows x %d features", objective, *features.shape)
     return booster
+
+
+def choose_rounds(features: np.ndarray, labels: np.ndarray, users: np.ndarray,
+                  config: RankerConfig, objective: str, *, folds: int, max_rows: int,
+                  seed: int = 0) -> tuple[RankerConfig, dict[str, Any]]:
+    """``config`` with the boosting rounds chosen by k-fold cross-validation over users.
+
+    Each fold holds out whole users (one person's rows are never on both sides); XGBoost
+    grows up to ``config.n_estimators`` rounds and stops once the folds' mean validation
+    loss has not improved for a tenth of them (at least 20). The rounds of the best mean
+    are kept, so the result never exceeds the configured rounds. Above ``max_rows`` rows
+    a seeded sample of users stands in for all (the choice's cost stays bounded). Returns
+    the config to train with and the report of the choice (for the manifest).
+    """
+    started = time.perf_counter()
+    users = np.asarray(users)
+    distinct, owner = np.unique(users, return_inverse=True)
+    rng = np.random.default_rng(seed)
+    keep = np.ones(labels.size, dtype=bool)
+    if labels.size > max_rows and distinct.size > 1:
+        share = max_rows / labels.size
+        chosen = rng.random(distinct.size) < share
+        keep = chosen[owner]
+    fold_of_user = rng.integers(0, folds, distinct.size)
+    fold = fold_of_user[owner[keep]]
+    x, y = features[keep], labels[keep]
+    splits = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(folds)]
+    report: dict[str, Any] = {"configured": config.n_estimators, "folds": folds,
+                              "rows": int(y.size)}
+    if min(min(t.size, v.size) for t, v in splits) == 0 or np.unique(y).size < 2 or any(
+            np.unique(y[v]).size < 2 or np.unique(y[t]).size < 2 for t, v in splits):
+        report.update(chosen=config.n_estimators, skipped="too few users or one label in a fold")
+        return config, report
+    matrix = xgb.DMatrix(x, label=y, missing=np.nan)
+    patience = max(20, config.n_estimators // 10)
+    # as_pandas=False: a dict of lists, whether or not pandas is installed
+    history: dict[str, list[float]] = xgb.cv(  # type: ignore[assignment]
+        _params(config, objective), matrix, num_boost_round=config.n_estimators,
+        folds=splits, early_stopping_rounds=patience, seed=seed, as_pandas=False)
+    metric = next(c for c in history if c.startswith("test-") and c.endswith("-mean"))
+    curve = list(history[metric])  # early stopping keeps the rounds up to the best one
+    rounds = len(curve)
+    report.update(chosen=rounds, metric=metric.removeprefix("test-").removesuffix("-mean"),
+                  validation=round(float(curve[-1]), 6),
+                  seconds=round(time.perf_counter() - started, 2))
+    log.info("%s rounds by %d-fold CV over users on %d rows: %d of %d (%s %.5f) in %.1fs",
+             objective, folds, y.size, rounds, config.n_estimators, report["metric"],
+             report["validation"], report["seconds"])
+    return replace(config, n_estimators=rounds), report
 
 
 def predict(

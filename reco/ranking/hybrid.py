@@ -72,7 +72,7 @@ from reco.models.frames import movie_ids_of, read_keyed, read_movies, read_ratin
 from reco.models.interactions import Interactions
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
-from reco.ranking.booster import Booster, fit_booster, predict, sample_rows
+from reco.ranking.booster import Booster, choose_rounds, fit_booster, predict, sample_rows
 from reco.ranking.candidates import SOURCES, Candidates, generate_candidates, index_neighbours
 from reco.ranking.explain import contributions
 from reco.ranking.hybrid_config import HybridConfig
@@ -109,9 +109,9 @@ class _Steps:
     def __init__(self, what: str) -> None:
         self.what = what
 
-    def __call__(self, name: str, func: Any, *args: Any) -> Any:
+    def __call__(self, name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
-        out = func(*args)
+        out = func(*args, **kwargs)
         log.info("%s: %s in %.2fs", self.what, name, time.perf_counter() - started)
         return out
 
@@ -198,9 +198,10 @@ class HybridRecommender(BaseRecommender):
                                                interactions=feature_interactions,
                                                fitted=tuned.models)
         ranker, like_model, trained = self._fit_boosters(stage, window.test)
+        like_rounds = trained.pop("like_rounds")
         windows = {"feature_window_ratings": window.train.height,
                    "label_window_ratings": window.test.height, **trained,
-                   "tuning": tuned.report}
+                   "tuning": {**tuned.report, "like_rounds": like_rounds}}
         log.info("ranker windows: %s", windows)
         # the same text (no tag was cut) gives the same embeddings: reuse them
         same_text = feature_text.tags is None or (
@@ -324,9 +325,16 @@ class HybridRecommender(BaseRecommender):
                                   keep_positives=False)]
         like_rows = step("like rows", build_rows, rated.select(USER_ID, MOVIE_ID), stage,
                          LIKE_FEATURES)
-        like_model = step("like model XGBoost", fit_booster, to_matrix(like_rows, LIKE_FEATURES),
-                          (rated[RATING].to_numpy() >= threshold).astype(np.int8),
-                          LIKE_FEATURES, cfg.ranker, "binary:logistic")
+        like_x = to_matrix(like_rows, LIKE_FEATURES)
+        like_y = (rated[RATING].to_numpy() >= threshold).astype(np.int8)
+        like_config, like_rounds = cfg.ranker, None
+        if cfg.tune.enabled and cfg.tune.like_rounds:
+            like_config, like_rounds = step(
+                "like model rounds", choose_rounds, like_x, like_y, rated[USER_ID].to_numpy(),
+                cfg.ranker, "binary:logistic", folds=cfg.tune.like_folds,
+                max_rows=cfg.tune.like_max_rows, seed=cfg.tune.random_state)
+        like_model = step("like model XGBoost", fit_booster, like_x, like_y, LIKE_FEATURES,
+                          like_config, "binary:logistic")
         windows = {
             "ranker_users": int(users.size),
             "candidate_rows": n_candidate_rows,
@@ -334,6 +342,7 @@ class HybridRecommender(BaseRecommender):
             "ranker_positive_rate": float(labels.mean()),
             "like_rows": like_rows.height,
             "candidate_recall": candidate_recall,
+            "like_rounds": like_rounds,
         }
         return ranker, like_model, windows
 

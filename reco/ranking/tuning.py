@@ -58,6 +58,13 @@ class TuneConfig(ConfigBase):
         Multiples of the implicit ALS's data-scaled regularisation to try.
     item_lambdas
         The item-item model's lambdas to try.
+    like_rounds
+        Choose the like model's boosting rounds by cross-validation over the label
+        window's users (:func:`reco.ranking.booster.choose_rounds`); at most the
+        ranker config's rounds. Unlike the grids above it runs at every size: its cost is
+        bounded by ``like_max_rows``.
+    like_folds, like_max_rows
+        Its folds, and the rows it uses at most (a seeded sample of users above it).
     min_gain
         A value other than the configured one is chosen only when its NDCG beats the
         configured value's by more than this fraction: one validation split is noisy,
@@ -72,6 +79,9 @@ class TuneConfig(ConfigBase):
     k: int = 10
     cf_regularization_scales: tuple[float, ...] = (0.5, 1.0, 2.0)
     item_lambdas: tuple[float, ...] = (100.0, 300.0, 1000.0)
+    like_rounds: bool = True
+    like_folds: int = 5
+    like_max_rows: int = 60_000
     min_gain: float = 0.01
     random_state: int = 0
 
@@ -80,6 +90,8 @@ class TuneConfig(ConfigBase):
         check_int("TuneConfig", "max_users", self.max_users, 1)
         check_int("TuneConfig", "k", self.k, 1, 1000)
         check_range("TuneConfig", "min_gain", self.min_gain, 0.0, 1.0)
+        check_int("TuneConfig", "like_folds", self.like_folds, 2, 20)
+        check_int("TuneConfig", "like_max_rows", self.like_max_rows, 100)
         for name in ("cf_regularization_scales", "item_lambdas"):
             values = getattr(self, name)
             if isinstance(values, (str, bytes)) or not isinstance(values, Sequence):

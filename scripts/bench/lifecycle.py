@@ -444,15 +444,26 @@ def observed_point(store: Path, stage_dir: Path | None, before_versions: set[str
     return "manifest" if state[1] else f"staged:{state[0]}"
 
 
-def _train_command(store: Path, data: Path | None) -> list[str]:
-    """``scripts/train.py`` into ``store``, on ``data`` (None: the embedded default)."""
-    command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--artifacts", str(store)]
-    return command if data is None else [*command, "--data", str(data)]
+@dataclass(frozen=True)
+class TrainRun:
+    """What every train of the benchmark runs on: ``data`` (None: the embedded default)
+    and ``config``, ``scripts/train.py --config``'s JSON (None: the defaults)."""
+
+    data: Path | None = None
+    config: str | None = None
+
+    def command(self, store: Path) -> list[str]:
+        """``scripts/train.py`` into ``store``."""
+        command = [sys.executable, str(ROOT / "scripts" / "train.py"), "--artifacts",
+                   str(store)]
+        if self.data is not None:
+            command += ["--data", str(self.data)]
+        return command if self.config is None else [*command, "--config", self.config]
 
 
-def _train(store: Path, log_path: Path, data: Path | None) -> subprocess.Popen:
+def _train(store: Path, log_path: Path, trains: TrainRun) -> subprocess.Popen:
     with log_path.open("ab") as sink:
-        return subprocess.Popen(_train_command(store, data), stdout=sink,
+        return subprocess.Popen(trains.command(store), stdout=sink,
                                 stderr=subprocess.STDOUT, cwd=ROOT)
 
 
@@ -470,12 +481,12 @@ def _wait_for_stage_dir(store: Path, process: subprocess.Popen) -> Path | None:
 
 
 def kill_once(store: Path, point: str, port: int, log_path: Path,
-              previous_leftovers: list[str], data: Path | None = None) -> dict[str, Any]:
+              previous_leftovers: list[str], trains: TrainRun = TrainRun()) -> dict[str, Any]:
     """One train, killed at ``point``; then every check of the kill test."""
     before_pointer, before_versions = pointer(store), versions(store)
     before_temps = pointer_temps(store)
     launched = time.perf_counter()
-    process = _train(store, log_path, data)
+    process = _train(store, log_path, trains)
     stage_dir = _wait_for_stage_dir(store, process)
     # this train's stage() has run clean_staging by now: the previous kill's leftovers
     # (other than files beside `current`, which no writer looks at) should be gone
@@ -555,7 +566,8 @@ def _probe(port: int, path: str, version: str, seconds: float) -> list[Sample]:
 
 def live_retrain(store: Path, server: Server, plan: list[Request], requests: int,
                  concurrency: int, seconds: float, log_path: Path,
-                 leftovers_before: list[str], data: Path | None = None) -> dict[str, Any]:
+                 leftovers_before: list[str], trains: TrainRun = TrainRun(),
+                 ) -> dict[str, Any]:
     """Phase 2 (see the module docstring)."""
     workers_before, booted_before = server.workers(), server.booted()
     before_pointer = pointer(store)
@@ -569,7 +581,7 @@ def live_retrain(store: Path, server: Server, plan: list[Request], requests: int
                                daemon=True)
     launched = time.perf_counter()
     watcher.start()
-    process = _train(store, log_path, data)
+    process = _train(store, log_path, trains)
     try:
         code = process.wait(timeout=TRAIN_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -646,19 +658,20 @@ def _serving(store: Path, workers: int, reload_seconds: float, log_path: Path
 def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurrency: int = 2,
                   workers: int = 2, reload_seconds: float = 1.0, time_limit: float = 900.0,
                   scratch: Path = Path("/tmp/reco-bench"), seed: int = 0,
-                  data: Path | None = None,
+                  trains: TrainRun = TrainRun(),
                   progress: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """All three phases on a fresh store under ``scratch``, every train on ``data`` (a
-    release directory; None: the embedded default); the JSON result."""
+    """All three phases on a fresh store under ``scratch``, every train by ``trains``;
+    the JSON result."""
     scratch.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix="lifecycle-", dir=scratch))
     store, logs = work / "store", work / "logs"
     logs.mkdir()
     say = progress or log.info
+    data = trains.data
     say(f"fresh store {store}; training it once on "
         f"{'the embedded default' if data is None else data}")
     started = time.perf_counter()
-    first = subprocess.run(_train_command(store, data), capture_output=True, text=True,
+    first = subprocess.run(trains.command(store), capture_output=True, text=True,
                            timeout=TRAIN_TIMEOUT, cwd=ROOT, check=False)
     if first.returncode != 0:
         raise RuntimeError(f"the first train failed: {first.stderr[-2000:]}")
@@ -673,6 +686,7 @@ def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurren
         "reload_seconds": reload_seconds, "initial_version": initial,
         "initial_train_seconds": round(initial_train, 2), "version_files": n_files,
         "uptime_start": uptime(), "data": None if data is None else str(data),
+        "train_config": trains.config,
     }
     with _serving(store, workers, reload_seconds, logs / "server.log") as server:
         result["start_seconds_fresh_store"] = round(server.start_seconds, 3)
@@ -686,7 +700,7 @@ def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurren
         try:
             for i, point in enumerate(points):
                 outcome = kill_once(store, point, server.port, logs / f"train-kill-{i}.log",
-                                    leftovers, data)
+                                    leftovers, trains)
                 leftovers = outcome["staging_leftovers"]
                 if outcome["current"]:
                     history.add(outcome["current"])
@@ -715,7 +729,7 @@ def run_lifecycle(kills: int, requests: int, concurrency: int, *, kill_concurren
         }
         say("live retrain under load")
         live = live_retrain(store, server, plan, requests, concurrency, time_limit,
-                            logs / "train-live.log", leftovers, data)
+                            logs / "train-live.log", leftovers, trains)
         if live["new_version"]:
             history.add(live["new_version"])
         result["live_retrain"] = live

@@ -16,6 +16,7 @@ from reco.data.synthetic import SyntheticConfig, make_release
 from scripts import benchmark
 from scripts.bench.lifecycle import LATE_POINTS, TITLE, kill_points
 from scripts.bench.report import GENERATED_END
+from tests.ranking.test_hybrid import SMALL
 
 
 def test_kill_points_spread_over_the_save_phase():
@@ -36,7 +37,10 @@ def test_lifecycle_end_to_end(tmp_path: Path):
     # and the server around the train, not the model
     release = tmp_path / "release"
     make_release(SyntheticConfig(n_users=200, n_movies=200, n_ratings=8_000, seed=5), release)
-    code = benchmark.main(["lifecycle", "--data", str(release), "--kills", "1", "--requests",
+    # and the suite's small model (tests/ranking/test_hybrid.py): trained 3 times
+    small = json.dumps(SMALL.to_dict())
+    code = benchmark.main(["lifecycle", "--data", str(release), "--config", small,
+                           "--kills", "1", "--requests",
                            "300", "--concurrency", "2", "--kill-concurrency", "2",
                            "--data-root", str(tmp_path / "b"), "--out", str(out),
                            "--doc", str(doc)])
@@ -45,6 +49,7 @@ def test_lifecycle_end_to_end(tmp_path: Path):
     for key in ("start_seconds_fresh_store", "start_seconds_after_kill_test", "kill_test",
                 "live_retrain", "targets", "provenance", "command", "uptime_start"):
         assert key in result, key
+    assert result["train_config"] == small
     kill, live = result["kill_test"], result["live_retrain"]
 
     (outcome,) = kill["outcomes"]

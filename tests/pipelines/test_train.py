@@ -101,6 +101,25 @@ def test_train_script_exit_codes(tmp_path):
     assert train_script.main(["--data", str(tmp_path), "--artifacts", str(tmp_path / "a")]) == 2
 
 
+def test_train_script_takes_the_models_settings_as_json(release, tmp_path):
+    settings = SMALL.to_dict()
+    settings["ranker"]["n_estimators"] = 7
+    out = tmp_path / "store"
+    assert train_script.main(["--data", str(release), "--artifacts", str(out),
+                              "--config", json.dumps(settings)]) == 0
+    model, _, manifest = load_model(out)
+    assert model.config.ranker.n_estimators == 7 == model.ranker_.num_boosted_rounds()
+    assert model.config.cf.factors == SMALL.cf.factors  # the rest as given, not the defaults
+    # a key or value the config does not have is one line and exit 2, before any training
+    for bad in ('{"rankr": {}}', '{"ranker": {"max_depth": 0}}'):
+        assert train_script.main(["--data", str(release), "--artifacts",
+                                  str(tmp_path / "no"), "--config", bad]) == 2
+    assert not (tmp_path / "no").exists()
+    with pytest.raises(SystemExit) as usage:  # not a JSON object: argparse's usage error
+        train_script.main(["--config", "[1, 2]"])
+    assert usage.value.code == 2
+
+
 def test_evaluate_script_exits_2_on_bad_input(tmp_path):
     assert evaluate.main(["--data", str(tmp_path), "--out", str(tmp_path / "r")]) == 2
     with pytest.raises(SystemExit) as exit_info:

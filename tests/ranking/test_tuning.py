@@ -13,6 +13,7 @@ from reco.exceptions import ConfigError
 from reco.models.base import Recommender
 from reco.models.ease import EASEConfig, EASERecommender
 from reco.models.interactions import Interactions
+from reco.ranking.booster import choose_rounds
 from reco.ranking.hybrid import HybridRecommender
 from reco.ranking.tuning import TuneConfig, apply_choices, label_ndcg, tune_stage_one
 from tests.ranking.test_hybrid import SMALL
@@ -113,6 +114,48 @@ def test_the_fit_records_the_choice_and_saves_it_as_its_config(tmp_path):
     assert model.config.item.lam == tuning["item"]["chosen"]
     assert model.stage_.item.config.lam == tuning["item"]["chosen"]
     assert model.stage_.cf.config.regularization_scale == tuning["cf"]["chosen"]
+    rounds = tuning["like_rounds"]
+    assert 1 <= rounds["chosen"] <= SMALL.ranker.n_estimators == rounds["configured"]
+    assert model.like_model_.num_boosted_rounds() == rounds["chosen"]
+    assert model.ranker_.num_boosted_rounds() == SMALL.ranker.n_estimators  # not the ranker's
+
+
+def _like_rows(n_users: int, per_user: int, signal: float, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    users = np.repeat(np.arange(n_users), per_user)
+    x = rng.normal(size=(users.size, 3)).astype(np.float32)
+    margin = signal * x[:, 0] + rng.normal(size=users.size)
+    return x, (margin > 0).astype(np.int8), users
+
+
+def test_like_rounds_stop_early_on_noise_and_run_long_on_a_clean_signal():
+    config = replace(SMALL.ranker, n_estimators=300, learning_rate=0.05)
+    x, y, users = _like_rows(100, 20, signal=0.0)
+    noise, report = choose_rounds(x, y, users, config, "binary:logistic", folds=4,
+                                  max_rows=10_000)
+    assert noise.n_estimators == report["chosen"] < 60  # nothing to learn: stop soon
+    assert report["folds"] == 4 and report["rows"] == 2000 and report["metric"] == "logloss"
+    x, y, users = _like_rows(100, 20, signal=20.0)
+    clean, report = choose_rounds(x, y, users, config, "binary:logistic", folds=4,
+                                  max_rows=10_000)
+    assert 200 <= clean.n_estimators <= 300  # a sharp threshold takes many small steps
+    assert replace(clean, n_estimators=300) == config  # only the rounds change
+
+
+def test_like_rounds_sample_whole_users_above_their_row_budget():
+    x, y, users = _like_rows(200, 50, signal=2.0)
+    _, report = choose_rounds(x, y, users, replace(SMALL.ranker, n_estimators=20),
+                              "binary:logistic", folds=3, max_rows=2000)
+    assert report["rows"] % 50 == 0 and 1000 <= report["rows"] <= 3000  # whole users
+
+
+def test_like_rounds_keep_the_config_when_a_fold_would_hold_one_label():
+    x, y, users = _like_rows(3, 10, signal=1.0)
+    y[:] = 1
+    config = SMALL.ranker
+    same, report = choose_rounds(x, y, users, config, "binary:logistic", folds=5,
+                                 max_rows=10_000)
+    assert same is config and report["chosen"] == config.n_estimators and report["skipped"]
 
 
 @pytest.mark.parametrize("grid", [[], [0.0], ["x"], "1,2"])
@@ -124,6 +167,13 @@ def test_bad_grids_are_refused(grid):
 def test_min_gain_is_a_fraction():
     with pytest.raises(ConfigError, match="min_gain"):
         TuneConfig(min_gain=-0.1)
+
+
+@pytest.mark.parametrize("field, value", [("like_folds", 1), ("like_folds", 2.5),
+                                          ("like_max_rows", 10)])
+def test_bad_like_round_settings_are_refused(field, value):
+    with pytest.raises(ConfigError, match=field):
+        TuneConfig(**{field: value})
 
 
 def test_json_lists_become_tuples():

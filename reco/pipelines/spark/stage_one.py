@@ -16,8 +16,8 @@ What runs where
   driver holds anyway, then a dense solve of ``top_items`` (3,000) squared, whatever the
   number of ratings). The SVD rating model (``rating_model="svd"``), when configured, is
   reco's on the driver too. The Spark engine does not run fit-time tuning
-  (:mod:`reco.ranking.tuning`): it uses the configured values, as the single-machine
-  engine does above ``tune.max_ratings``.
+  (:mod:`reco.ranking.tuning`, the like model's rounds included): it uses the configured
+  values, as the single-machine engine does above ``tune.max_ratings``.
 
 The implicit model's confidence, matched to reco's
 --------------------------------------------------

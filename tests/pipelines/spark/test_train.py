@@ -65,7 +65,7 @@ def test_spark_version_is_served_and_as_good_as_the_local_model(ml_latest_small,
     monkeypatch.setattr(spark_train, "train_spark", small)
     store = tmp_path / "store"
     assert script.main(["--engine", "spark", "--spark-master", "local[2]",
-                        "--spark-partitions", "4", "--data", str(release),
+                        "--spark-partitions", "2", "--data", str(release),
                         "--artifacts", str(store)]) == 0
 
     remote, _, manifest = load_model(store)
