@@ -2,11 +2,14 @@
 the driver.
 
 The ratings (the only large file) are read by Spark from a local path or any filesystem
-Spark reads (``hdfs://``, ``s3a://``, ...): ``ratings.parquet`` (a file or a directory of
-parts, with reco's or MovieLens's column names) or ``ratings.csv`` (MovieLens's header).
-``movies.csv``, ``tags.csv`` and ``links.csv`` are megabytes even for ml-32m: they are
-copied to the driver when remote and read with reco's own readers (the same parsing of
-titles, years and genres as the single-machine engine).
+Spark reads (``hdfs://``, ``s3a://``, ...), in every MovieLens layout
+(:mod:`reco.data.movielens`): ``ratings.parquet`` (a file or a directory of parts, with
+reco's or MovieLens's column names) or ``ratings.csv`` (MovieLens's header) beside
+``movies.csv``; ``ratings.dat`` (``::``-separated: ml-1m, ml-10m) beside ``movies.dat``;
+``u.data`` (tab-separated: ml-100k) beside ``u.item``. The side files (movies, tags,
+links) are megabytes even for ml-32m: they are copied to the driver when remote and read
+with reco's own readers (the same parsing of titles, years, genres and encodings as the
+single-machine engine).
 
 The checks on the ratings are the loader's policies that decide which rows train
 (:class:`~reco.data.movielens.LoadConfig`): a (user, movie) rated twice keeps the latest
@@ -40,7 +43,12 @@ log = logging.getLogger(__name__)
 #: Column names accepted for the ratings, reco's first (Parquet may use either).
 RATING_ALIASES = {USER_ID: ("user_id", "userId"), MOVIE_ID: ("movie_id", "movieId"),
                   RATING: ("rating",), TIMESTAMP: ("timestamp",)}
-SIDE_FILES = ("movies.csv", "tags.csv", "links.csv")
+#: Each layout's ratings file and side files (movies first), as the Spark engine reads them.
+LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "csv": ("ratings.csv", ("movies.csv", "tags.csv", "links.csv")),
+    "dat": ("ratings.dat", ("movies.dat", "tags.dat")),
+    "100k": ("u.data", ("u.item",)),
+}
 
 
 @dataclass
@@ -88,11 +96,21 @@ def _is_local(path: str) -> bool:
     return "://" not in path or path.startswith("file://")
 
 
-def _spark_ratings(spark: SparkSession, files: _Files, root: str) -> DataFrame:
+def _layout(files: _Files, root: str) -> str:
+    """The release's layout, by its movies file (see :data:`LAYOUTS`)."""
+    for name, (_, side) in LAYOUTS.items():
+        if files.exists(side[0]):
+            return name
+    raise DatasetNotFoundError(
+        f"{root}: no MovieLens release here (no movies.csv, movies.dat or u.item)")
+
+
+def _spark_ratings(spark: SparkSession, files: _Files, root: str, layout: str) -> DataFrame:
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
 
-    if files.exists("ratings.parquet"):
+    ratings_file = LAYOUTS[layout][0]
+    if layout == "csv" and files.exists("ratings.parquet"):
         raw = spark.read.parquet(str(files.path("ratings.parquet")))
         names = set(raw.columns)
         picked = []
@@ -103,17 +121,28 @@ def _spark_ratings(spark: SparkSession, files: _Files, root: str) -> DataFrame:
                                       f"(has {sorted(names)})", path=root)
             picked.append(F.col(found).alias(canonical))
         raw = raw.select(*picked)
-    elif files.exists("ratings.csv"):
+    elif not files.exists(ratings_file):
+        also = " or ratings.parquet" if layout == "csv" else ""
+        raise DatasetNotFoundError(f"{root}: no {ratings_file}{also} beside "
+                                   f"{LAYOUTS[layout][1][0]}")
+    elif layout == "dat":
+        # UserID::MovieID::Rating::Timestamp; a line of another shape gets nulls, which
+        # the checks below refuse with the count
+        fields = F.split(F.col("value"), "::")
+        text = spark.read.text(str(files.path(ratings_file)))
+        raw = text.select(*[
+            F.when(F.size(fields) == 4, F.trim(fields.getItem(i))).cast(kind).alias(name)
+            for i, (name, kind) in enumerate(((USER_ID, "int"), (MOVIE_ID, "int"),
+                                              (RATING, "float"), (TIMESTAMP, "long")))])
+    else:
         schema = T.StructType([T.StructField("userId", T.IntegerType()),
                                T.StructField("movieId", T.IntegerType()),
                                T.StructField("rating", T.FloatType()),
                                T.StructField("timestamp", T.LongType())])
-        raw = (spark.read.csv(str(files.path("ratings.csv")), header=True, schema=schema,
+        raw = (spark.read.csv(str(files.path(ratings_file)), header=layout == "csv",
+                              sep="," if layout == "csv" else "\t", schema=schema,
                               mode="PERMISSIVE")
                .toDF(USER_ID, MOVIE_ID, RATING, TIMESTAMP))
-    else:
-        raise DatasetNotFoundError(f"{root}: no ratings.parquet or ratings.csv (the Spark "
-                                   "engine reads those; ml-1m's .dat layout: convert it first)")
     # the line order, for "the later line on a tie" (file order within each file part)
     return raw.select(
         F.col(USER_ID).cast("int").alias(USER_ID), F.col(MOVIE_ID).cast("int").alias(MOVIE_ID),
@@ -153,11 +182,12 @@ def _clean(ratings: DataFrame, movie_ids: DataFrame, config: LoadConfig,
               "duplicates_dropped": int(counts["read"]) - unique,
               "unknown_movie_ratings_dropped": unknown}
     if unknown and config.unknown_movies == "error":
-        raise DataFormatError(f"{unknown} rating(s) of movies absent from movies.csv", path=root)
+        raise DataFormatError(f"{unknown} rating(s) of movies absent from the movies file",
+                              path=root)
     if unknown and unique and unknown / unique > config.max_unknown_share:
         raise DataFormatError(
             f"{unknown} of {unique} ratings ({unknown / unique:.1%}) are of movies absent "
-            f"from movies.csv, above max_unknown_share={config.max_unknown_share}: the wrong "
+            f"from the movies file, above max_unknown_share={config.max_unknown_share}: the wrong "
             "movies file?", path=root)
     # "keep" (placeholder movies) is the single-machine loader's only: here they drop
     return known.select(USER_ID, MOVIE_ID, RATING, TIMESTAMP), report
@@ -169,10 +199,10 @@ def read_release(spark: SparkSession, path: str | Path,
     config = config or LoadConfig()
     root = str(path)
     files = _Files(spark, root)
-    if not files.exists("movies.csv"):
-        raise DatasetNotFoundError(f"{root}: no movies.csv (the Spark engine reads the csv "
-                                   "layout's side files: movies.csv, tags.csv, links.csv)")
-    present = [name for name in SIDE_FILES if files.exists(name)]
+    layout = _layout(files, root)
+    ratings_name, side = LAYOUTS[layout]
+    movies_name, present = side[0], [name for name in side if files.exists(name)]
+    tags_name = next((n for n in present if n.startswith("tags.")), None)
     with tempfile.TemporaryDirectory(prefix="reco-side-") as scratch:
         if _is_local(root):
             local = Path(root.removeprefix("file://"))
@@ -180,12 +210,15 @@ def read_release(spark: SparkSession, path: str | Path,
             local = Path(scratch)
             for name in present:
                 files.copy_to_local(name, local)
-        movies, _ = mf.read_movies(local / "movies.csv", "csv", config.unknown_genres)
-        tags = mf.read_tags(local / "tags.csv", "csv") if "tags.csv" in present else None
+        movies, _ = mf.read_movies(local / movies_name, layout, config.unknown_genres)
+        tags = mf.read_tags(local / tags_name, layout) if tags_name else None
         links = mf.read_links(local / "links.csv") if "links.csv" in present else None
-    ratings_name = "ratings.parquet" if files.exists("ratings.parquet") else "ratings.csv"
+    if layout == "csv" and files.exists("ratings.parquet"):
+        ratings_name = "ratings.parquet"
     movie_ids = spark.createDataFrame(movies.select(MOVIE_ID).to_arrow())
-    ratings, report = _clean(_spark_ratings(spark, files, root), movie_ids, config, root)
+    ratings, report = _clean(_spark_ratings(spark, files, root, layout), movie_ids, config,
+                             root)
+    report["layout"] = layout
     # what the data was, cheaply: the files' names, sizes and modification times (reading
     # every byte of a cluster release on the driver to hash it is not an option)
     digest = hashlib.sha256("\n".join(files.describe(n) for n in [ratings_name, *present])
