@@ -72,12 +72,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         if args.data is None:
             parser.error("--engine spark needs --data (a release on a local or cluster "
                          "filesystem)")
-        unsupported = [flag for flag, value in (("--tmdb", args.tmdb),
-                                                ("--genre-tagger", args.genre_tagger),
-                                                ("--family-model", args.family_model))
-                       if value is not None]
-        if unsupported:
-            parser.error(f"{', '.join(unsupported)}: not supported with --engine spark yet")
     if not 1 <= args.keep <= 1000:
         parser.error(f"--keep must be between 1 and 1000, got {args.keep}")
     args.feedback = args.feedback or os.environ.get(ENV_URL) or None
@@ -97,7 +91,9 @@ def _train_spark(args: argparse.Namespace) -> int:
     spark = SparkConfig(master=args.spark_master, shuffle_partitions=args.spark_partitions)
     # a path on a cluster filesystem (hdfs://...) stays a string: Path would mangle it
     return run(lambda: train_spark(args.data, args.artifacts, spark=spark, keep=args.keep,
-                                   feedback=args.feedback,
+                                   feedback=args.feedback, tmdb_path=args.tmdb,
+                                   genre_tagger=args.genre_tagger,
+                                   family_model=args.family_model,
                                    config=HybridConfig.from_dict(args.config)))
 
 

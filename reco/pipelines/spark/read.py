@@ -32,6 +32,7 @@ import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
 from reco.data import _movielens_files as mf
+from reco.data.dataset import HALF_STAR_SCALE, WHOLE_STAR_SCALE, RatingScale
 from reco.data.movielens import LoadConfig
 from reco.exceptions import DataFormatError, DatasetNotFoundError
 
@@ -63,6 +64,8 @@ class SparkRelease:
     source: str
     fingerprint: str
     report: dict[str, Any]
+    layout: str = "csv"
+    scale: RatingScale = HALF_STAR_SCALE
 
 
 class _Files:
@@ -219,6 +222,9 @@ def read_release(spark: SparkSession, path: str | Path,
     ratings, report = _clean(_spark_ratings(spark, files, root, layout), movie_ids, config,
                              root)
     report["layout"] = layout
+    # the single-machine loader's rule (reco.data.movielens.rating_scale): whole stars
+    # for ml-100k and ml-1m (the .dat release that ships users.dat), half stars otherwise
+    whole = layout == "100k" or (layout == "dat" and files.exists("users.dat"))
     # what the data was, cheaply: the files' names, sizes and modification times (reading
     # every byte of a cluster release on the driver to hash it is not an option)
     digest = hashlib.sha256("\n".join(files.describe(n) for n in [ratings_name, *present])
@@ -227,4 +233,5 @@ def read_release(spark: SparkSession, path: str | Path,
              report["ratings_read"] - report["duplicates_dropped"]
              - report["unknown_movie_ratings_dropped"], report["ratings_read"])
     return SparkRelease(ratings=ratings, movies=movies, tags=tags, links=links, source=root,
-                        fingerprint="files-sha256:" + digest.hexdigest(), report=report)
+                        fingerprint="files-sha256:" + digest.hexdigest(), report=report,
+                        layout=layout, scale=WHOLE_STAR_SCALE if whole else HALF_STAR_SCALE)

@@ -26,7 +26,6 @@ from reco.artifacts import manifest as art
 from reco.artifacts.model_dir import save_model
 from reco.artifacts.store import DEFAULT_KEEP, ArtifactStore
 from reco.columns import GENRES, MOVIE_ID, RATING, TITLE, USER_ID, YEAR
-from reco.data.dataset import HALF_STAR_SCALE
 from reco.data.movielens import LoadConfig
 from reco.data.split import tags_before_label_window
 from reco.exceptions import ModelFitError
@@ -170,12 +169,17 @@ def train_spark(data_dir: str | Path, artifacts: str | Path, *,
                 spark: SparkConfig | None = None, config: HybridConfig | None = None,
                 load_config: LoadConfig | None = None, keep: int = DEFAULT_KEEP,
                 workers: int | None = None,
-                feedback: str | Path | None = None) -> dict[str, Any]:
+                feedback: str | Path | None = None,
+                tmdb_path: str | Path | None = None,
+                genre_tagger: str | Path | None = None,
+                family_model: str | Path | None = None) -> dict[str, Any]:
     """Read the release at ``data_dir`` (local or cluster filesystem) with Spark, fit both
     stages there and publish the model as a new version of ``artifacts``; returns the
     manifest written, with the new ``version`` id. The session is stopped on return.
     ``feedback``: a feedback store's URL whose ratings are added to the release's, as
-    the single-machine engine adds them (:mod:`reco.pipelines.spark.feedback`)."""
+    the single-machine engine adds them (:mod:`reco.pipelines.spark.feedback`).
+    ``tmdb_path``, ``genre_tagger``, ``family_model``: as :func:`reco.pipelines.train.train`'s,
+    files on the driver's filesystem (the text models and the content model run there)."""
     config = config or HybridConfig()
     load_config = load_config or LoadConfig()
     ArtifactStore(artifacts).check_writable()  # an unusable output path is said first
@@ -189,9 +193,15 @@ def train_spark(data_dir: str | Path, artifacts: str | Path, *,
             merged, by_source = timer.run("feedback", lambda: merge_feedback(
                 session, release.ratings, release.movies, feedback))
             release = replace(release, ratings=merged)
+        tmdb = None
+        if tmdb_path is not None:
+            from reco.data.tmdb import read_tmdb_movies
+
+            tmdb = timer.run("tmdb", lambda: read_tmdb_movies(tmdb_path))
         text = timer.run("text_models", lambda: apply_text_models(
-            release.movies, links=release.links, tags=release.tags))
-        inputs = TextInputs(text.movies, release.tags, release.links)
+            release.movies, tmdb=tmdb, links=release.links, tags=release.tags,
+            genre_tagger=genre_tagger, family_model=family_model))
+        inputs = TextInputs(text.movies, release.tags, release.links, tmdb)
         model = timer.run("fit", lambda: fit_hybrid(session, release.ratings, inputs, config,
                                                     workers))
         n_ratings = model.stage_.cf.seen_.nnz
@@ -201,17 +211,18 @@ def train_spark(data_dir: str | Path, artifacts: str | Path, *,
     manifest: dict[str, Any] = {
         "engine": ENGINE,
         "spark": spark_section,
-        # the csv layout's half-star scale, as the single-machine loader gives it (serving
-        # reads it: what POST /recommend may send)
-        "data": {"source": release.source, "layout": "csv", "fingerprint": release.fingerprint,
-                 "scale": HALF_STAR_SCALE.to_dict(), "report": release.report},
+        # the release's rating scale, as the single-machine loader gives it (serving reads
+        # it: what POST /recommend may send)
+        "data": {"source": release.source, "layout": release.layout,
+                 "fingerprint": release.fingerprint, "scale": release.scale.to_dict(),
+                 "report": release.report},
         "config": {"load": load_config.to_dict(), "model": config.to_dict()},
         "row_counts": {"ratings": n_ratings,
                        "ratings_by_source": by_source or {"release": n_ratings},
                        **model.stage_.tables.row_counts()},
         "metrics": {"training_windows": windows},
         "timings_seconds": dict(timer.seconds),
-        "tmdb": None,
+        "tmdb": None if tmdb_path is None else str(tmdb_path),
         "text_models": text.section,
         "fit_notes": list(model.fit_notes_),
     }

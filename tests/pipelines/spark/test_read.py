@@ -36,8 +36,9 @@ def test_every_layout_reads_as_the_single_machine_loader_reads_it(spark, tmp_pat
     assert (ours.tags is None) == (theirs.tags is None)
     if ours.tags is not None and theirs.tags is not None:
         assert ours.tags.equals(theirs.tags)
-    assert ours.report["layout"] == {"ml-100k": "100k", "ml-10m": "dat",
-                                     "ml-1m": "dat"}.get(release, "csv")
+    assert ours.layout == ours.report["layout"] == {"ml-100k": "100k", "ml-10m": "dat",
+                                                    "ml-1m": "dat"}.get(release, "csv")
+    assert ours.scale == theirs.scale  # whole stars for ml-100k and ml-1m, half otherwise
 
 
 def test_a_dat_line_that_does_not_parse_is_an_error(spark, tmp_path: Path):
@@ -58,3 +59,37 @@ def test_a_directory_without_a_release_is_named(spark, tmp_path: Path):
     (tmp_path / "movies.dat").write_text("1::Toy Story (1995)::Animation\n")
     with pytest.raises(DatasetNotFoundError, match="no ratings.dat beside movies.dat"):
         read_release(spark, tmp_path)
+
+
+def test_the_text_inputs_reach_the_spark_fit(spark, tmp_path: Path, tmdb_file: Path,
+                                             monkeypatch: pytest.MonkeyPatch):
+    # --tmdb, --genre-tagger and --family-model work with --engine spark: the files are
+    # read on the driver and reach the text models and the content model as they do in
+    # the single-machine engine (the fit itself is the end-to-end test's)
+    from reco.pipelines.spark import train as spark_train
+
+    seen: dict[str, object] = {}
+    real = spark_train.apply_text_models
+
+    def text_models(movies, **kwargs):
+        seen.update(kwargs)
+        return real(movies, **{**kwargs, "genre_tagger": None, "family_model": None})
+
+    class Stop(Exception):
+        pass
+
+    def fit(session, ratings, inputs, config, workers):
+        seen["inputs"] = inputs
+        raise Stop
+
+    monkeypatch.setattr(spark_train, "apply_text_models", text_models)
+    monkeypatch.setattr(spark_train, "fit_hybrid", fit)
+    directory = fixtures.write_release(tmp_path, "ml-latest-small")
+    with pytest.raises(Stop):
+        spark_train.train_spark(directory, tmp_path / "store", tmdb_path=tmdb_file,
+                                genre_tagger=tmp_path / "tagger", family_model=tmp_path / "fam")
+    inputs = seen["inputs"]
+    assert inputs.tmdb is not None and inputs.tmdb.height > 4000  # type: ignore[attr-defined]
+    assert seen["tmdb"] is inputs.tmdb  # type: ignore[attr-defined]
+    assert seen["genre_tagger"] == tmp_path / "tagger"
+    assert seen["family_model"] == tmp_path / "fam"

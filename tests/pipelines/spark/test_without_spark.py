@@ -45,7 +45,6 @@ def test_train_script_exits_2_without_spark(monkeypatch, tmp_path, caplog, csv_r
 @pytest.mark.parametrize("argv", [
     ["--spark-master", "local[2]"],  # a Spark option with the local engine
     ["--engine", "spark"],  # no --data
-    ["--engine", "spark", "--data", "d", "--tmdb", "t.csv"],
     ["--engine", "spark", "--data", "d", "--spark-partitions", "0"],
     ["--engine", "spark", "--data", "d", "--feedback", "mysql://db/reco"],  # not a store URL
 ])
