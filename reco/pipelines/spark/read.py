@@ -33,7 +33,7 @@ import polars as pl
 from reco.columns import MOVIE_ID, RATING, TIMESTAMP, USER_ID
 from reco.data import _movielens_files as mf
 from reco.data.dataset import HALF_STAR_SCALE, WHOLE_STAR_SCALE, RatingScale
-from reco.data.movielens import LoadConfig
+from reco.data.movielens import LAYOUT_FILES, LoadConfig
 from reco.exceptions import DataFormatError, DatasetNotFoundError
 
 if TYPE_CHECKING:
@@ -44,11 +44,11 @@ log = logging.getLogger(__name__)
 #: Column names accepted for the ratings, reco's first (Parquet may use either).
 RATING_ALIASES = {USER_ID: ("user_id", "userId"), MOVIE_ID: ("movie_id", "movieId"),
                   RATING: ("rating",), TIMESTAMP: ("timestamp",)}
-#: Each layout's ratings file and side files (movies first), as the Spark engine reads them.
+#: Each layout's ratings file and the side files read here (movies first): the loader's
+#: files (``LAYOUT_FILES``) but the users files, which no model reads.
 LAYOUTS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "csv": ("ratings.csv", ("movies.csv", "tags.csv", "links.csv")),
-    "dat": ("ratings.dat", ("movies.dat", "tags.dat")),
-    "100k": ("u.data", ("u.item",)),
+    name: (files[0], tuple(f for f in files[1:] if f not in ("users.dat", "u.user")))
+    for name, files in LAYOUT_FILES.items()
 }
 
 
