@@ -19,6 +19,9 @@ A version's files (format :data:`~reco.artifacts.manifest.FORMAT_VERSION`)::
       retrieval.npz                 when the catalog is large enough: the inverted lists
                                     of the CF and content item vectors a request
                                     searches (reco.ranking.retrieval)
+      titles.npz                    the catalog's title search index and its titles
+                                    in reading order (reco.ranking.search), so a server
+                                    loads them instead of parsing every title at start
       ranker.json, like_model.json  XGBoost's JSON format
 
 The movies table stage one reads (movie_id, genres, year: the genres after the text
@@ -68,6 +71,7 @@ from reco.ranking.booster import load_booster, save_booster
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
 from reco.ranking.retrieval import VectorIndex, index_stage
 from reco.ranking.schema import LIKE_FEATURES, MOVIE_COLUMNS, RANK_FEATURES, USER_COLUMNS
+from reco.ranking.search import TitleIndex
 from reco.ranking.stage_one import StageOne
 from reco.ranking.user_state import PREF_COLUMNS
 
@@ -78,6 +82,7 @@ CF, RATING, POPULAR, CONTENT = "cf.npz", "rating.npz", "popular.npz", "content.n
 ITEM = "item.npz"
 CONTEXT = "context.npz"
 RETRIEVAL = "retrieval.npz"
+TITLES = "titles.npz"
 RANKER, LIKE_MODEL = "ranker.json", "like_model.json"
 #: The columns of the catalog stage one reads, in the order StageOne.movies has them.
 STAGE_MOVIE_COLUMNS = (MOVIE_ID, GENRES, YEAR)
@@ -93,6 +98,44 @@ def model_section(model: HybridRecommender) -> dict[str, Any]:
         "like_features": list(LIKE_FEATURES),
         "windows": getattr(model, "window_", {}),
     }
+
+
+def served_catalog(catalog: pl.DataFrame, stage: StageOne) -> pl.DataFrame:
+    """The catalog as a server shows it: sorted by movie id, with each movie's rating count
+    (0 when it has none) and mean from the stage's movie table. The title index's rows are
+    this frame's rows."""
+    counts = stage.tables.movies.select(MOVIE_ID, "n_ratings", "rating_mean")
+    return catalog.sort(MOVIE_ID).join(counts, on=MOVIE_ID, how="left").with_columns(
+        pl.col("n_ratings").fill_null(0))
+
+
+def title_index(served: pl.DataFrame) -> TitleIndex:
+    """The title search index of a :func:`served_catalog`, its most rated movies first."""
+    return TitleIndex.build(served[TITLE].to_list(),
+                            served[YEAR].to_numpy(allow_copy=True).astype(float),
+                            served["n_ratings"].to_numpy())
+
+
+def load_titles(artifacts: str | Path, manifest: Mapping[str, Any],
+                served: pl.DataFrame) -> TitleIndex | None:
+    """The stored title index of the version :func:`load_model` returned ``manifest`` for
+    (None when that version predates ``titles.npz``), checked against its
+    :func:`served_catalog`; ``ArtifactError`` naming the file when it does not fit."""
+    if TITLES not in (manifest.get("files") or {}):
+        return None
+    path = Path(artifacts)
+    directory = store.ArtifactStore(path).version_path(str(manifest["version"])) \
+        if store.is_store(path) else path
+    return _relative(directory, lambda: _load_titles(directory / TITLES, served))
+
+
+def _load_titles(path: Path, served: pl.DataFrame) -> TitleIndex:
+    with _reading(TITLES):
+        state = load_npz(path)
+        ids = state.get("movie_ids")
+        if ids is None or not np.array_equal(ids, served[MOVIE_ID].to_numpy()):
+            raise ArtifactError(f"{TITLES}: its movies are not the catalog's")
+        return TitleIndex.from_state(state)
 
 
 def _check_catalog(catalog: pl.DataFrame, stage: StageOne) -> None:
@@ -237,6 +280,9 @@ def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFram
     if stage.retrieval:
         save_npz(directory / RETRIEVAL, **{key: value for name, index in stage.retrieval.items()
                                            for key, value in index.state(name).items()})
+    served = served_catalog(catalog, stage)
+    save_npz(directory / TITLES, movie_ids=served[MOVIE_ID].to_numpy(),
+             **title_index(served).state())
     save_booster(model.ranker_, directory / RANKER)
     save_booster(model.like_model_, directory / LIKE_MODEL)
     art.write_feature_tables(directory, stage.tables)

@@ -30,6 +30,30 @@ def json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> 
 util.write_error = json_error
 
 
+def booster_only_xgboost() -> None:
+    """Import XGBoost without its scikit-learn estimators, when neither is imported yet.
+
+    A worker only reads boosters (``xgboost.Booster``), but ``xgboost.compat`` imports
+    scikit-learn whenever it is installed, for the estimator classes: 1.8 s of every
+    worker's start, and scikit-learn drags in SciPy's statistics and pandas. Hiding
+    scikit-learn for that one import makes XGBoost take its "not installed" branch; the
+    name is restored at once, so anything that imports scikit-learn later gets it (only
+    XGBoost's own estimator wrappers stay unusable in this process, and a server never
+    trains)."""
+    if "xgboost" in sys.modules or "sklearn" in sys.modules:
+        return
+    sys.modules["sklearn"] = None  # type: ignore[assignment]  # Python's "not importable"
+    try:
+        import xgboost  # noqa: F401
+    finally:
+        del sys.modules["sklearn"]
+
+
+def post_fork(server: object, worker: object) -> None:
+    """gunicorn's hook in each new worker, before it loads the app."""
+    booster_only_xgboost()
+
+
 class RecoLogger(glogging.Logger):
     """gunicorn's error and access lines, and the workers' own (the model reloads), in
     reco's one log format instead of gunicorn's bracketed one."""

@@ -20,15 +20,14 @@ import numpy as np
 import polars as pl
 
 from reco._numeric import top_k
-from reco.artifacts.model_dir import load_model
+from reco.artifacts.model_dir import load_model, load_titles, served_catalog, title_index
 from reco.columns import GENRE, GENRES, MOVIE_ID, TITLE, USER_ID, YEAR
 from reco.exceptions import ArtifactError, UnknownIdError
 from reco.ranking.explain import explain as explain_row
 from reco.ranking.like import like_features, like_probability
 from reco.ranking.schema import LIKE_FEATURES
+from reco.ranking.search import TitleIndex
 from reco.ranking.user_state import UserContext
-from reco.serving.search import TitleIndex
-from reco.serving.titles import parse_title
 
 log = logging.getLogger(__name__)
 LIKED = 4.0  # ratings that can explain a recommendation ("because you liked ...")
@@ -94,12 +93,13 @@ class RecoService:
                  + OPTIONAL_COLUMNS
                  if c in catalog.columns]
         self._columns = {c: catalog[c].to_list() for c in shown}
-        # titles in reading order beside the stored one ("Matrix, The (1999)" is kept)
-        parsed = [parse_title(t or "") for t in self._columns[TITLE]]
-        self._columns["display_title"] = [t.display for t in parsed]
-        self._columns["alternate_titles"] = [list(t.alternates) for t in parsed]
         self._n_ratings = catalog["n_ratings"].to_numpy()
-        self._search = TitleIndex.build(self._columns[TITLE], self._years, self._n_ratings)
+        if self._search is None:  # a version from before titles.npz
+            log.info("the version stores no title index: building it")
+            self._search = title_index(catalog)
+        # titles in reading order beside the stored one ("Matrix, The (1999)" is kept)
+        self._columns["display_title"] = self._search.display
+        self._columns["alternate_titles"] = self._search.alternates
         # catalog position of every movie the model ranks (-1: not in the catalog)
         self._item_pos = self._positions(self.model.item_map_.ids)
 
@@ -113,11 +113,9 @@ class RecoService:
         ``ArtifactError`` when it fails verification or holds features only.
         ``checksums=False``: see :func:`reco.artifacts.model_dir.load_model`."""
         model, catalog, manifest = load_model(artifacts, checksums=checksums)
-        catalog = catalog.sort(MOVIE_ID)
-        service = cls(Path(artifacts), model, catalog, manifest)
-        counts = model.stage_.tables.movies.select(MOVIE_ID, "n_ratings", "rating_mean")
-        service.catalog = catalog.join(counts, on=MOVIE_ID, how="left").with_columns(
-            pl.col("n_ratings").fill_null(0))
+        served = served_catalog(catalog, model.stage_)
+        service = cls(Path(artifacts), model, served, manifest,
+                      load_titles(artifacts, manifest, served))
         service._genres = sorted(catalog[GENRES].explode().drop_nulls().unique().to_list())
         service._index_catalog()
         _ = model.stage_.store  # build the array views now, not on the first request
@@ -204,7 +202,7 @@ class RecoService:
                 "total": users.height}
 
     def search(self, query: str, limit: int = 20) -> list[dict[str, Any]]:
-        """The titles ``query`` means, best first (:mod:`reco.serving.search`: exact,
+        """The titles ``query`` means, best first (:mod:`reco.ranking.search`: exact,
         prefix, every word, one typo; a year in the query first; then the most rated)."""
         if self._search is None:
             return []

@@ -1,4 +1,4 @@
-"""Title search latency at ml-latest's scale (issue 15): :class:`reco.serving.search.TitleIndex`
+"""Title search latency at ml-latest's scale (issue 15): :class:`reco.ranking.search.TitleIndex`
 over a synthetic catalogue of ``--titles`` titles.
 
 The catalogue is ml-latest-small's 9,742 titles (with their rating counts) replicated: copy
@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from reco.columns import title_year
-from reco.serving.search import TitleIndex
+from reco.ranking.search import TitleIndex
 
 #: The issue's cases, hard cases of this module's tests, and everyday prefixes and typos.
 QUERIES = ("the matrix", "The Godfather", "the shawshank", "star wars episode iv", "amelie 2001",

@@ -45,7 +45,7 @@ from tests.ranking.test_hybrid import SMALL
 
 MANIFEST = store.MANIFEST
 VERSION_FILES = ("manifest.json", "cf.npz", "rating.npz", "popular.npz", "content.npz",
-                 "context.npz", "ranker.json", "like_model.json", "catalog.parquet",
+                 "context.npz", "titles.npz", "ranker.json", "like_model.json", "catalog.parquet",
                  "features/users.parquet", "features/movies.parquet",
                  "features/user_genres.parquet")
 #: An absolute path, a memory address, a traceback: what no message or body may carry.

@@ -21,7 +21,7 @@ from tests.artifact_tools import reseal
 from tests.ranking.test_hybrid import SMALL
 
 FILES = {"manifest.json", "cf.npz", "rating.npz", "popular.npz", "content.npz", "item.npz",
-         "context.npz",
+         "context.npz", "titles.npz",
          "ranker.json", "like_model.json", "catalog.parquet", "features/users.parquet",
          "features/movies.parquet", "features/user_genres.parquet"}
 

@@ -29,12 +29,11 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
 import scipy.sparse as sp
-from sklearn.decomposition import TruncatedSVD
-from sklearn.feature_extraction.text import TfidfVectorizer
 
 from reco.columns import (
     GENRES,
@@ -48,6 +47,9 @@ from reco.columns import (
 )
 from reco.exceptions import ModelFitError
 from reco.models.content._config import FIELDS, ContentConfig
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +122,10 @@ def _require_columns(name: str, frame: pl.DataFrame, columns: tuple[str, ...]) -
 
 
 def _vectorizer(field: str, config: ContentConfig) -> TfidfVectorizer:
+    # scikit-learn is imported where it fits, not at import: a server loads the content
+    # model's embeddings and never fits one (1.8 s of each worker's start)
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
     if field == "genres":  # closed vocabulary of ready-made tokens
         return TfidfVectorizer(token_pattern=r"\S+", lowercase=False, sublinear_tf=True,
                                dtype=np.float32)
@@ -202,6 +208,8 @@ def embed_movies(movies: pl.DataFrame, config: ContentConfig,
     if rank < 1 or features.shape[1] < 2:
         raise ModelFitError(f"too little text for an SVD: {features.shape[1]} word(s) in "
                             "every title, genre and tag together")
+    from sklearn.decomposition import TruncatedSVD
+
     svd = TruncatedSVD(n_components=rank, random_state=config.random_state)
     dense = svd.fit_transform(features)
     log.info(

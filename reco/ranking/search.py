@@ -1,6 +1,6 @@
 """Title search over a token index built once: the film people mean, first.
 
-Every movie has several *keys*, each a :func:`~reco.serving.titles.normalise`-d form of
+Every movie has several *keys*, each a :func:`~reco.ranking.titles.normalise`-d form of
 one of its names: the title in reading order ("the matrix"), as stored ("matrix the"),
 without its article ("matrix"), the same for each alternate title, and the whole stored
 title without its year. A query is normalised by the same function and matched in tiers:
@@ -34,14 +34,14 @@ import bisect
 import logging
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 
 from reco.columns import TITLE_YEAR_PATTERN
-from reco.serving.titles import normalise, reading_order, split_title, without_article
+from reco.ranking.titles import normalise, reading_order, split_title, without_article
 
 log = logging.getLogger(__name__)
 #: Query words at least this long may carry one typo ("shawshenk").
@@ -59,19 +59,20 @@ _LAST = "\U0010ffff"  # sorts after every character: [q, q + _LAST) is the prefi
 
 def title_keys(stored: str) -> list[str]:
     """The normalised keys of one stored title (see the module docstring)."""
-    return sorted(key for key, _ in _weighed_keys(stored))
+    main, alternates, _ = split_title(stored)
+    names = [(name, reading_order(name)) for name in (main, *alternates)]
+    return sorted(key for key, _ in _weighed_keys(stored, names))
 
 
-def _weighed_keys(stored: str) -> list[tuple[str, bool]]:
-    """The keys of ``stored``, each with whether it is only a name without its article
+def _weighed_keys(stored: str, names: list[tuple[str, str]]) -> list[tuple[str, bool]]:
+    """The keys of ``stored`` (``names``: its main title and alternates, each as stored
+    and in reading order), each with whether it is only a name without its article
     ("matrix" for "The Matrix"): a weaker exact match than a name as written, so "wild
     winter" shows "Wild Winter" before "The Wild Winter"."""
-    main, alternates, _ = split_title(stored)
     # the whole stored text without its year: the main title with its alternates
     written = {_YEAR.sub("", stored.strip())}
     bare = set()
-    for name in (main, *alternates):
-        ordered = reading_order(name)
+    for name, ordered in names:
         written.update((name, ordered))
         bare.add(without_article(ordered))
     strong = {normalise(form) for form in written}
@@ -90,23 +91,33 @@ class SearchHit:
 class TitleIndex:
     """The search index of a catalogue: build once (:meth:`build`), query many times.
 
-    Positions are indices into the titles given to :meth:`build` (catalogue rows).
+    Positions are indices into the titles given to :meth:`build` (catalogue rows). The
+    index also holds each title as people read it (:attr:`display`, :attr:`alternates`),
+    parsed in the same pass as its keys. :meth:`state` and :meth:`from_state` turn it into
+    plain arrays and back, so a version stores it (``titles.npz``) and a server loads it
+    instead of parsing the catalogue at every start.
     """
 
     def __init__(self, keys: list[str], key_rows: np.ndarray, key_weak: np.ndarray,
-                 vocabulary: list[str],
-                 postings_ptr: np.ndarray, postings: np.ndarray,
-                 deletions: dict[str, list[int]], years: np.ndarray,
-                 popularity: np.ndarray) -> None:
+                 vocabulary: list[str], postings_ptr: np.ndarray, postings: np.ndarray,
+                 variants: list[str], variant_ptr: np.ndarray, variant_tokens: np.ndarray,
+                 years: np.ndarray, popularity: np.ndarray, display: list[str],
+                 alternates: list[list[str]]) -> None:
         self._keys = keys
         self._key_rows = key_rows
         self._key_weak = key_weak
         self._vocabulary = vocabulary
         self._ptr = postings_ptr
         self._postings = postings
-        self._deletions = deletions
+        # SymSpell's table as sorted arrays: the one-letter deletions of the vocabulary's
+        # words, each with the words it comes from (variant_tokens[variant_ptr[i]:...])
+        self._variants = variants
+        self._variant_ptr = variant_ptr
+        self._variant_tokens = variant_tokens
         self._years = years
         self._popularity = popularity
+        self.display = display
+        self.alternates = alternates
         self._n = int(years.size)
         # each movie's place by popularity (most rated first, then lowest position): one
         # integer that breaks every tie, so the best `limit` need no full sort per query
@@ -114,7 +125,6 @@ class TitleIndex:
         self._rank = np.empty(self._n, dtype=np.int64)
         self._rank[order] = np.arange(self._n)
         self._joined: pl.Series | None = None
-        self._joined_rows: np.ndarray | None = None
 
     def __len__(self) -> int:
         return self._n
@@ -133,28 +143,92 @@ class TitleIndex:
                              f"{pop.size} popularity values")
         pairs: list[tuple[str, int, bool]] = []
         words: dict[str, list[int]] = {}
+        display: list[str] = []
+        alternates: list[list[str]] = []
         for row, stored in enumerate(titles):
-            keys = _weighed_keys(stored or "")
+            main, alts, _ = split_title(stored or "")
+            names = [(name, reading_order(name)) for name in (main, *alts)]
+            display.append(names[0][1])
+            alternates.append([ordered for _, ordered in names[1:]])
+            keys = _weighed_keys(stored or "", names)
             pairs.extend((key, row, weak) for key, weak in keys)
             for word in {w for key, _ in keys for w in key.split()}:
                 words.setdefault(word, []).append(row)
         pairs.sort()
         vocabulary = sorted(words)
-        lengths = np.array([len(words[w]) for w in vocabulary], dtype=np.int64)
-        ptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=ptr[1:])
-        postings = np.fromiter((r for w in vocabulary for r in words[w]), dtype=np.int32,
-                               count=int(ptr[-1]))
+        postings_ptr, postings = _csr([words[w] for w in vocabulary])
         deletions: dict[str, list[int]] = {}
         for token_id, word in enumerate(vocabulary):
             if len(word) >= TYPO_MIN_LENGTH - 1 and not word.isdigit():
                 for variant in _deletes(word):
                     deletions.setdefault(variant, []).append(token_id)
+        variants = sorted(deletions)
+        variant_ptr, variant_tokens = _csr([deletions[v] for v in variants])
         index = cls([k for k, _, _ in pairs], np.array([r for _, r, _ in pairs], dtype=np.int32),
                     np.array([w for _, _, w in pairs], dtype=bool),
-                    vocabulary, ptr, postings, deletions, years_arr, pop)
-        log.info("search index: %d titles, %d keys, %d words in %.2fs", len(titles),
+                    vocabulary, postings_ptr, postings, variants, variant_ptr, variant_tokens,
+                    years_arr, pop, display, alternates)
+        log.info("search index: %d titles, %d keys, %d words built in %.2fs", len(titles),
                  len(pairs), len(vocabulary), time.perf_counter() - started)
+        return index
+
+    # ------------------------------------------------------------ as arrays
+    def state(self) -> dict[str, np.ndarray]:
+        """The index as plain arrays (strings as UTF-8 bytes with character offsets), for
+        :func:`reco.npz.save_npz`; :meth:`from_state` reads them back."""
+        flat_alternates = [a for names in self.alternates for a in names]
+        out = {"key_rows": self._key_rows, "key_weak": self._key_weak,
+               "postings_ptr": self._ptr, "postings": self._postings,
+               "variant_ptr": self._variant_ptr, "variant_tokens": self._variant_tokens,
+               "years": self._years, "popularity": self._popularity,
+               "alternate_ptr": _offsets([len(names) for names in self.alternates])}
+        for name, strings in (("keys", self._keys), ("vocabulary", self._vocabulary),
+                              ("variants", self._variants), ("display", self.display),
+                              ("alternates", flat_alternates)):
+            out[f"{name}_utf8"], out[f"{name}_ptr"] = _pack(strings)
+        return out
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, np.ndarray]) -> TitleIndex:
+        """The index :meth:`state` wrote. ``ValueError`` naming the array when one is
+        missing, of the wrong kind, or does not fit the others (offsets out of range,
+        keys out of order)."""
+        started = time.perf_counter()
+        missing = sorted(set(_STATE_KINDS) - set(state))
+        if missing:
+            raise ValueError(f"title index lacks {missing}")
+        for name, kinds in _STATE_KINDS.items():
+            value = state[name]
+            if value.ndim != 1 or value.dtype.kind not in kinds:
+                raise ValueError(f"title index: {name} is not a vector of kind {kinds}")
+        n = int(state["years"].size)
+        strings = {name: _unpack(state[f"{name}_utf8"], state[f"{name}_ptr"], name)
+                   for name in ("keys", "vocabulary", "variants", "display", "alternates")}
+        keys, vocabulary, variants = strings["keys"], strings["vocabulary"], strings["variants"]
+        for name, values in (("keys", keys), ("vocabulary", vocabulary), ("variants", variants)):
+            if any(a > b for a, b in zip(values, values[1:])):
+                raise ValueError(f"title index: {name} are not sorted")
+        _check_csr("postings", state["postings_ptr"], state["postings"], len(vocabulary), n)
+        _check_csr("variant_tokens", state["variant_ptr"], state["variant_tokens"],
+                   len(variants), len(vocabulary))
+        _check_csr("alternates", state["alternate_ptr"], np.zeros(0, np.int64), n, 1,
+                   total=len(strings["alternates"]))
+        key_rows = np.asarray(state["key_rows"])
+        if key_rows.size != len(keys) or state["key_weak"].size != len(keys) or (
+                key_rows.size and (key_rows.min() < 0 or key_rows.max() >= n)):
+            raise ValueError("title index: key_rows do not fit the keys and titles")
+        if state["popularity"].size != n or len(strings["display"]) != n:
+            raise ValueError("title index: years, popularity and display differ in length")
+        flat, ptr = strings["alternates"], state["alternate_ptr"].tolist()
+        index = cls(keys, key_rows, np.asarray(state["key_weak"], dtype=bool), vocabulary,
+                    np.asarray(state["postings_ptr"]), np.asarray(state["postings"]),
+                    variants, np.asarray(state["variant_ptr"]),
+                    np.asarray(state["variant_tokens"]),
+                    np.asarray(state["years"], dtype=np.float64),
+                    np.asarray(state["popularity"], dtype=np.float64), strings["display"],
+                    [flat[a:b] for a, b in zip(ptr[:-1], ptr[1:])])
+        log.info("search index: %d titles, %d keys, %d words loaded in %.2fs", n, len(keys),
+                 len(vocabulary), time.perf_counter() - started)
         return index
 
     # ------------------------------------------------------------ lookups
@@ -176,7 +250,10 @@ class TitleIndex:
         """Vocabulary words one edit from ``word`` (not ``word`` itself)."""
         tokens: set[int] = set()
         for variant in (word, *_deletes(word)):
-            tokens.update(self._deletions.get(variant, ()))
+            at = bisect.bisect_left(self._variants, variant)
+            if at < len(self._variants) and self._variants[at] == variant:
+                lo, hi = self._variant_ptr[at], self._variant_ptr[at + 1]
+                tokens.update(self._variant_tokens[lo:hi].tolist())
             pos = bisect.bisect_left(self._vocabulary, variant)
             if variant != word and pos < len(self._vocabulary) and \
                     self._vocabulary[pos] == variant:
@@ -192,10 +269,8 @@ class TitleIndex:
     def _substring(self, key: str) -> np.ndarray:
         if self._joined is None:
             self._joined = pl.Series(self._keys, dtype=pl.String)
-            self._joined_rows = self._key_rows
-        assert self._joined_rows is not None
         found = self._joined.str.contains(key, literal=True).to_numpy()
-        return np.unique(self._joined_rows[found])
+        return np.unique(self._key_rows[found])
 
     def _mark_keys(self, tier: np.ndarray, strong: np.ndarray, words: list[str],
                    year: int | None, of_year: np.ndarray, exact: int) -> None:
@@ -267,6 +342,61 @@ class TitleIndex:
             positions, order_key = positions[keep], order_key[keep]
         best = positions[np.argsort(order_key)]
         return SearchHit(best.astype(np.int64), tier[best])
+
+
+#: What :meth:`TitleIndex.from_state` needs, with the dtype kinds it accepts.
+_STATE_KINDS: dict[str, str] = {
+    "key_rows": "iu", "key_weak": "b", "postings_ptr": "iu", "postings": "iu",
+    "variant_ptr": "iu", "variant_tokens": "iu", "years": "f", "popularity": "fiu",
+    "alternate_ptr": "iu",
+    **{f"{name}_{part}": ("u" if part == "utf8" else "iu")
+       for name in ("keys", "vocabulary", "variants", "display", "alternates")
+       for part in ("utf8", "ptr")},
+}
+
+
+def _offsets(lengths: Sequence[int]) -> np.ndarray:
+    ptr = np.zeros(len(lengths) + 1, dtype=np.int64)
+    np.cumsum(np.asarray(lengths, dtype=np.int64), out=ptr[1:])
+    return ptr
+
+
+def _csr(lists: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    ptr = _offsets([len(values) for values in lists])
+    flat = np.fromiter((v for values in lists for v in values), dtype=np.int32,
+                       count=int(ptr[-1]))
+    return ptr, flat
+
+
+def _pack(strings: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``strings`` as one UTF-8 buffer and the offsets of each in characters: decoding
+    the buffer once and slicing it is ten times faster than decoding each string."""
+    data = np.frombuffer("".join(strings).encode("utf-8"), dtype=np.uint8)
+    return data, _offsets([len(s) for s in strings])
+
+
+def _unpack(data: np.ndarray, ptr: np.ndarray, name: str) -> list[str]:
+    try:
+        text = data.tobytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"title index: {name} are not UTF-8") from None
+    bounds = ptr.tolist()
+    if not bounds or bounds[0] != 0 or bounds[-1] != len(text) or any(
+            a > b for a, b in zip(bounds, bounds[1:])):
+        raise ValueError(f"title index: {name}' offsets do not fit their text")
+    return [text[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def _check_csr(name: str, ptr: np.ndarray, values: np.ndarray, rows: int, bound: int,
+               total: int | None = None) -> None:
+    """``ptr`` is the offsets of ``rows`` lists into ``values`` (or into ``total``
+    entries), each value in ``[0, bound)``."""
+    end = int(values.size) if total is None else total
+    if ptr.size != rows + 1 or (ptr.size and (ptr[0] != 0 or ptr[-1] != end)) or bool(
+            np.any(np.diff(ptr) < 0)):
+        raise ValueError(f"title index: {name}' offsets do not fit")
+    if values.size and (values.min() < 0 or values.max() >= bound):
+        raise ValueError(f"title index: {name} point outside their table")
 
 
 def _deletes(word: str) -> set[str]:

@@ -14,8 +14,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reco.columns import title_year
-from reco.serving.search import TitleIndex, title_keys
-from reco.serving.titles import normalise
+from reco.ranking.search import TitleIndex, title_keys
+from reco.ranking.titles import normalise, parse_title
 
 # (stored title, rating count): the counts decide ties, so the intended answers below
 # are not simply the most rated title
@@ -222,22 +222,61 @@ def _real_index(release: Path) -> tuple[list[str], TitleIndex]:
     return _REAL[release]
 
 
-# ---------------------------------------------------------------- through the API
-def test_movies_route_shows_display_titles_and_finds_them(trained: Path):
-    from api import create_app
+# ---------------------------------------------------------------- stored and loaded
+def test_the_stored_index_answers_as_the_built_one(index: TitleIndex):
+    loaded = TitleIndex.from_state(index.state())
+    assert loaded.display == index.display and loaded.alternates == index.alternates
+    for query in ["matrix", "the godfather", "shawshenk", "amelie 2001", "se7en", "千と",
+                  "star wars episode", "matrx", "l auberge", "xq", "ต้มยำ", "2001"]:
+        built, again = index.search(query, 10), loaded.search(query, 10)
+        assert built.positions.tolist() == again.positions.tolist(), query
+        assert built.tiers.tolist() == again.tiers.tolist(), query
 
-    client = create_app({"ARTIFACTS": str(trained), "TESTING": True}).test_client()
-    service = client.application.extensions["reco"].service
-    movie = client.get("/movies/1").get_json()
-    assert {"title", "display_title", "alternate_titles", "year"} <= set(movie)
-    assert movie["title"].endswith(f"({movie['year']})")
-    assert str(movie["year"]) not in movie["display_title"]
-    # every title, typed as shown (reading order, any case), finds its movie first or
-    # tied with another movie of the same display title
-    for row in range(0, service.catalog.height, 7):
-        shown = service._movie_at(row)
-        items = client.get("/movies", query_string={
-            "q": shown["display_title"].upper(), "limit": 100}).get_json()["items"]
-        same = [i["movie_id"] for i in items if i["display_title"] == shown["display_title"]]
-        assert items[0]["display_title"] == shown["display_title"]
-        assert shown["movie_id"] in same
+
+def test_display_titles_are_the_parsed_ones(index: TitleIndex):
+    parsed = [parse_title(t) for t, _ in CATALOGUE]
+    assert index.display == [t.display for t in parsed]
+    assert index.alternates == [list(t.alternates) for t in parsed]
+    assert index.display[0] == "The Matrix"
+    assert index.alternates[9] == ["Le Fabuleux destin d'Amélie Poulain"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=12),
+       st.text(max_size=12), st.integers(1, 8))
+def test_any_catalogue_round_trips(titles: list[str], query: str, limit: int):
+    built = _index(titles, list(range(len(titles))))
+    loaded = TitleIndex.from_state(built.state())
+    assert loaded.display == built.display and loaded.alternates == built.alternates
+    assert built.search(query, limit).positions.tolist() == \
+        loaded.search(query, limit).positions.tolist()
+
+
+def _without(state: dict[str, np.ndarray], name: str) -> dict[str, np.ndarray]:
+    return {k: v for k, v in state.items() if k != name}
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda s: _without(s, "postings"), "lacks"),
+    (lambda s: {**s, "postings": s["postings"] + 10_000}, "outside"),
+    (lambda s: {**s, "key_rows": s["key_rows"][:-1]}, "key_rows"),
+    (lambda s: {**s, "keys_utf8": np.full(s["keys_utf8"].size, 0xFF, np.uint8)}, "UTF-8"),
+    (lambda s: {**s, "keys_ptr": s["keys_ptr"][::-1].copy()}, "offsets"),
+    (lambda s: {**s, "vocabulary_ptr": np.r_[0, s["vocabulary_ptr"][1:][::-1]]}, "offsets"),
+    (lambda s: {**s, "variant_tokens": s["variant_tokens"][:-1]}, "variant_tokens"),
+    (lambda s: {**s, "years": np.zeros(s["years"].size, np.int64)}, "years"),
+    (lambda s: {**s, "popularity": s["popularity"][:3]}, "length"),
+    (lambda s: {**s, "alternate_ptr": s["alternate_ptr"][:-1]}, "alternates"),
+])
+def test_a_damaged_index_is_refused_by_name(index: TitleIndex, change, message: str):
+    with pytest.raises(ValueError, match=message):
+        TitleIndex.from_state(change(index.state()))
+
+
+def test_keys_out_of_order_are_refused(index: TitleIndex):
+    state = index.state()
+    keys = sorted(index._keys, reverse=True)
+    state["keys_utf8"] = np.frombuffer("".join(keys).encode(), np.uint8)
+    state["keys_ptr"] = np.r_[0, np.cumsum([len(k) for k in keys])].astype(np.int64)
+    with pytest.raises(ValueError, match="keys are not sorted"):
+        TitleIndex.from_state(state)

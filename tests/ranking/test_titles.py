@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from reco.serving.titles import Title, normalise, parse_title, reading_order, without_article
+from reco.ranking.titles import Title, normalise, parse_title, reading_order, without_article
 
 
 @pytest.mark.parametrize("stored,expected", [
