@@ -81,7 +81,9 @@ class Interactions:
         # server's start went to looking every rating's movie up instead)
         mapping = items.indices(self.item_map.ids, missing="mask")
         source = self.matrix
-        columns = mapping[source.indices].astype(source.indices.dtype)
+        # a gather from a map of the indices' own width: at 32M ratings 0.18 s, where
+        # indexing an int64 map and casting the result took 0.45 s
+        columns = mapping.astype(source.indices.dtype).take(source.indices)
         if (mapping >= 0).all():  # every rated movie is in the new universe: same rows
             data, indptr = source.data, source.indptr
         else:
