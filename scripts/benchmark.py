@@ -450,6 +450,29 @@ def retrieval(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_refit(sub: argparse._SubParsersAction) -> None:
+    rf = sub.add_parser("refit", help="the refit on all ratings cold or warm: its accuracy")
+    rf.add_argument("--data", type=Path, required=True, help="a MovieLens release")
+    rf.add_argument("--settings", nargs="+", default=["cold", "8"],
+                    help="cold, a number of warm sweeps, or either after svd- (default: "
+                         "cold 8)")
+    rf.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+
+
+def refit(args: argparse.Namespace, command: str) -> dict:
+    from scripts.bench import refit as brf
+    from scripts.bench import report as br
+
+    try:
+        for setting in args.settings:
+            brf.parse_setting(setting)
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
+    result = brf.run_refit(args.data, args.settings)
+    result.update(command=command, provenance=br.provenance())
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -478,6 +501,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_search(sub)
     _add_explain(sub)
     _add_retrieval(sub)
+    _add_refit(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -505,6 +529,8 @@ def main(argv: list[str] | None = None) -> int:
         result = explain(args, command)
     elif args.command == "retrieval":
         result = retrieval(args, command)
+    elif args.command == "refit":
+        result = refit(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

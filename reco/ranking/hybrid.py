@@ -207,7 +207,7 @@ class HybridRecommender(BaseRecommender):
         same_text = feature_text.tags is None or (
             tags is not None and feature_text.tags.height == tags.height)
         final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None,
-                                                 config=config)
+                                                 config=config, warm=stage)
         final.retrieval = _Steps("final stage")("retrieval index", index_stage, final,
                                                 config.retrieval)
         # the tuned values are the model's config from here on (saved in the manifest)
@@ -246,23 +246,36 @@ class HybridRecommender(BaseRecommender):
                    config: HybridConfig | None = None,
                    interactions: Interactions | None = None,
                    fitted: Mapping[str, Recommender] | None = None,
+                   warm: StageOne | None = None,
                    ) -> tuple[StageOne, Interactions, MovieEmbeddings | None]:
         """Stage one on ``ratings``, its interactions and the content embeddings used
         (``embeddings`` when given: computed from the same text elsewhere). ``config``
         replaces this model's (the tuned values); ``interactions`` are those of
         ``ratings`` when already built; ``fitted`` holds models already fitted on them
-        (``"cf"``, ``"item"``: tuning's winners)."""
+        (``"cf"``, ``"item"``: tuning's winners); ``warm``: a stage fitted on part of
+        these ratings, whose ALS factors start this one's (``config.refit_iterations``)."""
         cfg = config or self.config
         fitted = fitted or {}
         started = time.perf_counter()
         step = _Steps(f"stage one on {ratings.height:,} ratings")
         if interactions is None:
             interactions = step("id maps and rating matrix", Interactions.from_ratings, ratings)
+        rating_model = (ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
+                        else SVDRecommender(cfg.rating_svd))
+        cf_start: dict[str, Any] = {}
+        rating_start: dict[str, Any] = {}
+        if warm is not None and cfg.refit_iterations is not None:
+            cf_start = {"warm_start": warm.cf,
+                        "iterations": min(cfg.refit_iterations, cfg.cf.iterations)}
+            if isinstance(rating_model, ALSRecommender) and \
+                    isinstance(warm.rating_model, ALSRecommender):
+                rating_start = {"warm_start": warm.rating_model,
+                                "iterations": min(cfg.refit_iterations,
+                                                  cfg.rating_als.iterations)}
         cf = fitted.get("cf") or step("implicit ALS", ALSRecommender(cfg.cf).fit_interactions,
-                                      interactions)
-        rating: Recommender = step(
-            "rating model", (ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
-                             else SVDRecommender(cfg.rating_svd)).fit_interactions, interactions)
+                                      interactions, **cf_start)
+        rating: Recommender = step("rating model", rating_model.fit_interactions,
+                                   interactions, **rating_start)
         content = None
         if cfg.use_content:
             if embeddings is None:

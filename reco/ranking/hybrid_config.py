@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from reco.config import ConfigBase, check_choice, check_range
+from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.data.split import LIKE_THRESHOLD
 from reco.exceptions import ConfigError
 from reco.features.tables import FeatureConfig
@@ -58,11 +58,17 @@ class HybridConfig(ConfigBase):
         default_factory=lambda: EASEConfig(lam=300.0, top_items=3000, neighbours=300))
     use_item: bool = True
     tune: TuneConfig = field(default_factory=TuneConfig)
+    # the refit of stage one on all the ratings starts both ALS models from the feature
+    # window's factors and runs this many sweeps (None: a cold refit with their own
+    # iterations); docs/MODELS.md, "The refit on all the ratings"
+    refit_iterations: int | None = 8
     # candidates of a request from an index of the item vectors on a large catalog
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
     def __post_init__(self) -> None:
         check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))
+        if self.refit_iterations is not None:
+            check_int("HybridConfig", "refit_iterations", self.refit_iterations, 1, 10_000)
         check_range("HybridConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
         for name in THRESHOLD_OWNERS:
             theirs = getattr(self, name).like_threshold

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import logging
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from reco.columns import MOVIE_ID, RATING, RATINGS_SCHEMA, USER_ID
 from reco.data.movielens import load_movielens
 from reco.data.split import LIKE_THRESHOLD, per_user_split
 from reco.exceptions import ConfigError, ModelFitError
+from reco.models.interactions import Interactions
 from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig, SVDRecommender, baseline
 from tests.recommenders import RECOMMENDER_CASES, block_ratings
 
@@ -120,6 +122,45 @@ def test_als_loss_decreases_over_iterations(feedback):
     ]
     assert all(b <= a * (1 + 1e-6) for a, b in itertools.pairwise(losses)), losses
     assert losses[-1] < 0.9 * losses[0], losses
+
+
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_a_warm_start_continues_from_the_previous_factors(feedback):
+    """From a converged fit on the same ratings one sweep stays at its loss, where one
+    sweep from noise is far from it; a refit on more ratings (new users and movies
+    among them) starts the known ones from the old factors and still converges."""
+    ratings, _ = low_rank_ratings(seed=3)
+    config = ALSConfig(factors=8, iterations=15, regularization=0.1, feedback=feedback,
+                       threads=1)
+    done = ALSRecommender(config).fit(ratings)
+    again = ALSRecommender(config).fit_interactions(
+        Interactions.from_ratings(ratings), warm_start=done, iterations=1)
+    cold = ALSRecommender(replace(config, iterations=1)).fit(ratings)
+    assert again.training_loss() <= done.training_loss() * 1.01
+    assert cold.training_loss() > done.training_loss() * 1.05
+    assert np.corrcoef(again._score_users(np.arange(30)).ravel(),
+                       done._score_users(np.arange(30)).ravel())[0, 1] > 0.999
+    # a part of the ratings warm-starts the refit on all of them
+    early = ratings.filter(pl.col(USER_ID) <= 90, pl.col(MOVIE_ID) <= 60)
+    part = ALSRecommender(config).fit(early)
+    refit = ALSRecommender(config).fit_interactions(
+        Interactions.from_ratings(ratings), warm_start=part, iterations=4)
+    full_cold = ALSRecommender(replace(config, iterations=4)).fit(ratings)
+    assert refit.training_loss() < full_cold.training_loss()
+    assert refit.user_factors_.shape == done.user_factors_.shape
+
+
+def test_a_warm_start_needs_the_same_kind_of_model():
+    ratings, _ = low_rank_ratings()
+    implicit = ALSRecommender(ALSConfig(factors=4, iterations=2, threads=1)).fit(ratings)
+    wider = ALSRecommender(ALSConfig(factors=8, iterations=2, threads=1))
+    with pytest.raises(ValueError, match="warm start from a implicit ALS of 4 factors"):
+        wider.fit_interactions(Interactions.from_ratings(ratings), warm_start=implicit)
+    explicit = ALSRecommender(ALSConfig(factors=4, iterations=2, feedback="explicit",
+                                        threads=1))
+    with pytest.raises(ValueError, match="this is explicit"):
+        explicit.fit_interactions(Interactions.from_ratings(ratings), warm_start=implicit)
+    assert not hasattr(explicit, "user_factors_")  # a failed fit leaves nothing learned
 
 
 @pytest.mark.parametrize("feedback", ["implicit", "explicit"])

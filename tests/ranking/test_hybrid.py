@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import polars as pl
 import pytest
@@ -10,10 +12,10 @@ from reco.artifacts.manifest import read_manifest
 from reco.artifacts.model_dir import load_model, save_model
 from reco.columns import RATINGS_SCHEMA
 from reco.data.synthetic import SyntheticConfig, generate
-from reco.exceptions import ArtifactError, UnknownIdError
+from reco.exceptions import ArtifactError, ConfigError, UnknownIdError
 from reco.features.temporal import RecentItems, TimePopularity
 from reco.models.content import ContentConfig
-from reco.models.mf import ALSConfig, SVDConfig
+from reco.models.mf import ALSConfig, ALSRecommender, SVDConfig
 from reco.ranking.booster import RankerConfig, sample_rows
 from reco.ranking.candidates import CandidateConfig, generate_candidates
 from reco.ranking.hybrid import HybridConfig, HybridRecommender
@@ -231,6 +233,33 @@ def test_one_ratings_matrix_per_window(monkeypatch, data):
     # content model's widened copy of it
     assert len(matrices) == 2
     assert len(built) <= 4
+
+
+def test_the_refit_on_all_ratings_starts_from_the_feature_windows_factors(monkeypatch):
+    data = generate(SyntheticConfig(n_users=80, n_movies=90, n_ratings=3_000, seed=6))
+    starts = []
+    original = ALSRecommender._start_from
+
+    def recorded(self, warm, x, y):
+        starts.append((self.config.feedback, warm))
+        return original(self, warm, x, y)
+
+    monkeypatch.setattr(ALSRecommender, "_start_from", recorded)
+    config = replace(SMALL, rating_model="explicit_als",
+                     rating_als=ALSConfig(feedback="explicit", factors=8, iterations=3),
+                     refit_iterations=2)
+    model = HybridRecommender(config).fit(data.ratings, data.movies)
+    # the feature window's two ALS fits start from noise; the refit's two from them
+    assert [feedback for feedback, _ in starts] == ["implicit", "explicit"]
+    assert all(warm.seen_.nnz < model.seen_.nnz for _, warm in starts)
+    starts.clear()
+    HybridRecommender(replace(config, refit_iterations=None)).fit(data.ratings, data.movies)
+    assert starts == []
+
+
+def test_refit_iterations_are_checked():
+    with pytest.raises(ConfigError, match="refit_iterations"):
+        replace(SMALL, refit_iterations=0)
 
 
 def _tagged_release(data):

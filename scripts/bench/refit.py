@@ -1,0 +1,65 @@
+"""The refit on all the ratings, cold or warm-started, and the rating model's choice: what
+each costs in accuracy (issue 17).
+
+Each setting fits reco full on the evaluation protocol's train part of one release (the
+per-user split, tags cut at each user's split point, as ``scripts/evaluate.py``'s
+``reco full``) and scores NDCG@10 and the like/dislike ROC-AUC on its test rows. A setting
+is ``cold`` (both ALS models refitted from noise with their own iterations) or a number
+of warm-started sweeps, optionally prefixed ``svd-`` for the centred SVD rating model in
+place of explicit ALS (``svd-8``).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SETTING = re.compile(r"^(svd-)?(cold|[1-9][0-9]{0,3})$")
+
+
+def parse_setting(text: str) -> tuple[str, int | None]:
+    """``"svd-8"`` -> ("svd", 8); ``"cold"`` -> ("explicit_als", None)."""
+    match = SETTING.match(text)
+    if match is None:
+        raise ValueError(f"setting {text!r}: cold, a number of sweeps, or either after svd-")
+    rating = "svd" if match[1] else "explicit_als"
+    return rating, None if match[2] == "cold" else int(match[2])
+
+
+def run_refit(data_dir: Path, settings: list[str], base: Any = None) -> dict[str, Any]:
+    """Each setting's NDCG@10, like AUC and fit seconds; ``base``: the HybridConfig the
+    settings change (default: reco's)."""
+    from sklearn.metrics import roc_auc_score
+
+    from reco.columns import MOVIE_ID, RATING, USER_ID
+    from reco.data.movielens import load_movielens
+    from reco.data.split import LIKE_THRESHOLD, per_user_split
+    from reco.evaluation.metrics import evaluate_topn
+    from reco.evaluation.protocol import tags_seen_in_train
+    from reco.ranking.hybrid import HybridConfig, HybridRecommender
+
+    parsed = [parse_setting(s) for s in settings]
+    data = load_movielens(data_dir)
+    split = per_user_split(data.ratings)
+    tags = tags_seen_in_train(data.tags, split, data.ratings)
+    liked = (split.test[RATING].to_numpy() >= LIKE_THRESHOLD).astype(int)
+    rows = []
+    for text, (rating, sweeps) in zip(settings, parsed):
+        config = replace(base or HybridConfig(), refit_iterations=sweeps, rating_model=rating)
+        started = time.perf_counter()
+        model = HybridRecommender(config).fit(split.train, data.movies, tags=tags,
+                                              links=data.links)
+        seconds = time.perf_counter() - started
+        topn = evaluate_topn(model, split, k=10, like_threshold=LIKE_THRESHOLD)
+        p_like = model.predict_like(split.test[USER_ID].to_numpy(),
+                                    split.test[MOVIE_ID].to_numpy())
+        rows.append({"setting": text, "rating_model": rating, "refit_iterations": sweeps,
+                     "ndcg@10": round(float(topn["ndcg@10"]), 5),
+                     "like_auc": round(float(roc_auc_score(liked, np.asarray(p_like))), 5),
+                     "fit_seconds": round(seconds, 1)})
+    return {"data": str(data_dir), "settings": rows}

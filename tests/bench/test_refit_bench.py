@@ -1,0 +1,39 @@
+"""scripts/bench/refit.py: the settings it reads, and one run on a tiny release."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from scripts.bench import refit as brf
+
+
+@pytest.mark.parametrize("text,parsed", [
+    ("cold", ("explicit_als", None)), ("8", ("explicit_als", 8)),
+    ("svd-cold", ("svd", None)), ("svd-4", ("svd", 4)),
+])
+def test_settings_are_read(text: str, parsed: tuple[str, int | None]):
+    assert brf.parse_setting(text) == parsed
+
+
+@pytest.mark.parametrize("text", ["warm", "0", "-3", "svd", "svd-", "8 ", "12345"])
+def test_a_bad_setting_is_refused(text: str):
+    with pytest.raises(ValueError, match="setting"):
+        brf.parse_setting(text)
+
+
+@pytest.mark.slow
+def test_a_run_scores_each_setting(tmp_path: Path):
+    from reco.data.synthetic import SyntheticConfig, make_release
+    from tests.ranking.test_hybrid import SMALL
+
+    make_release(SyntheticConfig(n_users=120, n_movies=150, n_ratings=6_000, seed=2), tmp_path)
+    result = brf.run_refit(tmp_path, ["svd-cold", "svd-2"], base=SMALL)
+    rows = {row["setting"]: row for row in result["settings"]}
+    assert set(rows) == {"svd-cold", "svd-2"}
+    assert rows["svd-2"]["refit_iterations"] == 2
+    assert rows["svd-cold"]["refit_iterations"] is None
+    assert {row["rating_model"] for row in rows.values()} == {"svd"}
+    for row in rows.values():
+        assert 0.0 <= row["ndcg@10"] <= 1.0 and 0.0 <= row["like_auc"] <= 1.0
