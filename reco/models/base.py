@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -63,9 +64,16 @@ def _learned(attribute: str) -> bool:
     return (attribute.endswith("_") and not attribute.startswith("__")) or attribute in CACHES
 
 
+#: Ratings matrices that passed :func:`_check_seen`, by id: a version's models share one
+#: (cf.npz's), and checking 32M ratings again for each of them cost 0.07 s a model.
+_CHECKED: weakref.WeakValueDictionary[int, sp.csr_matrix] = weakref.WeakValueDictionary()
+
+
 def _check_seen(path: Path, seen: sp.csr_matrix) -> None:
     """A CSR matrix whose row pointers and column indices are in range (SciPy's own check
     leaves them to the first product, where they read out of bounds)."""
+    if _CHECKED.get(id(seen)) is seen:
+        return
     indptr, indices = seen.indptr, seen.indices
     ok = (indptr.size == seen.shape[0] + 1 and int(indptr[0]) == 0
           and int(indptr[-1]) == indices.size == seen.data.size
@@ -77,6 +85,7 @@ def _check_seen(path: Path, seen: sp.csr_matrix) -> None:
                             "are out of range")
     if seen.data.dtype.kind == "f" and not np.isfinite(seen.data).all():
         raise ArtifactError(f"{path}: the ratings matrix holds NaN or infinite values")
+    _CHECKED[id(seen)] = seen
 
 
 def _id_map(path: Path, ids: np.ndarray, kind: str) -> IdMap:
