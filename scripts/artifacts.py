@@ -11,8 +11,8 @@ by one atomic rename; servers on the store switch to it within their reload inte
 ``migrate`` publishes an artifact directory from before the store (format 2) as a
 version, reading it only. ``index`` publishes the current version again with the
 retrieval index of its item vectors (for a version trained before the index existed; a
-catalog of 20,000 movies or more): nothing learned changes, and servers switch to it as to
-any new version.
+catalog of 20,000 movies or more), and with its title search index (``titles.npz``):
+nothing learned changes, and servers switch to it as to any new version.
 """
 
 from __future__ import annotations
