@@ -12,6 +12,7 @@ message per status that repeats nothing of the request.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import sys
 
@@ -50,7 +51,15 @@ def booster_only_xgboost() -> None:
 
 
 def post_fork(server: object, worker: object) -> None:
-    """gunicorn's hook in each new worker, before it loads the app."""
+    """gunicorn's hook in each new worker, before it loads the app.
+
+    The worker still holds the master's signal handlers here (they only queue a signal
+    for the master's loop, which the worker does not run), so a stop during this hook's
+    imports would be lost and the master would wait out its graceful timeout (30 s,
+    measured) before killing the worker. Until the worker installs its own handlers, a
+    stop signal ends it at once: it serves nothing yet."""
+    for stop in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        signal.signal(stop, signal.SIG_DFL)
     booster_only_xgboost()
 
 

@@ -248,7 +248,11 @@ def test_similar_titles_come_from_the_index_and_fall_back_to_every_title(indexed
     movies = data.movies["movie_id"].to_list()[:12]
     monkeypatch.setattr(serving, "SIMILAR_POOL", 10_000)  # every title in the pool
     for movie in movies:
-        assert answer(movie, 8) == answer(movie, 8, exact=True)
+        # the same titles in the same order; a score may differ in its last float32 bit
+        # (a product over the pool's rows, not the whole matrix) and so in the 6th decimal
+        pooled, exact_answer = answer(movie, 8), answer(movie, 8, exact=True)
+        assert [m for m, _ in pooled] == [m for m, _ in exact_answer]
+        assert [s for _, s in pooled] == pytest.approx([s for _, s in exact_answer], abs=2e-6)
     monkeypatch.setattr(serving, "SIMILAR_POOL", 5)  # 4 k = 20 titles per space
     calls = []
     near = svc.model.index_neighbours
@@ -259,7 +263,7 @@ def test_similar_titles_come_from_the_index_and_fall_back_to_every_title(indexed
         assert [s for _, s in got] == sorted((s for _, s in got), reverse=True)
         # scores are the exact ones; an answer may only miss a title the pool did not hold
         exact = dict(answer(movie, 260, exact=True))
-        assert all(abs(exact[m] - s) < 1e-6 for m, s in got)
+        assert all(abs(exact[m] - s) <= 2e-6 for m, s in got)  # 6 decimals, last bit
     assert calls and calls[0][1] == 20
     # a filter that leaves too few titles in the pool: the answer is the exact one
     few = Filters(year_min=2100)
