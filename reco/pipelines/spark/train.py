@@ -129,7 +129,9 @@ def fit_hybrid(spark: SparkSession, ratings: DataFrame, text: TextInputs,
     :meth:`HybridRecommender.fit <reco.ranking.hybrid.HybridRecommender.fit>`."""
     from pyspark.sql import functions as F
 
-    config = config or HybridConfig()
+    # MLlib's ALS takes no initial factors: the refit on all ratings is cold, and the
+    # config saved with the version says so
+    config = replace(config or HybridConfig(), refit_iterations=None)
     started = time.perf_counter()
     marked = mark_windows(ratings).cache()
     local = _collect(marked)  # the seen matrices and the content profiles are built here
