@@ -11,8 +11,13 @@ the repository) and runs :func:`~reco.evaluation.protocol.run_evaluation` on eve
   percentile timestamp;
 * ml-latest-small restricted to a seeded random half of its users.
 
+On a synthetic release the generator's latent parameters are known, so each split also
+gets the *generator oracle* (:mod:`reco.evaluation.oracle`): its NDCG is an estimate of
+the best any model can reach there, and "oracle / best tuned peer" is the highest
+"reco full / best tuned peer" that release allows.
+
 Each release's report goes to ``out/<release>/`` and a summary table (release, shape,
-best tuned peer, reco full, ratio, like AUC) to ``out/generality.md`` and ``.json``.
+best tuned peer, reco full, ratio, oracle, like AUC) to ``out/generality.md`` and ``.json``.
 """
 
 from __future__ import annotations
@@ -31,7 +36,8 @@ import polars as pl
 
 from reco.columns import TIMESTAMP, USER_ID
 from reco.data.dataset import MovieLensData
-from reco.data.synthetic import SyntheticConfig, make_release, write_release
+from reco.data.split import Split, global_time_split, per_user_split
+from reco.data.synthetic import GroundTruth, SyntheticConfig, generate_with_truth, write_release
 
 log = logging.getLogger(__name__)
 
@@ -75,11 +81,13 @@ DATE_CUTS = (0.5, 0.75)
 
 @dataclass(frozen=True)
 class Release:
-    """A release on disk for the suite: its name, directory and how it was made."""
+    """A release on disk for the suite: its name, directory and how it was made; the
+    generator's latent parameters for a synthetic one (the oracle's), None otherwise."""
 
     name: str
     path: Path
     made: str
+    truth: GroundTruth | None = None
 
 
 def _before(data: MovieLensData, quantile: float) -> MovieLensData:
@@ -121,15 +129,53 @@ def derived_releases(source: Path, work: Path, seed: int = 0) -> list[Release]:
 
 def synthetic_releases(work: Path, shapes: Sequence[SyntheticRelease] = SYNTHETIC_RELEASES
                        ) -> list[Release]:
-    """Generate every shape into ``work``."""
+    """Generate every shape into ``work``, keeping each one's latent parameters."""
     releases = []
     for shape in shapes:
-        make_release(shape.config, work / shape.name)
         c = shape.config
+        data, truth = generate_with_truth(c)  # the frames make_release would write
+        write_release(data, work / shape.name, c.layout)
         releases.append(Release(shape.name, work / shape.name,
                                 f"synthetic: {c.n_users:,} users, {c.n_movies:,} movies, "
-                                f"{c.n_ratings:,} ratings, seed {c.seed}; {shape.shape}"))
+                                f"{c.n_ratings:,} ratings, seed {c.seed}; {shape.shape}",
+                                truth))
     return releases
+
+
+def oracle_report(data: MovieLensData, truth: GroundTruth, report: dict[str, Any],
+                  k: int = 10) -> dict[str, Any]:
+    """The generator oracle's top-N rows on the splits ``report`` measured (the per-user
+    split; the global time split when it was reported), by split kind, with the ratio of
+    its NDCG@k to the best tuned peer's.
+
+    The splits are rebuilt from ``data`` by the protocol's own functions and checked
+    against the report's summaries, so the oracle is scored on exactly the split every
+    method was.
+    """
+    from reco.evaluation.oracle import ORACLE, OracleConfig, oracle_method
+    from reco.evaluation.protocol import Method, evaluate_methods
+
+    config = OracleConfig()
+    method = Method(ORACLE, "oracle", oracle_method(truth, config))
+    measured: list[tuple[Split, dict[str, Any], dict[str, Any] | None]] = [
+        (per_user_split(data.ratings), report["split"], report.get("ratio"))]
+    strict = report.get("global_time_split", {})
+    if "split" in strict:
+        measured.append((global_time_split(data.ratings), strict["split"], strict.get("ratio")))
+    out: dict[str, Any] = {"name": ORACLE, "config": config.to_dict()}
+    for split, summary, ratio in measured:
+        if split.summary() != summary:
+            raise ValueError(f"the oracle's {split.kind} split {split.summary()} is not the "
+                             f"evaluation's {summary}")
+        started = time.perf_counter()
+        rows, _ = evaluate_methods(data, split, [method], k)
+        row = {**rows[0], "seconds": round(time.perf_counter() - started, 1)}
+        best = (ratio or {}).get("best_tuned_peer_ndcg")
+        row["oracle_over_best_tuned_peer"] = (row[f"ndcg@{k}"] / best if best else None)
+        out[split.kind] = row
+        log.info("generator oracle, %s split: NDCG@%d %.4f (%.1f s)", split.kind, k,
+                 row[f"ndcg@{k}"], row["seconds"])
+    return out
 
 
 def summary_rows(name: str, report: dict[str, Any], seconds: float) -> list[dict[str, Any]]:
@@ -140,17 +186,21 @@ def summary_rows(name: str, report: dict[str, Any], seconds: float) -> list[dict
     base = {"release": name, "ratings": data["ratings"], "users": data["users"],
             "movies": data["rated_movies"], "seconds": round(seconds, 1)}
     rows = []
-    for split, ratio, ranked in (
-            ("per-user", report.get("ratio"), report["split"]["ranked_users"]),
-            ("global time", report["global_time_split"].get("ratio"),
+    oracle = report.get("oracle") or {}
+    for split, kind, ratio, ranked in (
+            ("per-user", "per_user", report.get("ratio"), report["split"]["ranked_users"]),
+            ("global time", "global_time", report["global_time_split"].get("ratio"),
              report["global_time_split"].get("split", {}).get("ranked_users"))):
         if ranked is None:
             continue
         ratio = ratio or {}
+        bound = oracle.get(kind) or {}  # blank for a release without a generator
         rows.append({**base, "split": split, "ranked_users": ranked,
                      "best_tuned_peer": ratio.get("best_tuned_peer"),
                      "best_tuned_peer_ndcg": ratio.get("best_tuned_peer_ndcg"),
                      "reco_full_ndcg": ratio.get("reco_full_ndcg"), "ratio": ratio.get("ratio"),
+                     "oracle_ndcg": bound.get("ndcg@10"),
+                     "oracle_ratio": bound.get("oracle_over_best_tuned_peer"),
                      "like_auc": like.get("auc") if split == "per-user" else None})
     return rows
 
@@ -168,14 +218,18 @@ def _cell(value: Any, digits: int = 4) -> str:
 def summary_table(rows: list[dict[str, Any]]) -> str:
     """The suite's summary as Markdown."""
     lines = ["| release | split | ratings | users | movies | ranked users | best tuned peer | "
-             "its NDCG@10 | reco full NDCG@10 | ratio | like AUC | run s |",
-             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
+             "its NDCG@10 | reco full NDCG@10 | ratio | oracle NDCG@10 | "
+             "oracle / best tuned peer | like AUC | run s |",
+             "| --- | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | ---: | "
+             "---: | ---: |"]
     for r in rows:
         lines.append(
             f"| {r['release']} | {r['split']} | {_cell(r['ratings'])} | {_cell(r['users'])} | "
             f"{_cell(r['movies'])} | {_cell(r['ranked_users'])} | {_cell(r['best_tuned_peer'])} | "
             f"{_cell(r['best_tuned_peer_ndcg'])} | {_cell(r['reco_full_ndcg'])} | "
-            f"{_cell(r['ratio'], 2)} | {_cell(r['like_auc'], 3)} | {_cell(r['seconds'], 0)} |")
+            f"{_cell(r['ratio'], 2)} | {_cell(r.get('oracle_ndcg'))} | "
+            f"{_cell(r.get('oracle_ratio'), 2)} | {_cell(r['like_auc'], 3)} | "
+            f"{_cell(r['seconds'], 0)} |")
     return "\n".join(lines)
 
 
@@ -197,6 +251,13 @@ def release_table(report: dict[str, Any], k: int = 10) -> str:
         lines.append(f"| {row['method']} | {values} | "
                      f"{_cell(row[f'ndcg@{k}'])} | {_cell(row[f'recall@{k}'])} | "
                      f"{_cell(row[f'hit_rate@{k}'])} | {_cell(other)} |")
+    oracle = report.get("oracle") or {}
+    if "per_user" in oracle:  # last, apart: a ceiling estimate, not a method
+        row, other = oracle["per_user"], (oracle.get("global_time") or {}).get(f"ndcg@{k}")
+        lines.append(f"| {oracle['name']} | {oracle['config']['mode']}, knows the "
+                     f"generator's parameters | {_cell(row[f'ndcg@{k}'])} | "
+                     f"{_cell(row[f'recall@{k}'])} | {_cell(row[f'hit_rate@{k}'])} | "
+                     f"{_cell(other)} |")
     return "\n".join(lines)
 
 
@@ -228,9 +289,11 @@ def run_suite(out: Path, work: Path, *, source: Path | None = None,
     for release in releases:
         log.info("generality: %s (%s)", release.name, release.made)
         started = time.perf_counter()
-        report = run_evaluation(load_data(release.path), grid_size=grid_size,
-                                classifiers=False, **extra)
+        data = load_data(release.path)
+        report = run_evaluation(data, grid_size=grid_size, classifiers=False, **extra)
         seconds = time.perf_counter() - started
+        if release.truth is not None:  # after the timing: the oracle is not the release's run
+            report["oracle"] = oracle_report(data, release.truth, report)
         report["release"] = {"name": release.name, "made": release.made,
                              "seconds": round(seconds, 1)}
         line = f"{command} (release {release.name})" if command else release.name
@@ -253,5 +316,8 @@ def _write_summary(out: Path, grid_size: str, rows: list[dict[str, Any]],
     (out / "generality.md").write_text("\n".join(
         ["# Generality suite", "", f"Command: `{command}`" if command else "", "",
          f"Tuned peers' grids: {grid_size}. Like AUC: reco's like model on the per-user "
-         "split's test rows.", "", summary_table(rows), "", *sections]) + "\n")
+         "split's test rows. Oracle: the generator oracle (`reco.evaluation.oracle`), which "
+         "ranks by the synthetic generator's own probabilities, on the same split: an "
+         "estimate of the best NDCG@10 any model can reach (synthetic releases only).", "",
+         summary_table(rows), "", *sections]) + "\n")
     return summary

@@ -23,6 +23,7 @@ from reco.data.synthetic import (
     SyntheticConfig,
     default_dataset,
     generate,
+    generate_with_truth,
     write_release,
 )
 from reco.data.synthetic._writers import GENRES_100K
@@ -73,6 +74,62 @@ def test_default_dataset_is_the_default_config(default):
     assert default.ratings["user_id"].n_unique() == 600
     assert default.scale == HALF_STAR_SCALE
     assert_frame_equal(default.ratings, generate(DEFAULT_CONFIG).ratings)
+
+
+# --- ground truth -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("layout", ["csv", "dat", "100k"])
+def test_building_the_truth_leaves_the_frames_unchanged(layout):
+    config = SyntheticConfig(layout=layout, seed=7, **SMALL)
+    plain = generate(config)
+    with_truth, _ = generate_with_truth(config)
+    assert_same_data(plain, with_truth)
+    assert (plain.source, plain.scale) == (with_truth.source, with_truth.scale)
+    assert_same_data(generate(config), plain)  # and generate after it is unchanged too
+
+
+def test_truth_matches_the_frames():
+    config = SyntheticConfig(n_users=200, n_movies=500, n_ratings=12_000, n_factors=5, seed=4)
+    data, truth = generate_with_truth(config)
+    assert (truth.layout, truth.taste_std, truth.noise) == ("csv", 0.7, 0.6)
+    assert truth.user_ids.tolist() == list(range(1, 201))
+    assert truth.movie_ids.tolist() == data.movies["movie_id"].to_list()
+    assert truth.user_taste.shape == (200, 5) and truth.movie_taste.shape == (500, 5)
+    for name in ("user_bias", "user_spread", "user_start", "user_end", "user_allowed",
+                 "user_count", "user_half"):
+        assert getattr(truth, name).shape == (200,), name
+    for name in ("movie_bias", "popularity", "release_day"):
+        assert getattr(truth, name).shape == (500,), name
+    r = data.ratings
+    u, m = r["user_id"].to_numpy() - 1, r["movie_id"].to_numpy() - 1
+    np.testing.assert_array_equal(np.bincount(u, minlength=200), truth.user_count)
+    # user_allowed counts the movies released by the period's end
+    np.testing.assert_array_equal(truth.released(np.arange(200)).sum(axis=1),
+                                  truth.user_allowed)
+    day = r["timestamp"].to_numpy() // 86_400
+    assert (day >= np.maximum(truth.user_start[u], truth.release_day[m])).all()
+    assert (day <= truth.user_end[u]).all()
+    year = truth.release_day.astype("datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
+    np.testing.assert_array_equal(year, data.movies["year"].to_numpy())
+    assert (np.diff(truth.whole_cuts) > 0).all() and truth.whole_cuts.size == 4
+    assert (np.diff(truth.half_cuts) > 0).all() and truth.half_cuts.size == 9
+    assert (truth.user_spread > 0).all() and (truth.popularity > 0).all()
+    # half stars are a csv thing
+    assert (generate_with_truth(SyntheticConfig(layout="dat", **SMALL))[1].user_half == 0).all()
+
+
+def test_truth_explains_the_ratings():
+    # no noise, whole stars: every rating is the cut of b_u + b_i + s_u taste_std p_u.q_i
+    config = SyntheticConfig(layout="dat", noise=0.0, seed=2, **SMALL)
+    data, truth = generate_with_truth(config)
+    r = data.ratings
+    u, m = r["user_id"].to_numpy() - 1, r["movie_id"].to_numpy() - 1
+    dot = np.einsum("ij,ij->i", truth.user_taste[u], truth.movie_taste[m])
+    latent = truth.user_bias[u] + truth.movie_bias[m] + truth.user_spread[u] * (
+        np.float32(config.taste_std) * dot)
+    np.testing.assert_array_equal(1.0 + np.searchsorted(truth.whole_cuts, latent),
+                                  r["rating"].to_numpy())
 
 
 # --- shape --------------------------------------------------------------------------------

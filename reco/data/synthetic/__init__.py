@@ -12,6 +12,8 @@ into stars at thresholds that give MovieLens's star shares (an ordinal probit: m
 Each user is active in one period of the span and rates only movies released by its end, at a
 preferred hour of day. Each stage draws from its own child of ``SeedSequence(seed)``: the same
 config gives identical frames, and e.g. ``tag_rate`` does not move the ratings.
+:func:`generate_with_truth` returns the same frames and the latent draws behind them
+(:class:`GroundTruth`), for :mod:`reco.evaluation.oracle`.
 """
 
 from __future__ import annotations
@@ -41,16 +43,19 @@ from reco.config import ConfigBase, check_choice, check_int, check_range
 from reco.data.dataset import MovieLensData, RatingScale
 from reco.data.synthetic._sampling import sample_pairs, water_fill
 from reco.data.synthetic._tables import make_links, make_tags, make_titles, make_user_table
+from reco.data.synthetic._truth import GroundTruth
 from reco.data.synthetic._writers import LAYOUT_SCALES, LAYOUTS, write_release
 from reco.exceptions import ConfigError
 
 __all__ = [
     "DEFAULT_CONFIG",
     "LAYOUTS",
+    "GroundTruth",
     "LAYOUT_SCALES",
     "SyntheticConfig",
     "default_dataset",
     "generate",
+    "generate_with_truth",
     "make_release",
     "write_release",
 ]
@@ -297,6 +302,35 @@ def generate(config: SyntheticConfig) -> MovieLensData:
         ``(user_id, movie_id)``, ``layout="synthetic"``, the layout's scale; tags for csv and
         dat, links for csv, users for dat and 100k.
     """
+    return _generate(config)[0]
+
+
+def generate_with_truth(config: SyntheticConfig) -> tuple[MovieLensData, GroundTruth]:
+    """:func:`generate`'s frames (identical ones) and the latent parameters they were drawn
+    from (:class:`GroundTruth`), for measuring what any model could reach on them."""
+    data, users, movies = _generate(config)
+    n_users, n_movies = config.n_users, config.n_movies
+    truth = GroundTruth(
+        layout=config.layout, taste_std=config.taste_std, noise=config.noise,
+        user_ids=np.arange(1, n_users + 1, dtype=np.int64),
+        user_bias=users["bias"], user_spread=users["spread"], user_taste=users["p"],
+        user_start=users["start"].astype(np.int64), user_end=users["end"].astype(np.int64),
+        user_allowed=users["allowed"].astype(np.int64),
+        user_count=users["counts"].astype(np.int64),
+        # half stars only exist on the csv layout (_rate ignores ``half`` elsewhere)
+        user_half=users["half"] if config.layout == "csv" else np.zeros(n_users),
+        movie_ids=np.arange(1, n_movies + 1, dtype=np.int64),
+        movie_bias=movies["bias"], movie_taste=movies["q"],
+        popularity=movies["popularity"], release_day=movies["release_day"].astype(np.int64),
+        whole_cuts=_cutpoints(_WHOLE_SHARES, config), half_cuts=_cutpoints(_HALF_SHARES, config),
+        half_stars_since=_HALF_STARS_SINCE,
+    )
+    return data, truth
+
+
+def _generate(config: SyntheticConfig
+              ) -> tuple[MovieLensData, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """The frames and the users' and movies' latent draws (:func:`generate_with_truth`)."""
     t0 = time.perf_counter()
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(config.seed).spawn(6)]
     movies = _movies(streams[0], config)
@@ -346,7 +380,7 @@ def generate(config: SyntheticConfig) -> MovieLensData:
         scale=config.scale,
     )
     logger.info("generated %s in %.1f s", data.summary(), time.perf_counter() - t0)
-    return data
+    return data, users, movies
 
 
 def default_dataset() -> MovieLensData:
