@@ -116,6 +116,30 @@ class _Steps:
         return out
 
 
+@dataclass(frozen=True)
+class _WindowRows:
+    """One label window's training rows for both boosters, and what the window held."""
+
+    rank_x: np.ndarray
+    rank_y: np.ndarray
+    groups: np.ndarray  # the ranker's rows per user, in row order
+    like_x: np.ndarray
+    like_y: np.ndarray
+    like_users: np.ndarray
+    users: int
+    candidate_rows: int
+    positives: int  # liked label-window movies among the candidates
+    liked: int  # liked label-window movies of the ranker's users
+
+
+@dataclass(frozen=True)
+class _Earlier:
+    """The rows of the earlier label windows, and the manifest's account of them."""
+
+    rows: list[_WindowRows]
+    report: dict[str, Any]
+
+
 def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
     return ratings.filter(pl.col(RATING) >= threshold).select(
         USER_ID, MOVIE_ID, pl.lit(1, dtype=pl.Int8).alias("label")
@@ -197,10 +221,14 @@ class HybridRecommender(BaseRecommender):
         stage, _, embeddings = self._stage_one(window.train, feature_text, config=config,
                                                interactions=feature_interactions,
                                                fitted=tuned.models)
-        ranker, like_model, trained = self._fit_boosters(stage, window.test)
+        rng = np.random.default_rng(config.ranker.random_state)
+        rows = [self._window_rows(stage, window.test, rng, "label window")]
+        earlier = self._earlier_windows(window.train, feature_text, embeddings, config, rng)
+        ranker, like_model, trained = self._fit_boosters(rows + earlier.rows)
         like_rounds = trained.pop("like_rounds")
         windows = {"feature_window_ratings": window.train.height,
                    "label_window_ratings": window.test.height, **trained,
+                   "earlier_windows": earlier.report,
                    "tuning": {**tuned.report, "like_rounds": like_rounds}}
         log.info("ranker windows: %s", windows)
         # the same text (no tag was cut) gives the same embeddings: reuse them
@@ -220,6 +248,52 @@ class HybridRecommender(BaseRecommender):
         self.seen_ = interactions.matrix
         self.user_labels_, self.item_labels_ = read.users, read.items
         return self
+
+    def _earlier_windows(self, ratings: pl.DataFrame, text: TextInputs,
+                         embeddings: MovieEmbeddings | None, config: HybridConfig,
+                         rng: np.random.Generator) -> _Earlier:
+        """The rows of ``config.earlier_windows`` earlier label windows.
+
+        ``ratings`` (the feature window) is cut again the way ``fit`` cut all the ratings:
+        each user's last fifth is an earlier label window, and a stage one fitted on what
+        precedes it gives that window's features. Its rows teach the boosters the same
+        thing as the label window's (a user's next likes from what was known before them)
+        about other moments, so they learn from more rows than the last fifth alone gives.
+        Nothing in it is later than the label window. Skipped above
+        ``config.earlier_windows_max_ratings``, where one window holds rows enough and
+        another stage-one fit costs most; a window too small to fit ends the search.
+        """
+        wanted = config.earlier_windows
+        report: dict[str, Any] = {"configured": wanted, "label_window_ratings": []}
+        if wanted and ratings.height > config.earlier_windows_max_ratings:
+            report["skipped"] = (f"the feature window holds {ratings.height:,} ratings, over "
+                                 f"earlier_windows_max_ratings={config.earlier_windows_max_ratings:,}")
+            log.info("earlier windows skipped: %s", report["skipped"])
+            return _Earlier([], report)
+        rows: list[_WindowRows] = []
+        for n in range(1, wanted + 1):
+            step = _Steps(f"earlier window {n}")
+            window = step("label window split", per_user_split, ratings)
+            if not (window.test[RATING] >= config.like_threshold).any():
+                report["stopped"] = "no like in the next earlier label window"
+                break
+            window_text = replace(text, tags=tags_before_label_window(
+                text.tags, held_out(ratings, window.train)))
+            if window_text.tags is not None and text.tags is not None and \
+                    window_text.tags.height != text.tags.height:
+                embeddings = None  # other tags, other text: its own embeddings
+            try:
+                stage, _, embeddings = self._stage_one(window.train, window_text, embeddings,
+                                                       config=config)
+                rows.append(self._window_rows(stage, window.test, rng, f"earlier window {n}"))
+            except ModelFitError as error:  # too little data before it: fewer windows
+                report["stopped"] = str(error)
+                log.info("earlier window %d not used: %s", n, error)
+                break
+            report["label_window_ratings"].append(window.test.height)
+            ratings, text = window.train, window_text
+        report["used"] = len(rows)
+        return _Earlier(rows, report)
 
     def stage_one(self, ratings: pl.DataFrame, movies: pl.DataFrame, *,
                   tags: pl.DataFrame | None = None, links: pl.DataFrame | None = None,
@@ -299,65 +373,80 @@ class HybridRecommender(BaseRecommender):
                          like_threshold=cfg.like_threshold, item=item)
         return stage, interactions, embeddings
 
-    def _fit_boosters(self, stage: StageOne, label_window: pl.DataFrame,
-                      ) -> tuple[xgb.Booster, xgb.Booster, dict[str, Any]]:
-        """The ranker and the like model, trained on the label window's pairs with
-        features from the feature-window ``stage``; and what the windows held."""
+    def _window_rows(self, stage: StageOne, label_window: pl.DataFrame,
+                     rng: np.random.Generator, what: str) -> _WindowRows:
+        """The boosters' training rows of one label window, with features from the stage
+        fitted on the ratings before it (``stage``)."""
         cfg = self.config
-        threshold = cfg.like_threshold
-        rng = np.random.default_rng(cfg.ranker.random_state)
-        liked = _liked_pairs(label_window, threshold)
+        liked = _liked_pairs(label_window, cfg.like_threshold)
         users = np.sort(liked[USER_ID].unique().to_numpy())
         if users.size > cfg.ranker.max_train_users:
             users = np.sort(rng.choice(users, cfg.ranker.max_train_users, replace=False))
-        step = _Steps("boosters")
+        step = _Steps(what)
         people = step("user contexts", stage.store.known_users, users)
         candidates = step("candidates", generate_candidates, people, stage.store, cfg.candidates)
         labels = candidates.frame(people).join(
             liked, on=[USER_ID, MOVIE_ID], how="left", maintain_order="left"
         )["label"].fill_null(0).to_numpy()
-        candidate_recall = float(labels.sum() / max(liked.filter(
-            pl.col(USER_ID).is_in(pl.Series(users).implode())).height, 1))
+        n_liked = liked.filter(pl.col(USER_ID).is_in(pl.Series(users).implode())).height
         n_candidate_rows = len(candidates)
         # the CF rank is among all of a user's candidates, so it is taken before sampling
         cf_rank = step("CF rank of candidates", cf_score_rank, stage, people, candidates.rows,
                        candidates.movie_ids)
         picked = sample_rows(labels, cfg.ranker.max_train_rows, rng)
-        labels = labels[picked]
         extra = {f"rank_in_{s}": r[picked] for s, r in candidates.ranks.items()}
         features = step("ranker rows", pair_features, stage, people, candidates.rows[picked],
                         candidates.movie_ids[picked], RANK_FEATURES,
                         extra | {"cf_score_rank": cf_rank[picked]})
         groups = np.bincount(candidates.rows[picked])
-        groups = groups[groups > 0]
-        ranking = cfg.ranker.objective.startswith("rank:")
-        ranker = step("ranker XGBoost", fit_booster, features, labels, RANK_FEATURES,
-                      cfg.ranker, cfg.ranker.objective, groups if ranking else None)
         rated = label_window.filter(pl.col(USER_ID).is_in(pl.Series(users).implode()))
         rated = rated[sample_rows(np.zeros(rated.height), cfg.ranker.max_train_rows, rng,
                                   keep_positives=False)]
         like_rows = step("like rows", build_rows, rated.select(USER_ID, MOVIE_ID), stage,
                          LIKE_FEATURES)
-        like_x = to_matrix(like_rows, LIKE_FEATURES)
-        like_y = (rated[RATING].to_numpy() >= threshold).astype(np.int8)
+        return _WindowRows(
+            rank_x=features, rank_y=labels[picked], groups=groups[groups > 0],
+            like_x=to_matrix(like_rows, LIKE_FEATURES),
+            like_y=(rated[RATING].to_numpy() >= cfg.like_threshold).astype(np.int8),
+            like_users=rated[USER_ID].to_numpy(), users=int(users.size),
+            candidate_rows=n_candidate_rows, positives=int(labels.sum()), liked=n_liked)
+
+    def _fit_boosters(self, windows: list[_WindowRows],
+                      ) -> tuple[xgb.Booster, xgb.Booster, dict[str, Any]]:
+        """The ranker and the like model, trained on the rows of every label window (the
+        newest first); and what the windows held (the newest window's figures, and the
+        rows of all)."""
+        cfg = self.config
+        step = _Steps("boosters")
+        features = np.concatenate([w.rank_x for w in windows])
+        labels = np.concatenate([w.rank_y for w in windows])
+        groups = np.concatenate([w.groups for w in windows])
+        ranking = cfg.ranker.objective.startswith("rank:")
+        ranker = step("ranker XGBoost", fit_booster, features, labels, RANK_FEATURES,
+                      cfg.ranker, cfg.ranker.objective, groups if ranking else None)
+        like_x = np.concatenate([w.like_x for w in windows])
+        like_y = np.concatenate([w.like_y for w in windows])
         like_config, like_rounds = cfg.ranker, None
         if cfg.tune.enabled and cfg.tune.like_rounds:
+            # folds by user across windows: one person's rows never on both sides
+            like_users = np.concatenate([w.like_users for w in windows])
             like_config, like_rounds = step(
-                "like model rounds", choose_rounds, like_x, like_y, rated[USER_ID].to_numpy(),
+                "like model rounds", choose_rounds, like_x, like_y, like_users,
                 cfg.ranker, "binary:logistic", folds=cfg.tune.like_folds,
                 max_rows=cfg.tune.like_max_rows, seed=cfg.tune.random_state)
         like_model = step("like model XGBoost", fit_booster, like_x, like_y, LIKE_FEATURES,
                           like_config, "binary:logistic")
-        windows = {
-            "ranker_users": int(users.size),
-            "candidate_rows": n_candidate_rows,
+        newest = windows[0]
+        trained = {
+            "ranker_users": newest.users,
+            "candidate_rows": newest.candidate_rows,
             "ranker_rows": int(labels.size),
             "ranker_positive_rate": float(labels.mean()),
-            "like_rows": like_rows.height,
-            "candidate_recall": candidate_recall,
+            "like_rows": int(like_y.size),
+            "candidate_recall": float(newest.positives / max(newest.liked, 1)),
             "like_rounds": like_rounds,
         }
-        return ranker, like_model, windows
+        return ranker, like_model, trained
 
     # ------------------------------------------------------------ scoring
     def rank_context(self, context: UserContext) -> tuple[Candidates, np.ndarray]:

@@ -64,6 +64,10 @@ class HybridConfig(ConfigBase):
     # window's factors and runs this many sweeps (None: a cold refit with their own
     # iterations); docs/MODELS.md, "The refit on all the ratings"
     refit_iterations: int | None = 8
+    # earlier label windows whose rows the boosters also learn from (docs/MODELS.md, "More
+    # label windows"), while the feature window holds at most this many ratings
+    earlier_windows: int = 2
+    earlier_windows_max_ratings: int = 5_000_000
     # candidates of a request from an index of the item vectors on a large catalog
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
@@ -72,6 +76,9 @@ class HybridConfig(ConfigBase):
         if self.refit_iterations is not None:
             check_int("HybridConfig", "refit_iterations", self.refit_iterations, 1, 10_000)
         check_range("HybridConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
+        check_int("HybridConfig", "earlier_windows", self.earlier_windows, 0, 10)
+        check_int("HybridConfig", "earlier_windows_max_ratings",
+                  self.earlier_windows_max_ratings, 0)
         for name in THRESHOLD_OWNERS:
             theirs = getattr(self, name).like_threshold
             if theirs != self.like_threshold:

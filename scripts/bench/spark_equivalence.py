@@ -42,7 +42,7 @@ def measure(data_dir: Path, master: str, partitions: int) -> dict[str, Any]:
     from reco.evaluation.protocol import tags_seen_in_train
     from reco.pipelines.spark.session import SparkConfig, spark_session
     from reco.pipelines.spark.train import fit_hybrid
-    from reco.ranking.hybrid import HybridRecommender, TextInputs
+    from reco.ranking.hybrid import HybridConfig, HybridRecommender, TextInputs
 
     data = load_movielens(data_dir)
     split = per_user_split(data.ratings)
@@ -64,7 +64,9 @@ def measure(data_dir: Path, master: str, partitions: int) -> dict[str, Any]:
 
     load = _load()
     started = time.perf_counter()
-    local = HybridRecommender().fit(split.train, data.movies, tags=tags, links=data.links)
+    # one label window, as the Spark engine trains (its fit sets earlier_windows=0)
+    local = HybridRecommender(HybridConfig(earlier_windows=0)).fit(
+        split.train, data.movies, tags=tags, links=data.links)
     judge("local", local, time.perf_counter() - started, load)
     config = SparkConfig(master=master, shuffle_partitions=partitions, ui=False,
                          conf=(("spark.driver.host", "127.0.0.1"),

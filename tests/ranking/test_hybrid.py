@@ -30,9 +30,11 @@ SMALL = HybridConfig(
     content=ContentConfig(dimensions=16),
     candidates=CandidateConfig(n_cf=40, n_content=10, n_popular=10),
     ranker=RankerConfig(n_estimators=40, learning_rate=0.2, threads=1),
-    # fit-time tuning has its own tests (tests/ranking/test_tuning.py); the suite's many
-    # small fits leave it out
+    # fit-time tuning and the earlier label windows have their own tests
+    # (tests/ranking/test_tuning.py, test_earlier_windows.py); the suite's many small fits
+    # leave them out
     tune=TuneConfig(enabled=False),
+    earlier_windows=0,
 )
 
 

@@ -129,9 +129,11 @@ def fit_hybrid(spark: SparkSession, ratings: DataFrame, text: TextInputs,
     :meth:`HybridRecommender.fit <reco.ranking.hybrid.HybridRecommender.fit>`."""
     from pyspark.sql import functions as F
 
-    # MLlib's ALS takes no initial factors: the refit on all ratings is cold, and the
-    # config saved with the version says so
-    config = replace(config or HybridConfig(), refit_iterations=None)
+    # MLlib's ALS takes no initial factors: the refit on all ratings is cold; and the
+    # boosters learn from the one label window (the earlier windows of the single-machine
+    # fit stop at earlier_windows_max_ratings, below what needs Spark). The config saved
+    # with the version says both
+    config = replace(config or HybridConfig(), refit_iterations=None, earlier_windows=0)
     started = time.perf_counter()
     marked = mark_windows(ratings).cache()
     local = _collect(marked)  # the seen matrices and the content profiles are built here
