@@ -44,6 +44,10 @@ PostgreSQL (:mod:`scripts.bench.feedback`). explain (issue 15): latency of
 bounded mixed load (:mod:`scripts.bench.mixed`). retrieval (issue 17): the index of item
 vectors against the exact scan on one loaded store (recall, top-10 overlap, each part of an
 answer, the machine's floors) and NDCG@10 with and without it (:mod:`scripts.bench.retrieval`).
+refit (issue 17): the refit on all ratings cold or warm-started, and the rating model: their
+NDCG@10 and like AUC (:mod:`scripts.bench.refit`). windows (issue 19): reco full's NDCG@10,
+like AUC and fit time by the number of earlier label windows, on ml-latest-small, its cuts
+and optionally the synthetic releases of the generality suite (:mod:`scripts.bench.windows`).
 
     python scripts/benchmark.py search --data ../shared/data/ml-latest-small --titles 87585 \\
         --repeats 50 --doc docs/BENCHMARKS.md
@@ -51,6 +55,8 @@ answer, the machine's floors) and NDCG@10 with and without it (:mod:`scripts.ben
         --requests 20000 --concurrency 8 --repeats 2 --doc docs/BENCHMARKS.md
     python scripts/benchmark.py retrieval --artifacts /tmp/store32m --requests 2000 \\
         --data ../shared/data/ml-latest-small --doc docs/BENCHMARKS.md
+    python scripts/benchmark.py windows --data ../shared/data/ml-latest-small --windows 0 1 2 3 \\
+        --synthetic synthetic-100k synthetic-400k --out /tmp/windows.json
 """
 
 from __future__ import annotations
@@ -473,6 +479,34 @@ def refit(args: argparse.Namespace, command: str) -> dict:
     return result
 
 
+def _add_windows(sub: argparse._SubParsersAction) -> None:
+    w = sub.add_parser("windows", help="the earlier label windows: accuracy and fit time")
+    w.add_argument("--data", type=Path, required=True,
+                   help="ml-latest-small (or another csv release); its cuts are made too")
+    w.add_argument("--windows", nargs="+", type=int, default=[0, 1, 2],
+                   help="earlier_windows counts to compare (default: 0 1 2)")
+    w.add_argument("--synthetic", nargs="*", default=[],
+                   help="synthetic releases of the generality suite to add (e.g. "
+                        "synthetic-100k synthetic-400k)")
+    w.add_argument("--out", type=Path, default=None, help="write the JSON here too")
+
+
+def windows(args: argparse.Namespace, command: str) -> dict:
+    from reco.evaluation.generality import SYNTHETIC_RELEASES
+    from scripts.bench import report as br
+    from scripts.bench import windows as bw
+
+    if any(not 0 <= n <= 10 for n in args.windows):
+        raise SystemExit("--windows: counts from 0 to 10")
+    known = [shape.name for shape in SYNTHETIC_RELEASES]
+    unknown = sorted(set(args.synthetic) - set(known))
+    if unknown:
+        raise SystemExit(f"--synthetic: unknown release(s) {unknown}; one of {known}")
+    result = bw.run_windows(args.data, args.windows, args.synthetic)
+    result.update(command=command, provenance=br.provenance())
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -502,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_explain(sub)
     _add_retrieval(sub)
     _add_refit(sub)
+    _add_windows(sub)
     for name in ("build", "peers"):
         _common(sub.choices[name])
     args = parser.parse_args(argv)
@@ -531,6 +566,8 @@ def main(argv: list[str] | None = None) -> int:
         result = retrieval(args, command)
     elif args.command == "refit":
         result = refit(args, command)
+    elif args.command == "windows":
+        result = windows(args, command)
     else:
         result = peers(args, command)
     text = json.dumps(result, indent=2)

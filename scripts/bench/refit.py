@@ -31,35 +31,43 @@ def parse_setting(text: str) -> tuple[str, int | None]:
     return rating, None if match[2] == "cold" else int(match[2])
 
 
-def run_refit(data_dir: Path, settings: list[str], base: Any = None) -> dict[str, Any]:
-    """Each setting's NDCG@10, like AUC and fit seconds; ``base``: the HybridConfig the
-    settings change (default: reco's)."""
+def score_fit(data: Any, config: Any) -> dict[str, Any]:
+    """reco full with ``config`` fitted on the protocol's train part of ``data`` (a
+    MovieLensData): NDCG@10 and like AUC on its test part, and the fit's seconds."""
     from sklearn.metrics import roc_auc_score
 
     from reco.columns import MOVIE_ID, RATING, USER_ID
-    from reco.data.movielens import load_movielens
     from reco.data.split import LIKE_THRESHOLD, per_user_split
     from reco.evaluation.metrics import evaluate_topn
     from reco.evaluation.protocol import tags_seen_in_train
-    from reco.ranking.hybrid import HybridConfig, HybridRecommender
+    from reco.ranking.hybrid import HybridRecommender
 
-    parsed = [parse_setting(s) for s in settings]
-    data = load_movielens(data_dir)
     split = per_user_split(data.ratings)
     tags = tags_seen_in_train(data.tags, split, data.ratings)
     liked = (split.test[RATING].to_numpy() >= LIKE_THRESHOLD).astype(int)
+    started = time.perf_counter()
+    model = HybridRecommender(config).fit(split.train, data.movies, tags=tags,
+                                          links=data.links)
+    seconds = time.perf_counter() - started
+    topn = evaluate_topn(model, split, k=10, like_threshold=LIKE_THRESHOLD)
+    p_like = model.predict_like(split.test[USER_ID].to_numpy(),
+                                split.test[MOVIE_ID].to_numpy())
+    return {"ndcg@10": round(float(topn["ndcg@10"]), 5),
+            "like_auc": round(float(roc_auc_score(liked, np.asarray(p_like))), 5),
+            "fit_seconds": round(seconds, 1)}
+
+
+def run_refit(data_dir: Path, settings: list[str], base: Any = None) -> dict[str, Any]:
+    """Each setting's NDCG@10, like AUC and fit seconds; ``base``: the HybridConfig the
+    settings change (default: reco's)."""
+    from reco.data.movielens import load_movielens
+    from reco.ranking.hybrid import HybridConfig
+
+    parsed = [parse_setting(s) for s in settings]
+    data = load_movielens(data_dir)
     rows = []
     for text, (rating, sweeps) in zip(settings, parsed):
         config = replace(base or HybridConfig(), refit_iterations=sweeps, rating_model=rating)
-        started = time.perf_counter()
-        model = HybridRecommender(config).fit(split.train, data.movies, tags=tags,
-                                              links=data.links)
-        seconds = time.perf_counter() - started
-        topn = evaluate_topn(model, split, k=10, like_threshold=LIKE_THRESHOLD)
-        p_like = model.predict_like(split.test[USER_ID].to_numpy(),
-                                    split.test[MOVIE_ID].to_numpy())
         rows.append({"setting": text, "rating_model": rating, "refit_iterations": sweeps,
-                     "ndcg@10": round(float(topn["ndcg@10"]), 5),
-                     "like_auc": round(float(roc_auc_score(liked, np.asarray(p_like))), 5),
-                     "fit_seconds": round(seconds, 1)})
+                     **score_fit(data, config)})
     return {"data": str(data_dir), "settings": rows}
