@@ -24,6 +24,12 @@ def data():
     return generate(SyntheticConfig(n_users=200, n_movies=250, n_ratings=12_000, seed=11))
 
 
+@pytest.fixture(scope="module")
+def plain(data):
+    """The same fit with the label window alone."""
+    return HybridRecommender(SMALL).fit(data.ratings, data.movies)
+
+
 def _spy_stage_one(monkeypatch) -> list[pl.DataFrame]:
     """The ratings of every stage-one fit, in order."""
     seen: list[pl.DataFrame] = []
@@ -41,9 +47,9 @@ def _keys(frame: pl.DataFrame) -> set[tuple[int, int]]:
     return set(zip(frame[USER_ID].to_list(), frame[MOVIE_ID].to_list()))
 
 
-def test_the_boosters_learn_from_both_windows(data):
+def test_the_boosters_learn_from_both_windows(data, plain):
     one = HybridRecommender(ONE).fit(data.ratings, data.movies)
-    none = HybridRecommender(SMALL).fit(data.ratings, data.movies)
+    none = plain
     report = one.window_["earlier_windows"]
     assert report["used"] == 1 and report["configured"] == 1
     # the earlier label window is the last fifth of each user's feature window
@@ -98,10 +104,9 @@ def test_an_earlier_windows_tags_are_cut_at_it(monkeypatch, data):
     assert [("during" in text) for text in texts] == [True, False, True]
 
 
-def test_skipped_above_the_ratings_cap_and_then_the_same_model(data):
+def test_skipped_above_the_ratings_cap_and_then_the_same_model(data, plain):
     capped = replace(ONE, earlier_windows_max_ratings=100)
     skipped = HybridRecommender(capped).fit(data.ratings, data.movies)
-    plain = HybridRecommender(SMALL).fit(data.ratings, data.movies)
     report = skipped.window_["earlier_windows"]
     assert "earlier_windows_max_ratings=100" in report["skipped"] and "used" not in report
     assert skipped.window_["ranker_rows"] == plain.window_["ranker_rows"]
