@@ -14,7 +14,7 @@ from reco.data.split import per_user_split
 from reco.data.synthetic import SyntheticConfig, generate
 from reco.exceptions import ConfigError
 from reco.ranking.hybrid import HybridRecommender
-from tests.ranking.test_hybrid import SMALL
+from tests.ranking.test_hybrid import SMALL, spy_embedded_tags
 
 ONE = replace(SMALL, earlier_windows=1)
 
@@ -83,22 +83,13 @@ def test_an_earlier_window_sees_nothing_of_a_later_one(monkeypatch, data):
 
 
 def test_an_earlier_windows_tags_are_cut_at_it(monkeypatch, data):
-    from reco.ranking import hybrid as module
-
     inner = per_user_split(per_user_split(data.ratings).train)
     user, movie, _, stamp = inner.test.sort(TIMESTAMP).row(0)
     # a tag applied while rating the earlier label window (so inside the feature window)
     during = pl.DataFrame({USER_ID: [user], MOVIE_ID: [movie], "tag": ["during"],
                            TIMESTAMP: [stamp + 1]}, schema=data.tags.schema)
     tags = pl.concat([data.tags, during])
-    texts: list[set[str]] = []
-    original = module.embed_movies
-
-    def spy(movies, config, tags=None, links=None, tmdb=None):
-        texts.append(set(tags["tag"].to_list()) if tags is not None else set())
-        return original(movies, config, tags, links, tmdb)
-
-    monkeypatch.setattr(module, "embed_movies", spy)
+    texts = spy_embedded_tags(monkeypatch)
     HybridRecommender(ONE).fit(data.ratings, data.movies, tags=tags, links=data.links)
     # feature window (the tag is in), earlier window (cut), all ratings (in)
     assert [("during" in text) for text in texts] == [True, False, True]

@@ -276,18 +276,24 @@ def _tagged_release(data):
     return pl.concat([data.tags, leak])
 
 
-def test_label_window_tags_do_not_reach_the_feature_window(monkeypatch, data):
+def spy_embedded_tags(monkeypatch) -> list[set[str]]:
+    """The tags each content text embedding of a fit saw, in order."""
     from reco.ranking import hybrid as module
 
-    tags = _tagged_release(data)
-    seen_tags = []
+    seen: list[set[str]] = []
     original = module.embed_movies
 
     def spy(movies, config, tags=None, links=None, tmdb=None):
-        seen_tags.append(set(tags["tag"].to_list()) if tags is not None else set())
+        seen.append(set(tags["tag"].to_list()) if tags is not None else set())
         return original(movies, config, tags, links, tmdb)
 
     monkeypatch.setattr(module, "embed_movies", spy)
+    return seen
+
+
+def test_label_window_tags_do_not_reach_the_feature_window(monkeypatch, data):
+    tags = _tagged_release(data)
+    seen_tags = spy_embedded_tags(monkeypatch)
     HybridRecommender(SMALL).fit(data.ratings, data.movies, tags=tags, links=data.links)
     # feature window first, without the tag; then all ratings, with it: two distinct texts
     assert len(seen_tags) == 2
