@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import polars as pl
 import pytest
@@ -21,6 +23,7 @@ from reco.data.dataset import HALF_STAR_SCALE, WHOLE_STAR_SCALE
 from reco.data.synthetic import (
     DEFAULT_CONFIG,
     SyntheticConfig,
+    _choice,
     default_dataset,
     generate,
     generate_with_truth,
@@ -350,6 +353,122 @@ def test_user_genre_preferences_are_real(learn_split):
     assert np.corrcoef(prefs["true"], prefs["false"])[0, 1] > 0.2
 
 
+# --- choice follows taste (selection_taste) -----------------------------------------------
+
+TASTE = dict(n_users=300, n_movies=400, n_ratings=15_000, seed=6)
+
+
+def _ratings_digest(data) -> str:
+    digest = hashlib.sha256()
+    for column in data.ratings.columns:
+        digest.update(data.ratings[column].to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _rated_taste(config: SyntheticConfig) -> tuple[np.ndarray, np.ndarray, object]:
+    """The standardised taste and the movie row of every rating, and the truth."""
+    data, truth = generate_with_truth(config)
+    u, m = data.ratings["user_id"].to_numpy() - 1, data.ratings["movie_id"].to_numpy() - 1
+    taste = np.einsum("ij,ij->i", truth.user_taste[u], truth.movie_taste[m])
+    return taste / truth.taste_scale, m, truth
+
+
+@pytest.mark.parametrize("layout, digest", [
+    ("csv", "a9cf29b70cef8bcc2634ae1f107104c058e01d4cf7e7859d81c2dff3ec415df7"),
+    ("dat", "45cc3a3b07c24a86a90e3067734a8b555f3968e1dfa16740cf32d936c8e599b8")])
+def test_selection_taste_zero_changes_nothing(layout, digest, monkeypatch):
+    # the digests are of the generator before the knob existed: at 0 it draws exactly as then
+    monkeypatch.setattr(synthetic, "choose_by_taste", lambda *a: pytest.fail("taste path"))
+    absent = generate(SyntheticConfig(layout=layout, seed=7, **SMALL))
+    zero = generate(SyntheticConfig.from_dict(
+        {"layout": layout, "seed": 7, "selection_taste": 0, **SMALL}))
+    assert_same_data(absent, zero)
+    assert _ratings_digest(absent) == digest
+
+
+def test_selection_taste_raises_the_taste_of_rated_movies_monotonically():
+    means = []
+    for b in (0.0, 0.5, 1.0, 2.0):
+        taste, _, truth = _rated_taste(SyntheticConfig(selection_taste=b, **TASTE))
+        means.append(taste.mean())
+        if b == 0:  # by popularity alone: the released movies' mean taste, about 0
+            released = truth.released(np.arange(TASTE["n_users"]))
+            everything = truth.standardised_taste(np.arange(TASTE["n_users"]))
+            assert abs(taste.mean() - everything[released].mean()) < 0.05
+    assert np.all(np.diff(means) > 0.15), means
+    assert 0.4 < means[2] < 0.9  # b = 1: ~0.6 on these sizes, well short of b (exclusion)
+
+
+def test_selection_taste_keeps_counts_and_popularity():
+    plain = generate(SyntheticConfig(**TASTE)).ratings
+    taste, movies, truth = _rated_taste(SyntheticConfig(selection_taste=1.0, **TASTE))
+    data = generate(SyntheticConfig(selection_taste=1.0, **TASTE))
+    r = data.ratings
+    assert r.height == TASTE["n_ratings"]
+    assert r.select("user_id", "movie_id").is_duplicated().sum() == 0
+    assert r.equals(r.sort("user_id", "movie_id"))
+    # each user has the same count as without the knob (activity is drawn before choice)
+    assert r.group_by("user_id").len().sort("user_id").equals(
+        plain.group_by("user_id").len().sort("user_id"))
+    # popularity still matters: the most popular tenth of the movies gets nearly as large a
+    # share of the ratings as by popularity alone (3 times its tenth)
+    top = truth.popularity >= np.quantile(truth.popularity, 0.9)
+    alone = top[plain["movie_id"].to_numpy() - 1].mean()
+    assert top[movies].mean() > max(0.2, 0.75 * alone)
+    assert_same_data(data, generate(SyntheticConfig(selection_taste=1.0, **TASTE)))  # seeded
+
+
+def _exact_choice(rng, counts, allowed, cdf, order, choice):
+    """The law the pooled race approximates, exactly: each user's top counts[u] of
+    log popularity + b t + Gumbel over its released movies (users x movies)."""
+    n_movies = len(order)
+    popularity = np.empty(n_movies)
+    popularity[order] = np.diff(cdf, prepend=0.0)
+    released = np.empty(n_movies, np.int64)
+    released[order] = np.arange(n_movies)
+    key = (np.log(popularity) + choice.strength * (choice.user_factors @ choice.movie_factors.T)
+           + rng.gumbel(size=(len(counts), n_movies)))
+    key[released[None, :] >= allowed[:, None]] = -np.inf
+    best = np.argsort(-key, axis=1)
+    return np.sort(np.concatenate([u * n_movies + best[u, :c] for u, c in enumerate(counts)]))
+
+
+@pytest.mark.parametrize("b, n_factors", [(1.0, 8), (2.0, 8), (1.0, 16)])
+def test_the_pooled_race_is_close_to_the_exact_law(b, n_factors, monkeypatch):
+    # 5,000 users: about 20 a taste group, so the residual taste is as on large releases
+    config = SyntheticConfig(n_users=5_000, n_movies=1_000, n_ratings=150_000, seed=6,
+                             selection_taste=b, n_factors=n_factors)
+    pooled, pooled_movies, truth = _rated_taste(config)
+    monkeypatch.setattr(synthetic, "choose_by_taste", _exact_choice)
+    exact, exact_movies, _ = _rated_taste(config)
+    # the pool misses some movies far more to a user's taste than to its group's centre
+    # (measured: 0.72 / 0.72, 1.14 / 1.21, 0.66 / 0.68)
+    assert exact.mean() * 0.9 < pooled.mean() < exact.mean() * 1.02
+    log_w = np.log(truth.popularity)
+    assert log_w[pooled_movies].mean() == pytest.approx(log_w[exact_movies].mean(), abs=0.05)
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [dict(n_users=3, n_movies=2, n_ratings=3), dict(n_users=5, n_movies=10, n_ratings=25),
+     dict(n_users=50, n_movies=400, n_ratings=300), dict(n_users=40, n_movies=60, n_ratings=1_100)],
+)
+def test_selection_taste_extreme_sizes_are_exact(sizes):
+    # heavy users of small catalogues: pools fall short, larger pools and the top-up fill them
+    r = generate(SyntheticConfig(selection_taste=3.0, **sizes)).ratings
+    assert r.height == sizes["n_ratings"]
+    assert r.select("user_id", "movie_id").is_duplicated().sum() == 0
+    assert r["user_id"].n_unique() == sizes["n_users"]
+
+
+def test_selection_taste_small_blocks_give_a_valid_result(monkeypatch):
+    monkeypatch.setattr(_choice, "_CHUNK", 997)
+    monkeypatch.setattr(_choice, "_GROUPS", 7)
+    r = generate(SyntheticConfig(selection_taste=1.0, **TASTE)).ratings
+    assert r.height == TASTE["n_ratings"]
+    assert r.select("user_id", "movie_id").is_duplicated().sum() == 0
+
+
 # --- config validation ----------------------------------------------------------------------
 
 
@@ -361,7 +480,10 @@ def test_user_genre_preferences_are_real(learn_split):
      ({"genre_weight": 1.5}, "genre_weight"),
      ({"n_users": 10, "n_movies": 10, "n_ratings": 60}, "n_ratings"),
      ({"n_users": 100, "n_ratings": 50}, "n_ratings"),
-     ({"first_rating_year": 2010, "last_rating_year": 2000}, "last_rating_year")],
+     ({"first_rating_year": 2010, "last_rating_year": 2000}, "last_rating_year"),
+     ({"selection_taste": -0.1}, "selection_taste"), ({"selection_taste": 10.5}, "selection_taste"),
+     ({"selection_taste": float("nan")}, "selection_taste"),
+     ({"selection_taste": "1"}, "selection_taste")],
 )
 def test_bad_config_raises(values, match):
     with pytest.raises(ConfigError, match=match):
@@ -490,6 +612,31 @@ def test_script_reports_a_bad_config(tmp_path, caplog):
     assert "noise" in caplog.text
     assert script.main([*small, "--config", '{"tag_rate": 0.0}']) == 0
     assert not (tmp_path / "tags.csv").exists()  # no tags: no (header-only) file
+    for bad in ("-1", "11", "nan"):
+        caplog.clear()
+        assert script.main([*small, "--selection-taste", bad]) == 2
+        errors = [r for r in caplog.records if r.levelname == "ERROR"]
+        assert len(errors) == 1 and "selection_taste" in errors[0].getMessage()
+    with pytest.raises(SystemExit) as exit_:  # not a number: argparse's usage error
+        script.main([*small, "--selection-taste", "much"])
+    assert exit_.value.code == 2
+
+
+def test_script_selection_taste(tmp_path):
+    from reco.data.movielens import load_movielens
+
+    small = ["--users", "30", "--movies", "80", "--ratings", "900", "--seed", "5"]
+    assert make_synthetic.main([*small, "--out", str(tmp_path / "b0")]) == 0
+    assert make_synthetic.main([*small, "--out", str(tmp_path / "b2"),
+                                "--selection-taste", "2"]) == 0
+    # the flag wins over --config's value, which is used when the flag is absent
+    assert make_synthetic.main([*small, "--out", str(tmp_path / "cfg"), "--config",
+                                '{"selection_taste": 2.0}']) == 0
+    plain, taste, cfg = (load_movielens(tmp_path / d).ratings for d in ("b0", "b2", "cfg"))
+    assert not plain.equals(taste) and cfg.equals(taste)
+    expected = generate(SyntheticConfig(n_users=30, n_movies=80, n_ratings=900, seed=5,
+                                        selection_taste=2.0)).ratings
+    assert taste.select("user_id", "movie_id").equals(expected.select("user_id", "movie_id"))
 
 @pytest.mark.parametrize("layout", ["csv", "dat"])
 def test_a_release_without_tags_writes_no_tags_file_and_reads_back(tmp_path, layout):

@@ -57,9 +57,13 @@ def test_derived_releases_cut_at_dates_and_halve_the_users(source, tmp_path):
 def test_synthetic_shapes_differ():
     shapes = {(s.config.n_users, s.config.n_movies, s.config.n_ratings, s.config.seed,
                s.config.popularity_exponent) for s in SYNTHETIC_RELEASES}
-    assert len(shapes) == len(SYNTHETIC_RELEASES) == 3
+    assert len(shapes) == len(SYNTHETIC_RELEASES) == 4
     sizes = sorted(s.config.n_ratings for s in SYNTHETIC_RELEASES)
     assert sizes[0] <= 100_000 and sizes[-1] >= 1_000_000
+    # one release where choice follows taste, as on real ones; the others by popularity alone
+    taste = [s for s in SYNTHETIC_RELEASES if s.config.selection_taste > 0]
+    assert [s.name for s in taste] == ["synthetic-taste-400k"]
+    assert f"selection_taste={taste[0].config.selection_taste}" in taste[0].shape
 
 
 def _report(with_strict: bool) -> dict:

@@ -30,6 +30,12 @@ def mid():
 
 
 @pytest.fixture(scope="module")
+def taste():
+    """MID, but users choose movies by popularity x exp(1.0 x taste)."""
+    return generate_with_truth(dataclasses.replace(MID, selection_taste=1.0))
+
+
+@pytest.fixture(scope="module")
 def recent():
     """Three years only, so that the global time split ranks a few hundred users."""
     return generate_with_truth(SyntheticConfig(n_users=2_000, n_movies=1_500,
@@ -87,6 +93,30 @@ def test_like_matrix_is_like_probability_for_every_movie(mid):
         np.testing.assert_allclose(matrix[row], pairs, rtol=1e-5, atol=1e-6)
 
 
+def test_choosing_by_taste_leaves_the_rating_law_alone(mid, taste):
+    # the chosen movies are liked more often, and exactly as like_probability says
+    data, truth = taste
+    users, movies, liked = _pairs(data)
+    p = truth.like_probability(users, movies)
+    assert abs(_z(liked, p)) < 4
+    assert liked.mean() > _pairs(mid[0])[2].mean() + 0.05
+
+
+def test_choice_weights_are_popularity_times_exp_of_the_standardised_taste(mid, taste):
+    users = np.array([0, 3, 99])
+    _, truth = taste
+    every = truth.standardised_taste(np.arange(MID.n_users))
+    assert truth.taste_scale == pytest.approx(
+        float(np.std(truth.user_taste @ truth.movie_taste.T)), rel=1e-4)
+    assert every.std() == pytest.approx(1.0, rel=1e-4)
+    ratio = truth.choice_weights(users) / (truth.popularity * np.exp(1.0 * every[users]))
+    # the same law: a constant per user (each row is scaled so that it cannot overflow)
+    np.testing.assert_allclose(ratio / ratio[:, :1], 1.0, rtol=1e-5)
+    _, plain = mid
+    np.testing.assert_array_equal(plain.choice_weights(users),
+                                  np.broadcast_to(plain.popularity, (3, MID.n_movies)))
+
+
 # ---------------------------------------------------------------- ranking
 def _ndcg(model, split) -> float:
     return float(evaluate_topn(model, split)["ndcg@10"])
@@ -107,6 +137,25 @@ def test_with_strong_tastes_the_oracle_ranks_far_better_than_popularity():
     # without tastes it knows only popularity, biases and dates: a smaller lead
     assert flat_pop < flat < 1.15 * flat_pop
     assert strong / strong_pop > flat / flat_pop + 0.1
+
+
+def test_when_choice_follows_taste_the_oracle_leads_popularity_by_more():
+    base = SyntheticConfig(seed=1, **TINY)
+    plain, plain_pop = _oracle_and_popularity(base)
+    chosen, chosen_pop = _oracle_and_popularity(dataclasses.replace(base, selection_taste=1.5))
+    # measured: 1.19 by popularity alone, 2.7 when choice follows taste
+    assert chosen / chosen_pop > plain / plain_pop + 0.5
+    assert chosen > plain  # the movies a user rates next are the ones it would like
+
+
+def test_simple_mode_weighs_by_the_choice_weight(taste):
+    data, truth = taste
+    split = per_user_split(data.ratings)
+    model = OracleRecommender(truth, OracleConfig(mode="simple")).fit(split.train)
+    users = np.arange(5)
+    expected = np.where(truth.released(users),
+                        truth.choice_weights(users) * truth.like_matrix(users), 0.0)
+    np.testing.assert_allclose(model._score_users(users), expected, rtol=1e-6)
 
 
 def test_without_tastes_the_oracle_ranks_by_popularity_and_biases_alone():
@@ -138,15 +187,17 @@ def test_without_tastes_the_oracle_ranks_by_popularity_and_biases_alone():
         assert (scores[u][~released] == 0).all()  # unreleased: never rated
 
 
-@pytest.mark.parametrize("which", ["per_user", "global_time"])
-def test_test_probability_is_calibrated(which, mid, recent):
-    data, truth = mid if which == "per_user" else recent
-    split = (per_user_split if which == "per_user" else global_time_split)(data.ratings)
+@pytest.mark.parametrize("which", ["per_user", "global_time", "taste"])
+def test_test_probability_is_calibrated(which, mid, recent, taste):
+    data, truth = {"per_user": mid, "global_time": recent, "taste": taste}[which]
+    split = (global_time_split if which == "global_time" else per_user_split)(data.ratings)
     model = OracleRecommender(truth).fit(split.train, split.kind)
     users = np.unique(split.test["user_id"].to_numpy()) - 1
+    # with selection_taste the weights are popularity x exp(b taste), per user
+    weight = truth.choice_weights(users) if which == "taste" else None
     p = oracle_module._test_probability(
         truth, users, model.cut_day_[users], model.draw_rate_[users],
-        model.remaining_[users], model.seen_[users], truth.released(users))
+        model.remaining_[users], model.seen_[users], truth.released(users), weight)
     # each user's test part (before the protocol drops movies nobody rated in train)
     held = data.ratings.join(split.train, on=["user_id", "movie_id"], how="anti").filter(
         pl.col("user_id").is_in(users + 1))

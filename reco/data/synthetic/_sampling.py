@@ -55,12 +55,14 @@ def _first_per_group(keys: np.ndarray, group: np.ndarray, quota: np.ndarray) -> 
 
 def sample_pairs(
     rng: np.random.Generator, counts: np.ndarray, allowed: np.ndarray, cdf: np.ndarray,
-    order: np.ndarray,
+    order: np.ndarray, chosen: np.ndarray | None = None,
 ) -> np.ndarray:
     """Distinct ``user * n_movies + movie`` keys, sorted, ``counts[u]`` per user.
 
     Movies are indexed by release ``order``; user u may only draw from the first
     ``allowed[u]`` of them, by inverse CDF on the popularity weights (``cdf``).
+    ``chosen``: keys already chosen (sorted, distinct, at most ``counts[u]`` per user, e.g.
+    by :func:`~reco.data.synthetic._choice.choose_by_taste`); only the rest is drawn.
     """
     n_users, n_movies = len(counts), len(order)
     top = cdf[allowed - 1]
@@ -73,7 +75,7 @@ def sample_pairs(
             users[s : s + _CHUNK] = u * n_movies + order[np.minimum(pos, allowed[u] - 1)]
         return users
 
-    keys = _sorted_unique(draw(counts))
+    keys = _sorted_unique(draw(counts)) if chosen is None else chosen
     have = np.bincount(keys // n_movies, minlength=n_users)
     for r in range(_RESAMPLE_ROUNDS):  # redraw each user's deficit, oversampling more each time
         need = counts - have

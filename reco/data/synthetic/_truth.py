@@ -26,6 +26,9 @@ class GroundTruth:
     ``user_count[u]`` distinct movies drawn by ``popularity`` among the
     ``user_allowed[u]`` released first (every movie with ``release_day <= user_end[u]``);
     each rating's day is uniform on ``max(user_start[u], release_day[i]) .. user_end[u]``.
+    With ``selection_taste`` b > 0 the draw is by ``popularity * exp(b t_ui)`` instead
+    (:meth:`choice_weights`), t_ui = p_u . q_i / ``taste_scale`` the standardised taste
+    (:meth:`standardised_taste`), approximately (the pooled race of ``_choice``).
     """
 
     layout: str  # the config's: half stars on "csv" only
@@ -48,11 +51,29 @@ class GroundTruth:
     whole_cuts: np.ndarray  # 4 thresholds on r*: stars 1..5
     half_cuts: np.ndarray  # 9 thresholds on r*: stars 0.5..5
     half_stars_since: int  # the first day a half star may be given
+    selection_taste: float = 0.0  # the config's: b, how strongly choice follows taste
+    taste_scale: float = 1.0  # the standard deviation of p_u . q_i over all pairs
 
     def released(self, users: np.ndarray) -> np.ndarray:
         """(len(users), n_movies) bool: the movies each of the user rows ``users`` may
         rate, those released by the end of its period."""
         return self.release_day[None, :] <= self.user_end[np.asarray(users)][:, None]
+
+    def standardised_taste(self, users: np.ndarray) -> np.ndarray:
+        """(len(users), n_movies) float32: t_ui = p_u . q_i / taste_scale of user rows
+        ``users`` for every movie."""
+        return np.asarray(self.user_taste[np.asarray(users)] @ self.movie_taste.T
+                          / np.float32(self.taste_scale))
+
+    def choice_weights(self, users: np.ndarray) -> np.ndarray:
+        """(len(users), n_movies) float64: the weight by which each of user rows ``users``
+        draws each movie, ``popularity * exp(b t_ui)``, up to a factor per user (b t_ui
+        less its row's maximum, so that it cannot overflow); ``popularity`` when b is 0."""
+        users = np.asarray(users)
+        if self.selection_taste == 0:
+            return np.broadcast_to(self.popularity, (len(users), len(self.popularity)))
+        taste = self.selection_taste * self.standardised_taste(users).astype(np.float64)
+        return self.popularity[None, :] * np.exp(taste - taste.max(axis=1, keepdims=True))
 
     def like_probability(self, users: np.ndarray, movies: np.ndarray,
                          threshold: float = 3.5, from_day: np.ndarray | None = None
@@ -128,3 +149,15 @@ def _above(mean: np.ndarray, sd: np.ndarray, cut: float) -> np.ndarray:
         z = (mean - mean.dtype.type(cut)) / sd
     step = (mean.astype(np.float64) > cut).astype(mean.dtype)
     return np.asarray(np.where(sd > 0, ndtr(z), step))
+
+
+def taste_scale(user_taste: np.ndarray, movie_taste: np.ndarray) -> float:
+    """The standard deviation of p_u . q_i over every (user, movie) pair, in O(k^2) memory:
+    E[(p.q)^2] = trace(C_p C_q) with C the factors' second moments, E[p.q] = mean p . mean q.
+    """
+    p, q = user_taste.astype(np.float64), movie_taste.astype(np.float64)
+    second = float(np.sum((p.T @ p / len(p)) * (q.T @ q / len(q))))
+    mean = float(p.mean(axis=0) @ q.mean(axis=0))
+    spread = second - mean * mean
+    # a degenerate draw (one user and one movie) has no spread: keep t = p.q then
+    return math.sqrt(spread) if spread > 1e-12 else 1.0
