@@ -481,7 +481,7 @@ def refit(args: argparse.Namespace, command: str) -> dict:
 
 def _add_windows(sub: argparse._SubParsersAction) -> None:
     w = sub.add_parser("windows", help="the earlier label windows: accuracy and fit time")
-    w.add_argument("--data", type=Path, required=True,
+    w.add_argument("--data", type=Path, default=None,
                    help="ml-latest-small (or another csv release); its cuts are made too")
     w.add_argument("--windows", nargs="+", type=int, default=[0, 1, 2],
                    help="earlier_windows counts to compare (default: 0 1 2)")
@@ -496,6 +496,8 @@ def windows(args: argparse.Namespace, command: str) -> dict:
     from scripts.bench import report as br
     from scripts.bench import windows as bw
 
+    if args.data is None and not args.synthetic:
+        raise SystemExit("give --data (a csv release), --synthetic (releases) or both")
     if any(not 0 <= n <= 10 for n in args.windows):
         raise SystemExit("--windows: counts from 0 to 10")
     known = [shape.name for shape in SYNTHETIC_RELEASES]

@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 
-def run_windows(data_dir: Path, counts: list[int], synthetic: list[str],
+def run_windows(data_dir: Path | None, counts: list[int], synthetic: list[str],
                 base: Any = None) -> dict[str, Any]:
-    """NDCG@10, like AUC and fit seconds of reco full for every release and count."""
+    """NDCG@10, like AUC and fit seconds of reco full for every release and count
+    (``data_dir``: a csv release to use with its cuts; None: the synthetic ones only)."""
     from reco.data.movielens import load_movielens
     from reco.evaluation.generality import (
         SYNTHETIC_RELEASES,
@@ -31,8 +32,10 @@ def run_windows(data_dir: Path, counts: list[int], synthetic: list[str],
     known = {shape.name: shape for shape in SYNTHETIC_RELEASES}  # names checked by the CLI
     rows = []
     with tempfile.TemporaryDirectory(prefix="reco-windows-") as work:
-        releases = [(data_dir.name, data_dir)]
-        releases += [(r.name, r.path) for r in derived_releases(data_dir, Path(work))]
+        releases: list[tuple[str, Path]] = []
+        if data_dir is not None:
+            releases.append((data_dir.name, data_dir))
+            releases += [(r.name, r.path) for r in derived_releases(data_dir, Path(work))]
         releases += [(r.name, r.path) for r in synthetic_releases(
             Path(work), [known[name] for name in synthetic])]
         for name, path in releases:
@@ -41,4 +44,4 @@ def run_windows(data_dir: Path, counts: list[int], synthetic: list[str],
                 config = replace(base or HybridConfig(), earlier_windows=count)
                 rows.append({"release": name, "earlier_windows": count,
                              **score_fit(data, config)})
-    return {"data": str(data_dir), "rows": rows}
+    return {"data": None if data_dir is None else str(data_dir), "rows": rows}

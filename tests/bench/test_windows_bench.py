@@ -19,6 +19,11 @@ def test_bad_arguments_are_refused(tmp_path: Path, argv: list[str], message: str
         benchmark.main(["windows", "--data", str(tmp_path), *argv])
 
 
+def test_some_release_is_needed():
+    with pytest.raises(SystemExit, match="give --data"):
+        benchmark.main(["windows", "--windows", "0"])
+
+
 @pytest.mark.slow
 def test_a_run_scores_each_release_and_count(tmp_path: Path):
     from dataclasses import replace
