@@ -67,7 +67,7 @@ class HybridConfig(ConfigBase):
     # earlier label windows whose rows the boosters also learn from (docs/MODELS.md, "More
     # label windows"), while the feature window holds at most this many ratings
     earlier_windows: int = 2
-    earlier_windows_max_ratings: int = 5_000_000
+    earlier_windows_max_ratings: int = 500_000
     # candidates of a request from an index of the item vectors on a large catalog
     retrieval: RetrievalConfig = field(default_factory=RetrievalConfig)
 
