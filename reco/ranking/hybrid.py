@@ -54,7 +54,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-import xgboost as xgb
 
 from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
 from reco.data.split import held_out, per_user_split, tags_before_label_window
@@ -72,17 +71,17 @@ from reco.models.frames import movie_ids_of, read_keyed, read_movies, read_ratin
 from reco.models.interactions import Interactions
 from reco.models.mf import ALSRecommender, SVDRecommender
 from reco.models.popularity import PopularityConfig, PopularityRecommender
-from reco.ranking.booster import Booster, choose_rounds, fit_booster, predict, sample_rows
+from reco.ranking.booster import Booster, predict
 from reco.ranking.candidates import SOURCES, Candidates, generate_candidates, index_neighbours
 from reco.ranking.explain import contributions
 from reco.ranking.hybrid_config import HybridConfig
+from reco.ranking.label_windows import Steps, WindowRows, fit_boosters, window_rows
 from reco.ranking.like import average_user, like_features, like_probability, unit_scores
 from reco.ranking.pair_features import (
     LIKE_FEATURES,
     RANK_FEATURES,
     StageOne,
     build_rows,
-    cf_score_rank,
     pair_features,
     to_matrix,
 )
@@ -102,48 +101,12 @@ class TextInputs:
     tmdb: pl.DataFrame | None = None
 
 
-class _Steps:
-    """Runs the steps of one stage, logging each with its own time (no step hidden in
-    another's line)."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-
-    def __call__(self, name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        out = func(*args, **kwargs)
-        log.info("%s: %s in %.2fs", self.what, name, time.perf_counter() - started)
-        return out
-
-
-@dataclass(frozen=True)
-class _WindowRows:
-    """One label window's training rows for both boosters, and what the window held."""
-
-    rank_x: np.ndarray
-    rank_y: np.ndarray
-    groups: np.ndarray  # the ranker's rows per user, in row order
-    like_x: np.ndarray
-    like_y: np.ndarray
-    like_users: np.ndarray
-    users: int
-    candidate_rows: int
-    positives: int  # liked label-window movies among the candidates
-    liked: int  # liked label-window movies of the ranker's users
-
-
 @dataclass(frozen=True)
 class _Earlier:
     """The rows of the earlier label windows, and the manifest's account of them."""
 
-    rows: list[_WindowRows]
+    rows: list[WindowRows]
     report: dict[str, Any]
-
-
-def _liked_pairs(ratings: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    return ratings.filter(pl.col(RATING) >= threshold).select(
-        USER_ID, MOVIE_ID, pl.lit(1, dtype=pl.Int8).alias("label")
-    )
 
 
 class HybridRecommender(BaseRecommender):
@@ -202,7 +165,7 @@ class HybridRecommender(BaseRecommender):
         tags = read_keyed(tags, "tags", [MOVIE_ID], read)
         links = read_keyed(links, "links", [MOVIE_ID], read)
         self._forget()  # a refit that fails must not leave the previous fit in place
-        window = _Steps("fit")("label window split", per_user_split, ratings)
+        window = Steps("fit")("label window split", per_user_split, ratings)
         if window.test.is_empty():
             # bad input (a release too small), not a caller mistake: a RecoError, exit 2
             users = int(ratings[USER_ID].n_unique()) if ratings.height else 0
@@ -214,17 +177,17 @@ class HybridRecommender(BaseRecommender):
         # cut at the whole label window, movies unseen in the feature window included
         label_period = held_out(ratings, window.train)
         feature_text = replace(text, tags=tags_before_label_window(tags, label_period))
-        feature_interactions = _Steps("feature window")(
+        feature_interactions = Steps("feature window")(
             "id maps and rating matrix", Interactions.from_ratings, window.train)
-        tuned = _Steps("feature window")("tuning", self._tune, feature_interactions, window.test)
+        tuned = Steps("feature window")("tuning", self._tune, feature_interactions, window.test)
         config = apply_choices(self.config, tuned.report, {"cf": "cf", "item": "item"})
         stage, _, embeddings = self._stage_one(window.train, feature_text, config=config,
                                                interactions=feature_interactions,
                                                fitted=tuned.models)
         rng = np.random.default_rng(config.ranker.random_state)
-        rows = [self._window_rows(stage, window.test, rng, "label window")]
+        rows = [window_rows(stage, window.test, self.config, rng, "label window")]
         earlier = self._earlier_windows(window.train, feature_text, embeddings, config, rng)
-        ranker, like_model, trained = self._fit_boosters(rows + earlier.rows)
+        ranker, like_model, trained = fit_boosters(rows + earlier.rows, self.config)
         like_rounds = trained.pop("like_rounds")
         windows = {"feature_window_ratings": window.train.height,
                    "label_window_ratings": window.test.height, **trained,
@@ -236,7 +199,7 @@ class HybridRecommender(BaseRecommender):
             tags is not None and feature_text.tags.height == tags.height)
         final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None,
                                                  config=config, warm=stage)
-        final.retrieval = _Steps("final stage")("retrieval index", index_stage, final,
+        final.retrieval = Steps("final stage")("retrieval index", index_stage, final,
                                                 config.retrieval)
         # the tuned values are the model's config from here on (saved in the manifest)
         self.config = config
@@ -270,9 +233,9 @@ class HybridRecommender(BaseRecommender):
                                  f"earlier_windows_max_ratings={config.earlier_windows_max_ratings:,}")
             log.info("earlier windows skipped: %s", report["skipped"])
             return _Earlier([], report)
-        rows: list[_WindowRows] = []
+        rows: list[WindowRows] = []
         for n in range(1, wanted + 1):
-            step = _Steps(f"earlier window {n}")
+            step = Steps(f"earlier window {n}")
             window = step("label window split", per_user_split, ratings)
             if not (window.test[RATING] >= config.like_threshold).any():
                 report["stopped"] = "no like in the next earlier label window"
@@ -285,7 +248,8 @@ class HybridRecommender(BaseRecommender):
             try:
                 stage, _, embeddings = self._stage_one(window.train, window_text, embeddings,
                                                        config=config)
-                rows.append(self._window_rows(stage, window.test, rng, f"earlier window {n}"))
+                rows.append(window_rows(stage, window.test, self.config, rng,
+                                        f"earlier window {n}"))
             except ModelFitError as error:  # too little data before it: fewer windows
                 report["stopped"] = str(error)
                 log.info("earlier window %d not used: %s", n, error)
@@ -331,7 +295,7 @@ class HybridRecommender(BaseRecommender):
         cfg = config or self.config
         fitted = fitted or {}
         started = time.perf_counter()
-        step = _Steps(f"stage one on {ratings.height:,} ratings")
+        step = Steps(f"stage one on {ratings.height:,} ratings")
         if interactions is None:
             interactions = step("id maps and rating matrix", Interactions.from_ratings, ratings)
         rating_model = (ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"
@@ -372,81 +336,6 @@ class HybridRecommender(BaseRecommender):
                          text.movies.select(MOVIE_ID, GENRES, YEAR), time_popularity, recent,
                          like_threshold=cfg.like_threshold, item=item)
         return stage, interactions, embeddings
-
-    def _window_rows(self, stage: StageOne, label_window: pl.DataFrame,
-                     rng: np.random.Generator, what: str) -> _WindowRows:
-        """The boosters' training rows of one label window, with features from the stage
-        fitted on the ratings before it (``stage``)."""
-        cfg = self.config
-        liked = _liked_pairs(label_window, cfg.like_threshold)
-        users = np.sort(liked[USER_ID].unique().to_numpy())
-        if users.size > cfg.ranker.max_train_users:
-            users = np.sort(rng.choice(users, cfg.ranker.max_train_users, replace=False))
-        step = _Steps(what)
-        people = step("user contexts", stage.store.known_users, users)
-        candidates = step("candidates", generate_candidates, people, stage.store, cfg.candidates)
-        labels = candidates.frame(people).join(
-            liked, on=[USER_ID, MOVIE_ID], how="left", maintain_order="left"
-        )["label"].fill_null(0).to_numpy()
-        n_liked = liked.filter(pl.col(USER_ID).is_in(pl.Series(users).implode())).height
-        n_candidate_rows = len(candidates)
-        # the CF rank is among all of a user's candidates, so it is taken before sampling
-        cf_rank = step("CF rank of candidates", cf_score_rank, stage, people, candidates.rows,
-                       candidates.movie_ids)
-        picked = sample_rows(labels, cfg.ranker.max_train_rows, rng)
-        extra = {f"rank_in_{s}": r[picked] for s, r in candidates.ranks.items()}
-        features = step("ranker rows", pair_features, stage, people, candidates.rows[picked],
-                        candidates.movie_ids[picked], RANK_FEATURES,
-                        extra | {"cf_score_rank": cf_rank[picked]})
-        groups = np.bincount(candidates.rows[picked])
-        rated = label_window.filter(pl.col(USER_ID).is_in(pl.Series(users).implode()))
-        rated = rated[sample_rows(np.zeros(rated.height), cfg.ranker.max_train_rows, rng,
-                                  keep_positives=False)]
-        like_rows = step("like rows", build_rows, rated.select(USER_ID, MOVIE_ID), stage,
-                         LIKE_FEATURES)
-        return _WindowRows(
-            rank_x=features, rank_y=labels[picked], groups=groups[groups > 0],
-            like_x=to_matrix(like_rows, LIKE_FEATURES),
-            like_y=(rated[RATING].to_numpy() >= cfg.like_threshold).astype(np.int8),
-            like_users=rated[USER_ID].to_numpy(), users=int(users.size),
-            candidate_rows=n_candidate_rows, positives=int(labels.sum()), liked=n_liked)
-
-    def _fit_boosters(self, windows: list[_WindowRows],
-                      ) -> tuple[xgb.Booster, xgb.Booster, dict[str, Any]]:
-        """The ranker and the like model, trained on the rows of every label window (the
-        newest first); and what the windows held (the newest window's figures, and the
-        rows of all)."""
-        cfg = self.config
-        step = _Steps("boosters")
-        features = np.concatenate([w.rank_x for w in windows])
-        labels = np.concatenate([w.rank_y for w in windows])
-        groups = np.concatenate([w.groups for w in windows])
-        ranking = cfg.ranker.objective.startswith("rank:")
-        ranker = step("ranker XGBoost", fit_booster, features, labels, RANK_FEATURES,
-                      cfg.ranker, cfg.ranker.objective, groups if ranking else None)
-        like_x = np.concatenate([w.like_x for w in windows])
-        like_y = np.concatenate([w.like_y for w in windows])
-        like_config, like_rounds = cfg.ranker, None
-        if cfg.tune.enabled and cfg.tune.like_rounds:
-            # folds by user across windows: one person's rows never on both sides
-            like_users = np.concatenate([w.like_users for w in windows])
-            like_config, like_rounds = step(
-                "like model rounds", choose_rounds, like_x, like_y, like_users,
-                cfg.ranker, "binary:logistic", folds=cfg.tune.like_folds,
-                max_rows=cfg.tune.like_max_rows, seed=cfg.tune.random_state)
-        like_model = step("like model XGBoost", fit_booster, like_x, like_y, LIKE_FEATURES,
-                          like_config, "binary:logistic")
-        newest = windows[0]
-        trained = {
-            "ranker_users": newest.users,
-            "candidate_rows": newest.candidate_rows,
-            "ranker_rows": int(labels.size),
-            "ranker_positive_rate": float(labels.mean()),
-            "like_rows": int(like_y.size),
-            "candidate_recall": float(newest.positives / max(newest.liked, 1)),
-            "like_rounds": like_rounds,
-        }
-        return ranker, like_model, trained
 
     # ------------------------------------------------------------ scoring
     def rank_context(self, context: UserContext) -> tuple[Candidates, np.ndarray]:

@@ -353,7 +353,7 @@ def test_one_like_threshold_reaches_every_part(data):
 
 def test_a_failed_fit_leaves_the_hybrid_unfitted(monkeypatch, data):
     from reco.exceptions import NotFittedError
-    from reco.ranking import hybrid as module
+    from reco.ranking import label_windows as module
 
     def broken(*args, **kwargs):
         raise RuntimeError("no booster today")

@@ -13,7 +13,7 @@ computed them; what Spark adds is that the users are spread over the cluster.
 
 The CF-score rank is taken over each user's whole candidate list before the negatives
 are sampled (all of a user's candidates are in one task), as in
-``HybridRecommender._fit_boosters``.
+:func:`reco.ranking.label_windows.window_rows`.
 """
 
 from __future__ import annotations

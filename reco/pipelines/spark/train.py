@@ -68,9 +68,10 @@ def _collect(frame: DataFrame) -> pl.DataFrame:
 def fit_boosters(spark: SparkSession, stage: StageOne, label_window: DataFrame,
                  config: HybridConfig, scratch: Path, workers: int | None = None,
                  ) -> tuple[Booster, Booster, dict[str, Any]]:
-    """``HybridRecommender._fit_boosters`` on Spark: the ranker on the candidate rows of
-    users with a like in ``label_window``, the like model on their label-window ratings;
-    both with features from the feature-window ``stage``."""
+    """:func:`~reco.ranking.label_windows.fit_boosters` on Spark, for one label window:
+    the ranker on the candidate rows of users with a like in ``label_window``, the like
+    model on their label-window ratings; both with features from the feature-window
+    ``stage``."""
     from pyspark.sql import functions as F
 
     cfg = config.ranker
