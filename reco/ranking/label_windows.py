@@ -109,6 +109,7 @@ def window_rows(stage: StageOne, label_window: pl.DataFrame, cfg: HybridConfig,
         like_users=rated[USER_ID].to_numpy(), users=int(users.size),
         candidate_rows=n_candidate_rows, positives=int(labels.sum()), liked=n_liked)
 
+
 def fit_boosters(windows: list[WindowRows], cfg: HybridConfig,
                  ) -> tuple[Booster, Booster, dict[str, Any]]:
     """The ranker and the like model, trained on the rows of every label window (the
