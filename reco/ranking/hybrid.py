@@ -165,7 +165,7 @@ class HybridRecommender(BaseRecommender):
         tags = read_keyed(tags, "tags", [MOVIE_ID], read)
         links = read_keyed(links, "links", [MOVIE_ID], read)
         self._forget()  # a refit that fails must not leave the previous fit in place
-        window = Steps("fit")("label window split", per_user_split, ratings)
+        window = Steps("fit", log)("label window split", per_user_split, ratings)
         if window.test.is_empty():
             # bad input (a release too small), not a caller mistake: a RecoError, exit 2
             users = int(ratings[USER_ID].n_unique()) if ratings.height else 0
@@ -177,9 +177,10 @@ class HybridRecommender(BaseRecommender):
         # cut at the whole label window, movies unseen in the feature window included
         label_period = held_out(ratings, window.train)
         feature_text = replace(text, tags=tags_before_label_window(tags, label_period))
-        feature_interactions = Steps("feature window")(
+        feature_interactions = Steps("feature window", log)(
             "id maps and rating matrix", Interactions.from_ratings, window.train)
-        tuned = Steps("feature window")("tuning", self._tune, feature_interactions, window.test)
+        tuned = Steps("feature window", log)("tuning", self._tune, feature_interactions,
+                                             window.test)
         config = apply_choices(self.config, tuned.report, {"cf": "cf", "item": "item"})
         stage, _, embeddings = self._stage_one(window.train, feature_text, config=config,
                                                interactions=feature_interactions,
@@ -199,7 +200,7 @@ class HybridRecommender(BaseRecommender):
             tags is not None and feature_text.tags.height == tags.height)
         final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None,
                                                  config=config, warm=stage)
-        final.retrieval = Steps("final stage")("retrieval index", index_stage, final,
+        final.retrieval = Steps("final stage", log)("retrieval index", index_stage, final,
                                                 config.retrieval)
         # the tuned values are the model's config from here on (saved in the manifest)
         self.config = config
@@ -235,7 +236,7 @@ class HybridRecommender(BaseRecommender):
             return _Earlier([], report)
         rows: list[WindowRows] = []
         for n in range(1, wanted + 1):
-            step = Steps(f"earlier window {n}")
+            step = Steps(f"earlier window {n}", log)
             window = step("label window split", per_user_split, ratings)
             if not (window.test[RATING] >= config.like_threshold).any():
                 report["stopped"] = "no like in the next earlier label window"
@@ -295,7 +296,7 @@ class HybridRecommender(BaseRecommender):
         cfg = config or self.config
         fitted = fitted or {}
         started = time.perf_counter()
-        step = Steps(f"stage one on {ratings.height:,} ratings")
+        step = Steps(f"stage one on {ratings.height:,} ratings", log)
         if interactions is None:
             interactions = step("id maps and rating matrix", Interactions.from_ratings, ratings)
         rating_model = (ALSRecommender(cfg.rating_als) if cfg.rating_model == "explicit_als"

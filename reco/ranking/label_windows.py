@@ -37,15 +37,16 @@ log = logging.getLogger(__name__)
 
 class Steps:
     """Runs the steps of one stage, logging each with its own time (no step hidden in
-    another's line)."""
+    another's line) to ``logger`` (the caller's; this module's by default)."""
 
-    def __init__(self, what: str) -> None:
+    def __init__(self, what: str, logger: logging.Logger = log) -> None:
         self.what = what
+        self.log = logger
 
     def __call__(self, name: str, func: Any, *args: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         out = func(*args, **kwargs)
-        log.info("%s: %s in %.2fs", self.what, name, time.perf_counter() - started)
+        self.log.info("%s: %s in %.2fs", self.what, name, time.perf_counter() - started)
         return out
 
 

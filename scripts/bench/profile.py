@@ -118,9 +118,9 @@ class Profile:
 def instrument_training(profile: Profile) -> None:
     """Time the parts of :meth:`HybridRecommender.fit` (this process only; no core edits)."""
     from reco.features.temporal import RecentItems, TimePopularity
-    from reco.ranking import hybrid
+    from reco.ranking import hybrid, label_windows
 
-    profile.wrap(hybrid.HybridRecommender, "_stage_one", "stage one (both windows)")
+    profile.wrap(hybrid.HybridRecommender, "_stage_one", "stage one (every window)")
     # the hybrid fits its models on shared interactions (fit_interactions, not fit)
     profile.wrap(hybrid.HybridRecommender, "_tune", "tuning (feature window)")
     profile.wrap(hybrid.ALSRecommender, "fit_interactions",
@@ -135,8 +135,10 @@ def instrument_training(profile: Profile) -> None:
     profile.wrap(TimePopularity, "from_ratings", "time popularity")
     profile.wrap(RecentItems, "from_ratings", "recent items")
     profile.wrap(hybrid, "per_user_split", "label window split")
-    profile.wrap(hybrid, "generate_candidates", "ranker: candidates")
-    profile.wrap(hybrid, "cf_score_rank", "ranker: CF rank of candidates")
-    profile.wrap(hybrid, "pair_features", "ranker: feature rows")
-    profile.wrap(hybrid, "build_rows", "ranker: feature rows")
-    profile.wrap(hybrid, "fit_booster", "ranker: XGBoost fits")
+    # each label window's rows and the boosters' fits (reco.ranking.label_windows)
+    profile.wrap(label_windows, "generate_candidates", "ranker: candidates")
+    profile.wrap(label_windows, "cf_score_rank", "ranker: CF rank of candidates")
+    profile.wrap(label_windows, "pair_features", "ranker: feature rows")
+    profile.wrap(label_windows, "build_rows", "ranker: feature rows")
+    profile.wrap(label_windows, "choose_rounds", "like model: rounds by CV")
+    profile.wrap(label_windows, "fit_booster", "ranker: XGBoost fits")
