@@ -101,6 +101,12 @@ class TextInputs:
     tmdb: pl.DataFrame | None = None
 
 
+def same_text(cut: TextInputs, whole: TextInputs) -> bool:
+    """Whether ``cut`` (``whole`` with tags cut at a label window) holds the same text,
+    so the content embeddings of one serve both: no tag was cut."""
+    return cut.tags is None or (whole.tags is not None and cut.tags.height == whole.tags.height)
+
+
 @dataclass(frozen=True)
 class _Earlier:
     """The rows of the earlier label windows, and the manifest's account of them."""
@@ -196,9 +202,8 @@ class HybridRecommender(BaseRecommender):
                    "tuning": {**tuned.report, "like_rounds": like_rounds}}
         log.info("ranker windows: %s", windows)
         # the same text (no tag was cut) gives the same embeddings: reuse them
-        same_text = feature_text.tags is None or (
-            tags is not None and feature_text.tags.height == tags.height)
-        final, interactions, _ = self._stage_one(ratings, text, embeddings if same_text else None,
+        reuse = embeddings if same_text(feature_text, text) else None
+        final, interactions, _ = self._stage_one(ratings, text, reuse,
                                                  config=config, warm=stage)
         final.retrieval = Steps("final stage", log)("retrieval index", index_stage, final,
                                                 config.retrieval)
@@ -243,8 +248,7 @@ class HybridRecommender(BaseRecommender):
                 break
             window_text = replace(text, tags=tags_before_label_window(
                 text.tags, held_out(ratings, window.train)))
-            if window_text.tags is not None and text.tags is not None and \
-                    window_text.tags.height != text.tags.height:
+            if not same_text(window_text, text):
                 embeddings = None  # other tags, other text: its own embeddings
             try:
                 stage, _, embeddings = self._stage_one(window.train, window_text, embeddings,

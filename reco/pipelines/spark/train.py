@@ -39,7 +39,7 @@ from reco.pipelines.spark.stage_one import fit_stage_one
 from reco.pipelines.spark.windows import FEATURE, LABEL, WINDOW, mark_windows
 from reco.pipelines.text_models import apply_text_models
 from reco.ranking.booster import Booster
-from reco.ranking.hybrid import HybridConfig, HybridRecommender, TextInputs
+from reco.ranking.hybrid import HybridConfig, HybridRecommender, TextInputs, same_text
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
 from reco.ranking.retrieval import index_stage
 from reco.ranking.stage_one import StageOne
@@ -156,10 +156,8 @@ def fit_hybrid(spark: SparkSession, ratings: DataFrame, text: TextInputs,
     windows = {"feature_window_ratings": feature_local.height,
                "label_window_ratings": local.filter(pl.col(WINDOW) == LABEL).height, **trained}
     log.info("ranker windows: %s", windows)
-    same_text = feature_text.tags is None or (
-        text.tags is not None and feature_text.tags.height == text.tags.height)
     final, _, _ = fit_stage_one(ratings, local.drop(WINDOW), text, config,
-                                embeddings if same_text else None)
+                                embeddings if same_text(feature_text, text) else None)
     marked.unpersist()
     # the request-time index over the driver's item vectors, as the local engine builds it
     final.retrieval = index_stage(final, config.retrieval)
