@@ -36,3 +36,18 @@ def test_top_k_ties_at_the_cut_go_to_the_lower_index():
     assert idx.tolist() == [[0, 1, 2, 3, 4]]
     idx, _ = top_k(np.array([[1.0, 2.0, 1.0, 1.0, 0.0, 1.0]]), 3)
     assert idx.tolist() == [[1, 0, 2]]
+
+
+def test_csr_gather_matches_row_slicing() -> None:
+    import scipy.sparse as sp
+
+    from reco._numeric import csr_gather
+
+    matrix = sp.random(7, 5, density=0.4, format="csr", random_state=2)
+    rows = np.array([3, -1, 0, 3, 6])
+    flat, lengths = csr_gather(matrix.indptr, rows)
+    expected = [matrix[r].indices.tolist() if r >= 0 else [] for r in rows]
+    assert lengths.tolist() == [len(e) for e in expected]
+    assert matrix.indices[flat].tolist() == [c for e in expected for c in e]
+    flat, lengths = csr_gather(matrix.indptr, np.empty(0, np.int64))
+    assert flat.size == 0 and lengths.size == 0

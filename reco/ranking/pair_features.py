@@ -121,11 +121,17 @@ def pair_features(
     movie_ids = np.asarray(movie_ids, dtype=np.int64)
     out = np.empty((movie_ids.size, len(columns)), dtype=np.float32)
     position = {name: j for j, name in enumerate(columns)}
+    first = None
     if "cf_score_rank" in position and "cf_score_rank" not in extra:
-        extra["cf_score_rank"] = cf_score_rank(stage, context, user_rows, movie_ids)
+        if movie_ids.size <= CHUNK:  # one block (a request): rank the CF scores it has
+            first = _block(stage, context, user_rows, movie_ids)
+            extra["cf_score_rank"] = rank_within(user_rows, first["cf_score"])
+        else:
+            extra["cf_score_rank"] = cf_score_rank(stage, context, user_rows, movie_ids)
     for start in range(0, movie_ids.size, CHUNK):
         part = slice(start, start + CHUNK)
-        values = _block(stage, context, user_rows[part], movie_ids[part])
+        values = first if first is not None else _block(stage, context, user_rows[part],
+                                                         movie_ids[part])
         for name, j in position.items():
             source: np.ndarray | float | None = (
                 extra[name][part] if name in extra else values.get(name))

@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from reco._numeric import csr_gather
 from reco.columns import GENRE, GENRES, MOVIE_ID, USER_ID, YEAR
 from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems
@@ -187,9 +188,7 @@ class FeatureStore:
         if self.content is not None:
             content = rows_or_nan(self.content.profiles_,
                                   self.content.user_map_.indices(ids, missing="mask"))
-        seen = cf.seen_[np.maximum(cf_rows, 0)]
-        counts = np.where(cf_rows >= 0, np.diff(seen.indptr), 0)
-        keep = np.repeat(cf_rows >= 0, np.diff(seen.indptr))
+        seen, counts = csr_gather(cf.seen_.indptr, cf_rows)
         recent_cf, recent_content, recent_indptr, recent_movies = self._recent_known(ids)
         return UserContext(
             ids=ids, known=rows >= 0, stats=rows_or_nan(self.user_stats, rows),
@@ -198,8 +197,8 @@ class FeatureStore:
             cf=rows_or_nan(cf.user_factors_, cf_rows), rating=rating, rating_bias=rating_bias,
             content=content, recent_cf=recent_cf, recent_content=recent_content,
             seen_indptr=np.concatenate([[0], np.cumsum(counts)]).astype(np.int64),
-            seen_movies=cf.item_map_.ids[seen.indices[keep]],
-            seen_ratings=seen.data[keep].astype(np.float32),
+            seen_movies=cf.item_map_.ids[cf.seen_.indices[seen]],
+            seen_ratings=cf.seen_.data[seen].astype(np.float32),
             recent_indptr=recent_indptr, recent_movies=recent_movies,
         )
 

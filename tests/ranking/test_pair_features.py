@@ -103,3 +103,18 @@ def test_rank_within_groups_ties_and_nan():
     groups = np.array([0, 0, 0, 1, 1, 0])
     scores = np.array([0.5, 0.9, np.nan, 0.1, 0.1, 0.5])
     assert rank_within(groups, scores).tolist() == [2, 1, 4, 1, 2, 3]
+
+
+def test_rows_in_one_block_equal_rows_in_many(model, data, monkeypatch):
+    """A request's rows come from one block (its CF ranks from that block's scores);
+    training's from many blocks (the ranks from a pass of their own): the same values."""
+    import reco.ranking.pair_features as pf
+
+    pairs = _pairs(model, data)
+    one = to_matrix(build_rows(pairs, model.stage_), RANK_FEATURES)
+    monkeypatch.setattr(pf, "CHUNK", 7)
+    many = to_matrix(build_rows(pairs, model.stage_), RANK_FEATURES)
+    rank = RANK_FEATURES.index("cf_score_rank")
+    assert np.array_equal(one[:, rank], many[:, rank])
+    # sums over a block's users (item-item scores, neighbours) may round differently
+    np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-6, equal_nan=True)
