@@ -431,6 +431,9 @@ def _add_retrieval(sub: argparse._SubParsersAction) -> None:
     re_.add_argument("--artifacts", type=Path, default=None,
                      help="a store with a large catalog (its version has retrieval.npz)")
     re_.add_argument("--requests", type=int, default=2000, help="random known users")
+    re_.add_argument("--threads", type=int, default=1,
+                     help="BLAS, OpenMP and XGBoost threads of the process (default 1: a "
+                          "serving worker's)")
     re_.add_argument("--data", type=Path, default=None,
                      help="also: NDCG@10 exact and through an index on this release's split")
     re_.add_argument("--out", type=Path, default=None, help="write the JSON here too")
@@ -448,7 +451,10 @@ def retrieval(args: argparse.Namespace, command: str) -> dict:
         raise SystemExit("--requests 1..100000")
     result: dict = {"command": command, "provenance": br.provenance()}
     if args.artifacts is not None:
-        result["requests_result"] = brt.run_requests(args.artifacts, args.requests)
+        if not 1 <= args.threads <= 64:
+            raise SystemExit("--threads 1..64")
+        result["requests_result"] = brt.run_requests(args.artifacts, args.requests,
+                                                     threads=args.threads)
     if args.data is not None:
         result["quality"] = brt.run_quality(args.data)
     if args.doc is not None:

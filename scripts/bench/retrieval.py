@@ -34,7 +34,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 TITLE = "Retrieval: the index of item vectors at 32M (issue 17)"
-PARTS = ("candidates", "feature rows", "XGBoost", "the rest")
+PARTS = ("user context", "candidates", "feature rows", "XGBoost", "P(like)", "the rest")
 
 
 class _Parts:
@@ -60,10 +60,14 @@ class _Parts:
 @contextmanager
 def _timed_parts(parts: _Parts) -> Iterator[None]:
     from reco.ranking import hybrid
+    from reco.ranking.stage_arrays import FeatureStore
+    from reco.serving import service
 
-    undo = [parts.wrap(hybrid, "generate_candidates", "candidates"),
+    undo = [parts.wrap(FeatureStore, "known_users", "user context"),
+            parts.wrap(hybrid, "generate_candidates", "candidates"),
             parts.wrap(hybrid, "pair_features", "feature rows"),
-            parts.wrap(hybrid, "predict", "XGBoost")]
+            parts.wrap(hybrid, "predict", "XGBoost"),
+            parts.wrap(service, "like_probability", "P(like)")]
     try:
         yield
     finally:
@@ -148,14 +152,26 @@ def _similar_ab(service: Any, rng: np.random.Generator, requests: int) -> dict[s
             "index_p50_ms": round(float(np.median(times[True])) * 1e3, 3)}
 
 
-def run_requests(artifacts: Path, requests: int, seed: int = 0) -> dict[str, Any]:
-    """The in-process comparison on a published store (see the module docstring)."""
+def run_requests(artifacts: Path, requests: int, seed: int = 0,
+                 threads: int = 1) -> dict[str, Any]:
+    """The in-process comparison on a published store (see the module docstring), with
+    BLAS, OpenMP and XGBoost held to ``threads`` each: 1 is what a serving worker has
+    (``scripts/serve.py`` gives each of 2 workers one of the 2 cores)."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=threads):
+        return _run_requests(artifacts, requests, seed, threads)
+
+
+def _run_requests(artifacts: Path, requests: int, seed: int, threads: int) -> dict[str, Any]:
     from reco.serving.service import RecoService
 
     started = time.perf_counter()
     service = RecoService.load(artifacts, checksums=False)
     load_seconds = time.perf_counter() - started
     model = service.model
+    for booster in (model.ranker_, model.like_model_):
+        booster.set_param({"nthread": threads})
     if not model.stage_.retrieval:
         raise SystemExit(f"{artifacts}: its current version has no retrieval index "
                          f"(the catalog has {len(model.item_map_):,} movies; one is built "
@@ -206,6 +222,7 @@ def run_requests(artifacts: Path, requests: int, seed: int = 0) -> dict[str, Any
                for name, index in model.stage_.retrieval.items()}
     return {
         "artifacts": str(artifacts), "requests": int(requests), "seed": seed,
+        "threads": threads,
         "catalog_movies": len(model.item_map_), "users": len(model.user_map_),
         "load_seconds": round(load_seconds, 2), "indexes": indexes,
         "scan": model.config.retrieval.scan,
@@ -261,7 +278,9 @@ def render_retrieval(result: dict[str, Any], command: str) -> str:
         lines += [f"Store `{req['artifacts']}`: {req['catalog_movies']:,} movies, "
                   f"{req['users']:,} users; index {idx}; a query reads at least "
                   f"{req['scan']:.0%} of the movies. {req['requests']:,} random known users, "
-                  "each answered by the exact scan and through the index, in one process.", "",
+                  "each answered by the exact scan and through the index, in one process "
+                  f"with {req.get('threads', 'default')} thread(s) each for BLAS, OpenMP and "
+                  "XGBoost (1: what a serving worker has).", "",
                   "| figure | value |", "| --- | ---: |"]
         for source, r in req["recall"].items():
             lines.append(f"| recall of the {source} candidates against the exact scan "
