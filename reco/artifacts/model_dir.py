@@ -60,6 +60,7 @@ from reco.config import ConfigBase
 from reco.exceptions import ArtifactError, ConfigError
 from reco.features.tables import FeatureTables
 from reco.features.temporal import RecentItems, TimePopularity
+from reco.ids import IdMap
 from reco.models.base import Recommender
 from reco.models.content import ContentRecommender
 from reco.models.ease import EASERecommender
@@ -410,7 +411,7 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
     if config.use_content:
         with _reading(CONTENT):
             content = Recommender.load(directory / CONTENT,
-                                       seen=_widened(cf, directory / CONTENT))
+                                       seen=_widened(cf))
             _check_part(CONTENT, content, ContentRecommender, config.content)
             _check_same_users(CONTENT, content, cf)
     item = None
@@ -530,14 +531,13 @@ def _check_feature_table(name: str, frame: pl.DataFrame) -> None:
         raise ArtifactError(f"{art.TABLE_FILES[name]}: columns {wrong} are not numbers")
 
 
-def _widened(cf: Recommender, path: Path) -> sp.csr_matrix:
-    """cf.npz's ratings matrix over the movies of the model file at ``path`` (the content
-    model's: every movie with text), as the fit built it."""
-    items = load_npz(path).get("item_ids")
-    if items is None or items.ndim != 1 or items.dtype.kind not in "iu":
-        raise ArtifactError(f"{path.name}: no movie id map")
-    interactions = Interactions(cf.user_map_, cf.item_map_, cf.seen_)
-    return interactions.widen(np.asarray(items)).matrix
+def _widened(cf: Recommender) -> Callable[[IdMap], sp.csr_matrix]:
+    """cf.npz's ratings matrix over another model's movies (the content model's: every
+    movie with text), as the fit built it; built when that model first reads it (a
+    request never does: the hybrid reads cf's)."""
+    def build(items: IdMap) -> sp.csr_matrix:
+        return Interactions(cf.user_map_, cf.item_map_, cf.seen_).widen(items.ids).matrix
+    return build
 
 
 def _check_same_users(name: str, model: Recommender, cf: Recommender) -> None:

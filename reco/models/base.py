@@ -23,7 +23,7 @@ import weakref
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import polars as pl
@@ -86,6 +86,22 @@ def _check_seen(path: Path, seen: sp.csr_matrix) -> None:
     if seen.data.dtype.kind == "f" and not np.isfinite(seen.data).all():
         raise ArtifactError(f"{path}: the ratings matrix holds NaN or infinite values")
     _CHECKED[id(seen)] = seen
+
+
+def _check_shared_seen(path: Path, seen: sp.csr_matrix, shape: tuple[int, int]) -> None:
+    if seen.shape != shape:
+        raise ArtifactError(f"{path}: the shared ratings matrix is {seen.shape}, the model "
+                            f"has {shape[0]} users x {shape[1]} movies")
+    _check_seen(path, seen)
+
+
+def _deferred_seen(path: Path, build: Callable[[IdMap], sp.csr_matrix], items: IdMap,
+                   shape: tuple[int, int]) -> Callable[[], sp.csr_matrix]:
+    def seen() -> sp.csr_matrix:
+        matrix = build(items)
+        _check_shared_seen(path, matrix, shape)
+        return matrix
+    return seen
 
 
 def _id_map(path: Path, ids: np.ndarray, kind: str) -> IdMap:
@@ -165,6 +181,17 @@ class BaseRecommender(ABC):
                 f"got {type(config).__name__}"
             )
         self.config = config if config is not None else self.config_class()
+
+    if not TYPE_CHECKING:  # (mypy would take every missing attribute for Any)
+        def __getattr__(self, name: str) -> Any:
+            # a model loaded with its ratings matrix deferred (Recommender.load(seen=a
+            # function)) builds it on first use
+            if name == "seen_":
+                pending = self.__dict__.pop("_pending_seen", None)
+                if pending is not None:
+                    self.__dict__["seen_"] = pending()
+                    return self.__dict__["seen_"]
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------ to implement
     @abstractmethod
@@ -467,10 +494,15 @@ class Recommender(BaseRecommender):
         return path
 
     @classmethod
-    def load(cls: type[R], path: str | Path, seen: sp.csr_matrix | None = None) -> R:
+    def load(cls: type[R], path: str | Path,
+             seen: sp.csr_matrix | Callable[[IdMap], sp.csr_matrix] | None = None) -> R:
         """Load a model written by :meth:`save` (checks format and class).
 
-        ``seen``: the training ratings matrix, for a file saved ``with_seen=False``.
+        ``seen``: the training ratings matrix, for a file saved ``with_seen=False``; or a
+        function of the model's movie map that builds it, called (and its result checked)
+        only when ``seen_`` is first read: a server whose requests never read it does not
+        pay for it (the content model's copy of the ratings over its own movies: 1.5 s and
+        100 MB of each worker at 32M ratings).
         """
         path = Path(path)
         if not path.is_file():
@@ -509,11 +541,12 @@ class Recommender(BaseRecommender):
                                     f"of {shape[0]} users x {shape[1]} movies") from None
         elif seen is None:
             raise ArtifactError(f"{path}: saved without its ratings matrix; pass seen=")
-        elif seen.shape != shape:
-            raise ArtifactError(f"{path}: the shared ratings matrix is {seen.shape}, the model "
-                                f"has {shape[0]} users x {shape[1]} movies")
-        _check_seen(path, seen)
-        model.seen_ = seen
+        if callable(seen):
+            model.__dict__["_pending_seen"] = _deferred_seen(path, seen, model.item_map_,
+                                                              shape)
+        else:
+            _check_shared_seen(path, seen, shape)
+            model.seen_ = seen
         for name, kind, ids in (("user_labels", "user", model.user_map_.ids),
                                 ("item_labels", "movie", model.item_map_.ids)):
             if name in arrays:

@@ -206,3 +206,30 @@ def test_the_service_loads_through_model_dir(saved):
     assert service.has_family_flag
     user = int(service.model.user_map_.ids[0])
     assert len(service.recommend(user, 5)["items"]) == 5
+
+
+def test_the_content_models_ratings_are_built_only_when_read(model, saved):
+    """The content model's ratings matrix (cf's over its own movies) is deferred at load:
+    requests never read it; reading it gives what the fit had."""
+    loaded, _, _ = load_model(saved)
+    content = loaded.stage_.content
+    assert "_pending_seen" in content.__dict__ and "seen_" not in content.__dict__
+    user = int(loaded.user_map_.ids[0])
+    loaded.recommend(user, k=5)
+    loaded.similar_items(int(loaded.item_map_.ids[0]), k=5)
+    assert "_pending_seen" in content.__dict__
+    fitted = model.stage_.content.seen_
+    assert (content.seen_ != fitted).nnz == 0 and content.seen_.shape == fitted.shape
+    assert "_pending_seen" not in content.__dict__ and "seen_" in content.__dict__
+
+
+def test_a_deferred_ratings_matrix_of_the_wrong_shape_is_refused(saved, monkeypatch):
+    import scipy.sparse as sp
+
+    from reco.artifacts import model_dir
+
+    monkeypatch.setattr(model_dir, "_widened",
+                        lambda cf: lambda items: sp.csr_matrix((1, len(items))))
+    loaded, _, _ = load_model(saved)
+    with pytest.raises(ArtifactError, match="shared ratings matrix"):
+        _ = loaded.stage_.content.seen_

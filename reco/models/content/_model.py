@@ -175,7 +175,9 @@ class ContentRecommender(Recommender):
             )
         self.embeddings_ = embeddings.astype(np.float32, copy=False)
         profiles = arrays.get("profiles")
-        if profiles is None or profiles.shape != (self.seen_.shape[0], embeddings.shape[1]):
+        # the users' count from the id map: reading seen_ here would build a deferred
+        # ratings matrix that a server never needs (Recommender.load)
+        if profiles is None or profiles.shape != (len(self.user_map_), embeddings.shape[1]):
             profiles = self._profiles(self.seen_)
         self.profiles_ = profiles.astype(np.float32, copy=False)
 
