@@ -252,6 +252,24 @@ def read_table(version: str | Path, name: str, manifest: dict[str, Any]) -> pl.D
     return frame
 
 
+def table_schema(version: str | Path, name: str, manifest: dict[str, Any]) -> pl.Schema:
+    """The schema of table ``name`` from its file's footer (no rows read), its columns
+    checked against the manifest's as :func:`read_table` does."""
+    relative = TABLE_FILES[name]
+    path = Path(version) / relative
+    if not path.is_file() or path.is_symlink():
+        raise ArtifactError(f"{relative}: missing from the version (table {name!r})")
+    try:
+        schema = pl.read_parquet_schema(path)
+    except (OSError, pl.exceptions.PolarsError) as exc:
+        raise ArtifactError(f"{relative}: unreadable Parquet") from exc
+    expected = _expected_columns(manifest, name)
+    if expected is not None and list(schema) != expected:
+        raise ArtifactError(f"{relative}: columns {list(schema)} differ from the manifest's "
+                            f"{expected}")
+    return pl.Schema(schema)
+
+
 def feature_version(artifacts: str | Path) -> Path:
     """The version whose feature tables ``artifacts`` names: a version directory itself,
     or the store's newest of ``current`` and ``latest-features`` (both hold feature tables)."""

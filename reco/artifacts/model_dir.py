@@ -83,6 +83,7 @@ CF, RATING, POPULAR, CONTENT = "cf.npz", "rating.npz", "popular.npz", "content.n
 ITEM = "item.npz"
 CONTEXT = "context.npz"
 RETRIEVAL = "retrieval.npz"
+STORE = "store.npz"
 TITLES = "titles.npz"
 RANKER, LIKE_MODEL = "ranker.json", "like_model.json"
 #: The columns of the catalog stage one reads, in the order StageOne.movies has them.
@@ -278,6 +279,9 @@ def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFram
     if stage.item is not None:
         stage.item.save(directory / ITEM, with_seen=False)
     save_npz(directory / CONTEXT, **stage.time_popularity.state(), **stage.recent.state())
+    # what the feature store computes from the tables, ready to map: a server's start
+    # then reads no table (at 32M ratings about 1 s of each worker's)
+    save_npz(directory / STORE, **stage.store.state())
     if stage.retrieval:
         save_npz(directory / RETRIEVAL, **{key: value for name, index in stage.retrieval.items()
                                            for key, value in index.state(name).items()})
@@ -425,11 +429,19 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         time_popularity = TimePopularity.from_state(context)
         recent = RecentItems.from_state(context)
         _check_context(time_popularity, recent, catalog[MOVIE_ID].to_numpy())
-    tables = {}
+    store_state = None
+    if STORE in (manifest.get("files") or {}):  # verified against the manifest above
+        with _reading(STORE):
+            store_state = load_npz(directory / STORE)
+    tables: dict[str, Any] = {}
     for name in art.FEATURE_TABLES:
         with _reading(art.TABLE_FILES[name]):
-            tables[name] = art.read_table(directory, name, manifest)
-            _check_feature_table(name, tables[name])
+            if store_state is None:
+                tables[name] = art.read_table(directory, name, manifest)
+                _check_feature_table(name, tables[name].schema)
+            else:  # checked now by their schemas, read on first use
+                _check_feature_table(name, art.table_schema(directory, name, manifest))
+                tables[name] = _deferred_table(directory, name, manifest)
     with _reading(RANKER):
         ranker = load_booster(directory / RANKER, RANK_FEATURES)
     with _reading(LIKE_MODEL):
@@ -442,8 +454,15 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
         cf=cf, rating_model=rating_model, content=content, popular=popular,
         tables=FeatureTables(**tables), movies=catalog.select(STAGE_MOVIE_COLUMNS),
         time_popularity=time_popularity, recent=recent, like_threshold=config.like_threshold,
-        item=item, retrieval=retrieval,
+        item=item, retrieval=retrieval, store_state=store_state,
     )
+    if store_state is not None:
+        with _reading(STORE):
+            try:
+                stage.store  # noqa: B018  (built now: a bad file fails the load, not a request)
+            except ValueError as exc:
+                raise ArtifactError(f"{STORE}: {exc}") from None
+            _check_store_ids(stage)
     with _reading(art.MANIFEST):
         windows = section.get("windows") or {}
         model = HybridRecommender.from_parts(config, stage, ranker, like_model, windows)
@@ -519,14 +538,31 @@ _FEATURE_NUMBERS = {"users": (*USER_COLUMNS, "last_timestamp"), "movies": MOVIE_
                     "user_genres": PREF_COLUMNS}
 
 
-def _check_feature_table(name: str, frame: pl.DataFrame) -> None:
+def _deferred_table(directory: Path, name: str,
+                    manifest: dict[str, Any]) -> Callable[[], pl.DataFrame]:
+    def read() -> pl.DataFrame:
+        with _reading(art.TABLE_FILES[name]):
+            return _relative(directory, lambda: art.read_table(directory, name, manifest))
+    return read
+
+
+def _check_store_ids(stage: StageOne) -> None:
+    """store.npz's users and movies are the models' (files of one training)."""
+    store = stage.store
+    if not np.array_equal(store.users.ids, stage.cf.user_map_.ids) or not bool(
+            np.isin(stage.cf.item_map_.ids, store.movies.ids).all()):
+        raise ArtifactError(f"{STORE}: its users or movies are not {CF}'s (files of two "
+                            "trainings?)")
+
+
+def _check_feature_table(name: str, schema: pl.Schema) -> None:
     """The columns stage one reads are there, and numbers where it computes with them: the
     manifest's column list is only as good as the manifest (a re-sealed edit agrees)."""
     needed = _FEATURE_KEYS[name] + _FEATURE_NUMBERS[name]
-    missing = [c for c in needed if c not in frame.columns]
+    missing = [c for c in needed if c not in schema]
     if missing:
         raise ArtifactError(f"{art.TABLE_FILES[name]}: lacks columns {missing}")
-    wrong = [c for c in _FEATURE_NUMBERS[name] if not frame.schema[c].is_numeric()]
+    wrong = [c for c in _FEATURE_NUMBERS[name] if not schema[c].is_numeric()]
     if wrong:
         raise ArtifactError(f"{art.TABLE_FILES[name]}: columns {wrong} are not numbers")
 

@@ -26,6 +26,7 @@ Definitions (``like`` = rating >= ``FeatureConfig.like_threshold``):
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import polars as pl
@@ -225,13 +226,39 @@ def movie_features(
     )
 
 
-@dataclass(frozen=True)
-class FeatureTables:
-    """The three feature tables, in memory."""
+#: A table, or a function that reads it when it is first asked for.
+TableSource = pl.DataFrame | Callable[[], pl.DataFrame]
 
-    users: pl.DataFrame
-    movies: pl.DataFrame
-    user_genres: pl.DataFrame
+
+class FeatureTables:
+    """The three feature tables. Each may be given as a function that reads it: it is
+    then read on first use, once (a server whose version stores the arrays it computes
+    from them reads them only for the user pages, if ever)."""
+
+    __slots__ = ("_tables",)
+
+    def __init__(self, users: TableSource, movies: TableSource,
+                 user_genres: TableSource) -> None:
+        self._tables: dict[str, TableSource] = {"users": users, "movies": movies,
+                                                "user_genres": user_genres}
+
+    def _table(self, name: str) -> pl.DataFrame:
+        table = self._tables[name]
+        if not isinstance(table, pl.DataFrame):
+            table = self._tables[name] = table()
+        return table
+
+    @property
+    def users(self) -> pl.DataFrame:
+        return self._table("users")
+
+    @property
+    def movies(self) -> pl.DataFrame:
+        return self._table("movies")
+
+    @property
+    def user_genres(self) -> pl.DataFrame:
+        return self._table("user_genres")
 
     def row_counts(self) -> dict[str, int]:
         return {

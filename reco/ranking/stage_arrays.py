@@ -11,6 +11,7 @@ same :class:`~reco.ranking.user_state.UserContext` a known user gets.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import numpy as np
@@ -66,9 +67,66 @@ class FeatureStore:
     when present, ``rating_terms()`` and ``fold_in_rating_terms()``.
     """
 
-    def __init__(self, stage: Stage, like_threshold: float) -> None:
+    #: The arrays :meth:`state` saves: what the feature tables give (the rest is read off
+    #: the stage's models at load, as views).
+    STATE = ("movie_ids", "movie_stats", "movie_year", "genres", "movie_genres", "user_ids",
+             "user_stats", "user_last", "user_prefs")
+
+    def __init__(self, stage: Stage, like_threshold: float,
+                 state: Mapping[str, np.ndarray] | None = None) -> None:
+        """``state``: arrays :meth:`state` saved, used instead of the stage's tables (a
+        server then reads none of them at start: the user-genre table is 3.5 million
+        rows at 32M ratings); ``ValueError`` naming what does not fit."""
         self.stage = stage
         self.like_threshold = like_threshold
+        if state is None:
+            self._from_tables(stage)
+        else:
+            self._from_state(state)
+        self.genre_index = {g: i for i, g in enumerate(self.genres)}
+        #: the model's "now": a new person without timestamps rates at this time
+        self.now = int(self.user_last.max()) if self.user_last.size else 0
+        self._from_models(stage)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays built from the feature tables (:attr:`STATE`), for ``store.npz``."""
+        return {"movie_ids": self.movies.ids, "movie_stats": self.movie_stats,
+                "movie_year": self.movie_year,
+                "genres": np.array(self.genres, dtype=str) if self.genres else
+                np.empty(0, dtype="<U1"), "movie_genres": self.movie_genres,
+                "user_ids": self.users.ids, "user_stats": self.user_stats,
+                "user_last": self.user_last, "user_prefs": self.user_prefs}
+
+    def _from_state(self, state: Mapping[str, np.ndarray]) -> None:
+        missing = [name for name in self.STATE if name not in state]
+        if missing:
+            raise ValueError(f"lacks the arrays {missing}")
+        movies, users = np.asarray(state["movie_ids"]), np.asarray(state["user_ids"])
+        for name, ids in (("movie_ids", movies), ("user_ids", users)):
+            if ids.ndim != 1 or ids.dtype.kind not in "iu" or (
+                    ids.size > 1 and not bool(np.all(ids[1:] > ids[:-1]))):
+                raise ValueError(f"{name} are not distinct integers in increasing order")
+        genres = np.asarray(state["genres"])
+        if genres.ndim != 1 or genres.dtype.kind != "U" or np.unique(genres).size != genres.size:
+            raise ValueError("genres are not distinct names")
+        n_movies, n_users, n_genres = movies.size, users.size, genres.size
+        shapes = {"movie_stats": ((n_movies, len(MOVIE_COLUMNS)), "f"),
+                  "movie_year": ((n_movies,), "f"), "movie_genres": ((n_movies, n_genres), "b"),
+                  "user_stats": ((n_users, len(USER_COLUMNS)), "f"),
+                  "user_last": ((n_users,), "iu"), "user_prefs": ((n_users, n_genres, 3), "f")}
+        for name, (shape, kinds) in shapes.items():
+            array = state[name]
+            if array.shape != shape or array.dtype.kind not in kinds:
+                raise ValueError(f"{name} is {array.dtype} {array.shape}, expected {shape} "
+                                 f"of kind {kinds!r}")
+        self.movies, self.users = IdMap(movies, "movie"), IdMap(users, "user")
+        self.genres = tuple(str(g) for g in genres)
+        self.movie_stats, self.movie_year = state["movie_stats"], state["movie_year"]
+        self.movie_genres = state["movie_genres"]
+        self.user_stats, self.user_last = state["user_stats"], state["user_last"]
+        self.user_prefs = state["user_prefs"]
+
+    def _from_tables(self, stage: Stage) -> None:
         tables = stage.tables
         movies = tables.movies.sort(MOVIE_ID)
         self.movies = IdMap(movies[MOVIE_ID].to_numpy(), "movie")
@@ -81,7 +139,7 @@ class FeatureStore:
         names = set(tables.user_genres[GENRE].unique().to_list())
         names |= set(exploded[GENRES].unique().to_list())
         self.genres = tuple(sorted(names))
-        self.genre_index = {g: i for i, g in enumerate(self.genres)}
+        self.genre_index = {g: i for i, g in enumerate(self.genres)}  # for _genre_codes
         self.movie_genres = np.zeros((len(self.movies), len(self.genres)), dtype=bool)
         rows = self.movies.indices(exploded[MOVIE_ID].to_numpy(), missing="mask")
         cols = self._genre_codes(exploded[GENRES])
@@ -91,8 +149,6 @@ class FeatureStore:
         self.users = IdMap(users[USER_ID].to_numpy(), "user")
         self.user_stats = users.select(pl.col(c).cast(pl.Float64) for c in USER_COLUMNS).to_numpy()
         self.user_last = users["last_timestamp"].fill_null(0).to_numpy().astype(np.int64)
-        #: the model's "now": a new person without timestamps rates at this time
-        self.now = int(self.user_last.max()) if self.user_last.size else 0
         self.user_prefs = np.full((len(self.users), len(self.genres), 3), np.nan, dtype=np.float32)
         prefs = tables.user_genres
         u = self.users.indices(prefs[USER_ID].to_numpy(), missing="mask")
@@ -101,6 +157,7 @@ class FeatureStore:
             values = prefs[column].cast(pl.Float64).to_numpy()
             self.user_prefs[u[u >= 0], g[u >= 0], slot] = values[u >= 0]
 
+    def _from_models(self, stage: Stage) -> None:
         cf = stage.cf
         self.cf_rows = cf.item_map_.indices(self.movies.ids, missing="mask")
         self.cf_items = np.asarray(cf._item_vectors(), dtype=np.float32)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
 from reco.features.tables import FeatureTables
@@ -29,6 +31,8 @@ class StageOne:
     item: Recommender | None = None  # the item-item model (EASE on the most liked movies)
     #: indexes of the CF and content item vectors for requests (reco.ranking.retrieval)
     retrieval: dict[str, VectorIndex] | None = None
+    #: the store's table arrays as a version saved them (None: built from ``tables``)
+    store_state: Mapping[str, np.ndarray] | None = field(default=None, repr=False)
     _store: FeatureStore | None = field(default=None, repr=False)
 
     def sources(self) -> dict[str, Recommender]:
@@ -40,5 +44,5 @@ class StageOne:
     def store(self) -> FeatureStore:
         """The array views of this stage, built on first use."""
         if self._store is None:
-            self._store = FeatureStore(self, self.like_threshold)
+            self._store = FeatureStore(self, self.like_threshold, self.store_state)
         return self._store

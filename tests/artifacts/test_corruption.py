@@ -45,7 +45,8 @@ from tests.ranking.test_hybrid import SMALL
 
 MANIFEST = store.MANIFEST
 VERSION_FILES = ("manifest.json", "cf.npz", "rating.npz", "popular.npz", "content.npz",
-                 "context.npz", "titles.npz", "ranker.json", "like_model.json", "catalog.parquet",
+                 "context.npz", "store.npz", "titles.npz", "ranker.json", "like_model.json",
+                 "catalog.parquet",
                  "features/users.parquet", "features/movies.parquet",
                  "features/user_genres.parquet")
 #: An absolute path, a memory address, a traceback: what no message or body may carry.
@@ -653,6 +654,26 @@ RESEALED_KINDS = [
     Kind("resealed-context-first-month-an-array",
          _resealed(_npz("context.npz", _replace("tp_first_month", lambda a: np.arange(3)))),
          ("context.npz",)),
+    Kind("resealed-store-member-removed",
+         _resealed(_npz("store.npz", _drop("user_prefs"))), ("store.npz",)),
+    Kind("resealed-store-prefs-short",
+         _resealed(_npz("store.npz", _replace("user_prefs", lambda a: a[:-1]))),
+         ("store.npz",)),
+    Kind("resealed-store-genre-columns-short",
+         _resealed(_npz("store.npz", _replace("movie_genres", lambda a: a[:, :-1]))),
+         ("store.npz",)),
+    Kind("resealed-store-users-unsorted",
+         _resealed(_npz("store.npz", _replace("user_ids", lambda a: a[::-1].copy()))),
+         ("store.npz",)),
+    Kind("resealed-store-users-of-another-training",
+         _resealed(_npz("store.npz", _replace("user_ids", lambda a: a + 10**6))),
+         ("store.npz",)),
+    Kind("resealed-store-genres-not-text",
+         _resealed(_npz("store.npz", _replace("genres", lambda a: np.arange(a.size)))),
+         ("store.npz",)),
+    Kind("resealed-store-stats-not-numbers",
+         _resealed(_npz("store.npz", _replace("user_stats", lambda a: a.astype(str)))),
+         ("store.npz",)),
 ]
 
 CORPUS: list[Kind] = _per_file_kinds() + MANIFEST_KINDS + POINTER_KINDS + RESEALED_KINDS

@@ -21,7 +21,7 @@ from tests.artifact_tools import reseal
 from tests.ranking.test_hybrid import SMALL
 
 FILES = {"manifest.json", "cf.npz", "rating.npz", "popular.npz", "content.npz", "item.npz",
-         "context.npz", "titles.npz",
+         "context.npz", "store.npz", "titles.npz",
          "ranker.json", "like_model.json", "catalog.parquet", "features/users.parquet",
          "features/movies.parquet", "features/user_genres.parquet"}
 
@@ -233,3 +233,39 @@ def test_a_deferred_ratings_matrix_of_the_wrong_shape_is_refused(saved, monkeypa
     loaded, _, _ = load_model(saved)
     with pytest.raises(ArtifactError, match="shared ratings matrix"):
         _ = loaded.stage_.content.seen_
+
+
+def test_a_version_reads_no_feature_table_at_load(model, saved, monkeypatch):
+    """store.npz holds what the feature store computes from the tables: a load checks the
+    tables' schemas only and reads one when something asks for it (a user's page)."""
+    reads: list[str] = []
+    original = art.read_table
+
+    def counted(version, name, manifest):
+        reads.append(name)
+        return original(version, name, manifest)
+
+    monkeypatch.setattr(art, "read_table", counted)
+    loaded, _, _ = load_model(saved)
+    assert [name for name in reads if name != art.CATALOG] == []
+    user = int(loaded.user_map_.ids[3])
+    assert loaded.recommend(user, k=10)[0].tolist() == model.recommend(user, k=10)[0].tolist()
+    assert [name for name in reads if name != art.CATALOG] == []
+    assert loaded.stage_.tables.user_genres.equals(model.stage_.tables.user_genres)
+    assert [name for name in reads if name != art.CATALOG] == ["user_genres"]
+    for name, value in model.stage_.store.state().items():
+        assert np.array_equal(loaded.stage_.store.state()[name], value,
+                              equal_nan=value.dtype.kind == "f"), name
+
+
+def test_a_version_without_store_npz_builds_the_store_from_its_tables(model, saved, tmp_path):
+    version = _copy(saved, tmp_path)
+    (version / "store.npz").unlink()
+    version = reseal(version)
+    loaded, _, _ = load_model(version)
+    assert loaded.stage_.store_state is None
+    for name, value in model.stage_.store.state().items():
+        assert np.array_equal(loaded.stage_.store.state()[name], value,
+                              equal_nan=value.dtype.kind == "f"), name
+    user = int(loaded.user_map_.ids[3])
+    assert loaded.recommend(user, k=10)[0].tolist() == model.recommend(user, k=10)[0].tolist()

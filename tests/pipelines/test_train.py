@@ -39,7 +39,8 @@ def test_train_publishes_a_version_of_the_store(artifacts):
     names = {p.name for p in version.iterdir()}
     assert {"manifest.json", "cf.npz", "rating.npz", "content.npz", "popular.npz", "item.npz",
             "ranker.json",
-            "like_model.json", "catalog.parquet", "context.npz", "titles.npz", "features"} == names
+            "like_model.json", "catalog.parquet", "context.npz", "store.npz", "titles.npz",
+            "features"} == names
     assert all(p.stat().st_mode & 0o777 == 0o644 for p in version.rglob("*") if p.is_file())
     manifest = json.loads((version / "manifest.json").read_text())
     assert set(manifest["files"]) == {str(p.relative_to(version)) for p in version.rglob("*")
