@@ -24,10 +24,11 @@ import hashlib
 import os
 import platform
 import shutil
+from collections.abc import Callable
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -35,6 +36,8 @@ from reco.artifacts import store
 from reco.data.dataset import MovieLensData
 from reco.exceptions import ArtifactError
 from reco.features.tables import FeatureTables
+
+T = TypeVar("T", pl.DataFrame, pl.Schema)
 
 #: The version of the whole directory's format. 2: the movies stage one reads are the
 #: catalog's (movie_id, genres, year), no longer a stage_movies.parquet of their own.
@@ -236,38 +239,31 @@ def read_table(version: str | Path, name: str, manifest: dict[str, Any]) -> pl.D
     ArtifactError
         The file is missing or unreadable, or its columns differ from the manifest's.
     """
-    relative = TABLE_FILES[name]
-    path = Path(version) / relative
-    if not path.is_file() or path.is_symlink():
-        raise ArtifactError(f"{relative}: missing from the version (table {name!r})")
-    try:
-        frame = pl.read_parquet(path)
-    except (OSError, pl.exceptions.PolarsError) as exc:
-        raise ArtifactError(f"{relative}: unreadable Parquet") from exc
-    expected = _expected_columns(manifest, name)
-    if expected is not None and frame.columns != expected:
-        raise ArtifactError(
-            f"{relative}: columns {frame.columns} differ from the manifest's {expected}"
-        )
-    return frame
+    return _checked(version, name, manifest, pl.read_parquet)
 
 
 def table_schema(version: str | Path, name: str, manifest: dict[str, Any]) -> pl.Schema:
     """The schema of table ``name`` from its file's footer (no rows read), its columns
     checked against the manifest's as :func:`read_table` does."""
+    return _checked(version, name, manifest, lambda path: pl.Schema(pl.read_parquet_schema(path)))
+
+
+def _checked(version: str | Path, name: str, manifest: dict[str, Any],
+             read: Callable[[Path], T]) -> T:
     relative = TABLE_FILES[name]
     path = Path(version) / relative
     if not path.is_file() or path.is_symlink():
         raise ArtifactError(f"{relative}: missing from the version (table {name!r})")
     try:
-        schema = pl.read_parquet_schema(path)
+        found = read(path)
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise ArtifactError(f"{relative}: unreadable Parquet") from exc
+    columns = found.columns if isinstance(found, pl.DataFrame) else list(found)
     expected = _expected_columns(manifest, name)
-    if expected is not None and list(schema) != expected:
-        raise ArtifactError(f"{relative}: columns {list(schema)} differ from the manifest's "
+    if expected is not None and columns != expected:
+        raise ArtifactError(f"{relative}: columns {columns} differ from the manifest's "
                             f"{expected}")
-    return pl.Schema(schema)
+    return found
 
 
 def feature_version(artifacts: str | Path) -> Path:
