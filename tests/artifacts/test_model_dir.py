@@ -269,3 +269,23 @@ def test_a_version_without_store_npz_builds_the_store_from_its_tables(model, sav
                               equal_nan=value.dtype.kind == "f"), name
     user = int(loaded.user_map_.ids[3])
     assert loaded.recommend(user, k=10)[0].tolist() == model.recommend(user, k=10)[0].tolist()
+
+
+def test_a_table_read_on_first_use_that_fails_is_a_json_error_not_a_leak(saved, tmp_path):
+    """A table damaged behind a valid footer and re-sealed loads (its schema is fine) and
+    fails when a user's page first reads it: a JSON 500 naming nothing of the disk; the
+    recommendations, which never read it, still answer."""
+    version = _copy(saved, tmp_path)
+    path = version / "features" / "user_genres.parquet"
+    data = bytearray(path.read_bytes())
+    middle = slice(8, len(data) // 2)  # the row groups: not the magic, not the footer
+    data[middle] = bytes(len(data[middle]))
+    path.write_bytes(bytes(data))
+    version = reseal(version)
+    client = create_app({"ARTIFACTS": str(version.parent.parent), "TESTING": True}).test_client()
+    user = client.get("/users?limit=1").get_json()["users"][0]["user_id"]
+    assert client.get(f"/recommend/{user}").status_code == 200
+    response = client.get(f"/users/{user}")
+    assert response.status_code == 500
+    body = response.get_data(as_text=True)
+    assert str(tmp_path) not in body and "Traceback" not in body and "parquet" not in body.lower()
