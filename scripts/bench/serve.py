@@ -5,7 +5,9 @@ on a free loopback port, times the start (process start to the first answer of `
 it up, then sends a bounded number of requests per endpoint from this process with
 :func:`scripts.bench.loadtest.run_load`: ``GET /recommend/<user>`` for random known users,
 ``GET /similar/<movie>`` for random movies, and ``POST /recommend`` with the ratings of a
-person the model never saw (folded in). Medians over the repeats go to
+person the model never saw (folded in), and ``GET /movies/<movie>``, a catalog lookup that
+touches no model: the HTTP floor of this stack on this machine (the front, gunicorn, Flask,
+JSON and the client), so each endpoint's cost above it is visible. Medians over the repeats go to
 ``docs/BENCHMARKS.md`` with the issue's targets (:func:`render_serve`).
 """
 
@@ -31,7 +33,7 @@ from scripts.bench.loadtest import run_load
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[2]
-ENDPOINTS = ("/recommend", "/similar", "POST /recommend")
+ENDPOINTS = ("/recommend", "/similar", "POST /recommend", "/movies")
 NEW_PERSON_RATINGS = 20  # ratings per POST /recommend: a person who rated a few titles
 WARM_UP = 50
 START_TIMEOUT = 300.0
@@ -113,7 +115,10 @@ def run_serve(artifacts: Path, requests: int, concurrency: int, workers: int,
                        run_load("127.0.0.1", port, sim, ENDPOINTS[1], concurrency),
                        run_load("127.0.0.1", port, ["/recommend?k=10"] * requests,
                                 ENDPOINTS[2], concurrency,
-                                bodies=new_people(rng, movies, requests))]
+                                bodies=new_people(rng, movies, requests)),
+                       run_load("127.0.0.1", port,
+                                [f"/movies/{m}" for m in rng.choice(movies, requests)],
+                                ENDPOINTS[3], concurrency)]
             runs.append({"start_seconds": round(start_seconds, 3),
                          "load_average": round(os.getloadavg()[0], 2),
                          "endpoints": [r.summary() for r in results]})
@@ -166,7 +171,9 @@ def render_serve(result: dict[str, Any], command: str, name: str) -> str:
         for key, unit in (("p50_ms", "p50, ms"), ("p99_ms", "p99, ms"),
                           ("requests_per_s", "requests/s")):
             values = [r["endpoints"][i][key] for r in runs]
-            lines.append(f"| `{endpoint}` {unit} | {np.median(values):.1f} "
+            label = (f"`{endpoint}`" if endpoint != "/movies" else
+                     "`/movies/<id>` (a lookup, no model: the HTTP floor)")
+            lines.append(f"| {label} {unit} | {np.median(values):.1f} "
                          f"({', '.join(f'{v:.1f}' for v in values)}) |")
     errors = sum(e["errors"] for r in runs for e in r["endpoints"])
     loads = [r.get("load_average") for r in runs if r.get("load_average") is not None]
