@@ -549,7 +549,7 @@ def _deferred_table(directory: Path, name: str,
 def _check_store_ids(stage: StageOne) -> None:
     """store.npz's users and movies are the models' (files of one training)."""
     store = stage.store
-    if not np.array_equal(store.users.ids, stage.cf.user_map_.ids) or not bool(
+    if not bool(np.isin(store.users.ids, stage.cf.user_map_.ids).all()) or not bool(
             np.isin(stage.cf.item_map_.ids, store.movies.ids).all()):
         raise ArtifactError(f"{STORE}: its users or movies are not {CF}'s (files of two "
                             "trainings?)")
