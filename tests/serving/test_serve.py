@@ -76,13 +76,15 @@ def test_benchmark_serve_measures_every_endpoint(trained, tmp_path):
                            "--name", "tiny"]) == 0
     report = json.loads(out.read_text())
     endpoints = report["runs"][0]["endpoints"]
-    assert [e["endpoint"] for e in endpoints] == ["/recommend", "/similar", "POST /recommend"]
+    assert [e["endpoint"] for e in endpoints] == ["/recommend", "/similar", "POST /recommend",
+                                                  "/movies"]
     assert all(e["requests"] == 12 and e["errors"] == 0 for e in endpoints)
     assert report["medians"]["POST /recommend p50_ms"] > 0
     assert {t["status"] for t in report["targets"]} <= {"met", "missed"}
     text = doc.read_text()
     assert "## Other\n\nkept" in text and "## Serving: tiny (issue: serving)" in text
     assert "| `POST /recommend` p50, ms |" in text and "Errors: 0." in text
+    assert "the HTTP floor) p50, ms |" in text and report["medians"]["/movies p50_ms"] > 0
 
 
 def test_serve_picks_the_newest_version_that_verifies(trained, tmp_path, caplog):
