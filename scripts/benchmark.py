@@ -16,8 +16,9 @@
         --baseline-root /tmp/reco-old --baseline-artifacts /tmp/old32m --doc docs/BENCHMARKS.md
 
 serve: starts scripts/serve.py (gunicorn, 2 workers) on loopback and loads it from this
-process: p50/p99 latency and requests/s of GET /recommend/<user>, GET /similar/<movie> and
-POST /recommend (a person the model never saw), and the server start time
+process: p50/p99 latency and requests/s of GET /recommend/<user>, GET /similar/<movie>,
+POST /recommend (a person the model never saw) and GET /movies/<movie> (no model: the HTTP
+floor), and the server start time
 (:mod:`scripts.bench.serve`); ``--doc`` writes them with the targets into a section.
 
 build: time and peak RSS of each build stage (load, features in Polars and in pandas, CF,
