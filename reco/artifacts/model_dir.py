@@ -283,8 +283,10 @@ def _write_files(model: HybridRecommender, directory: Path, catalog: pl.DataFram
     # then reads no table (at 32M ratings about 1 s of each worker's)
     save_npz(directory / STORE, **stage.store.state())
     if stage.retrieval:
+        spaces = _item_spaces(stage.cf, stage.content)
         save_npz(directory / RETRIEVAL, **{key: value for name, index in stage.retrieval.items()
-                                           for key, value in index.state(name).items()})
+                                           for key, value in index.state(
+                                               name, spaces.get(name)).items()})
     served = served_catalog(catalog, stage)
     save_npz(directory / TITLES, movie_ids=served[MOVIE_ID].to_numpy(),
              **title_index(served).state())
@@ -469,12 +471,18 @@ def _load(directory: Path, manifest: dict[str, Any], section: dict[str, Any],
     return model, catalog, manifest
 
 
-def _load_retrieval(state: Mapping[str, np.ndarray], cf: Recommender,
-                    content: Recommender | None) -> dict[str, VectorIndex]:
-    """The saved indexes, each checked against the item vectors it indexes."""
+def _item_spaces(cf: Recommender, content: Recommender | None) -> dict[str, np.ndarray]:
+    """The item vectors each retrieval index is built over, by the index's name."""
     spaces: dict[str, np.ndarray] = {"cf": cf._item_vectors()}
     if content is not None:
         spaces["content"] = content.embeddings_  # type: ignore[attr-defined]
+    return spaces
+
+
+def _load_retrieval(state: Mapping[str, np.ndarray], cf: Recommender,
+                    content: Recommender | None) -> dict[str, VectorIndex]:
+    """The saved indexes, each checked against the item vectors it indexes."""
+    spaces = _item_spaces(cf, content)
     names = sorted(key.removesuffix("_centroids") for key in state if key.endswith("_centroids"))
     unknown = [name for name in names if name not in spaces]
     if unknown or not names:

@@ -60,6 +60,16 @@ class Stage(Protocol):
     recent: RecentItems
 
 
+def _adopt_unit_vectors(model: Any, unit: np.ndarray, name: str) -> None:
+    """Give ``model`` saved unit item vectors as its computed ones (checked against its
+    item vectors' shape: the rest of a request relies on it)."""
+    shape = np.shape(model._item_vectors())
+    if unit.shape != shape or unit.dtype != np.float32 or not bool(np.isfinite(unit).all()):
+        raise ValueError(f"{name} is {unit.dtype} {unit.shape}, expected finite float32 "
+                         f"{shape}")
+    model.__dict__["_unit_vectors"] = unit
+
+
 class FeatureStore:
     """Array views of a fitted :class:`~reco.ranking.stage_one.StageOne`.
 
@@ -71,6 +81,9 @@ class FeatureStore:
     #: the stage's models at load, as views).
     STATE = ("movie_ids", "movie_stats", "movie_year", "genres", "movie_genres", "user_ids",
              "user_stats", "user_last", "user_prefs")
+    #: Saved too when there: the CF and content models' unit item vectors, which a load
+    #: would otherwise compute (each worker's own copy: 67 MB and 0.2 s at 32M ratings).
+    UNIT_VECTORS = ("cf_unit", "content_unit")
 
     def __init__(self, stage: Stage, like_threshold: float,
                  state: Mapping[str, np.ndarray] | None = None) -> None:
@@ -83,6 +96,9 @@ class FeatureStore:
             self._from_tables(stage)
         else:
             self._from_state(state)
+            for name, model in zip(self.UNIT_VECTORS, (stage.cf, stage.content)):
+                if name in state and model is not None:
+                    _adopt_unit_vectors(model, state[name], name)
         self.genre_index = {g: i for i, g in enumerate(self.genres)}
         #: the model's "now": a new person without timestamps rates at this time
         self.now = int(self.user_last.max()) if self.user_last.size else 0
@@ -95,7 +111,9 @@ class FeatureStore:
                 "genres": np.array(self.genres, dtype=str) if self.genres else
                 np.empty(0, dtype="<U1"), "movie_genres": self.movie_genres,
                 "user_ids": self.users.ids, "user_stats": self.user_stats,
-                "user_last": self.user_last, "user_prefs": self.user_prefs}
+                "user_last": self.user_last, "user_prefs": self.user_prefs,
+                "cf_unit": self.cf_unit,
+                **({"content_unit": self.content_unit} if self.content is not None else {})}
 
     def _from_state(self, state: Mapping[str, np.ndarray]) -> None:
         missing = [name for name in self.STATE if name not in state]

@@ -258,6 +258,28 @@ def test_a_version_reads_no_feature_table_at_load(model, saved, monkeypatch):
                               equal_nan=value.dtype.kind == "f"), name
 
 
+def test_the_unit_item_vectors_are_read_not_computed(model, saved, tmp_path):
+    """store.npz's unit vectors are the models' (mapped read-only: computed ones would be
+    each worker's own, writable copy); without them they are computed, the same."""
+    loaded, _, _ = load_model(saved)
+    for part in ("cf", "content"):
+        unit = getattr(loaded.stage_, part).unit_item_vectors()
+        assert not unit.flags.writeable
+        assert np.array_equal(unit, getattr(model.stage_, part).unit_item_vectors())
+    version = _copy(saved, tmp_path)
+    import reco.npz as npz
+
+    arrays = {k: np.asarray(v) for k, v in npz.load_npz(version / "store.npz").items()
+              if k not in ("cf_unit", "content_unit")}
+    (version / "store.npz").unlink()
+    npz.save_npz(version / "store.npz", **arrays)
+    older, _, _ = load_model(reseal(version))
+    for part in ("cf", "content"):
+        unit = getattr(older.stage_, part).unit_item_vectors()
+        assert unit.flags.writeable
+        assert np.array_equal(unit, getattr(model.stage_, part).unit_item_vectors())
+
+
 def test_a_version_without_store_npz_builds_the_store_from_its_tables(model, saved, tmp_path):
     version = _copy(saved, tmp_path)
     (version / "store.npz").unlink()

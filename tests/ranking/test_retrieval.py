@@ -213,6 +213,7 @@ def test_a_request_uses_the_index_and_a_block_does_not(indexed, monkeypatch):
 
 def test_the_index_travels_with_the_version(indexed, tmp_path):
     from reco.artifacts.model_dir import load_model, save_model
+    from reco.ranking.candidates import searchable
 
     model, data = indexed
     save_model(model, tmp_path, catalog=data.movies)
@@ -220,6 +221,12 @@ def test_the_index_travels_with_the_version(indexed, tmp_path):
     assert "retrieval.npz" in manifest["files"]
     for name, index in model.stage_.retrieval.items():
         np.testing.assert_array_equal(loaded.stage_.retrieval[name].order, index.order)
+    # the vectors in list order come mapped from the file (read-only), equal to a fresh layout
+    scan = model.config.retrieval.scan
+    fresh, mapped = searchable(model.stage_.store, scan), searchable(loaded.stage_.store, scan)
+    for name in fresh:
+        assert not mapped[name].grouped.flags.writeable
+        np.testing.assert_array_equal(mapped[name].grouped, fresh[name].grouped)
     user = int(data.ratings["user_id"][3])
     assert model.recommend(user, k=10)[0].tolist() == loaded.recommend(user, k=10)[0].tolist()
 
@@ -295,6 +302,9 @@ def test_an_old_version_gets_its_index_without_retraining(indexed, tmp_path, cap
     (lambda s: {**s, "cf_order": np.zeros_like(s["cf_order"])}, "permutation"),
     (lambda s: {**s, "content_offsets": s["content_offsets"][::-1].copy()}, "offsets"),
     (lambda s: {**s, "cf_centroids": np.full_like(s["cf_centroids"], np.nan)}, "finite"),
+    (lambda s: {**s, "cf_grouped": np.full_like(s["cf_grouped"], np.inf)}, "list order"),
+    # a size the manifest does not list: caught before the index's own check
+    (lambda s: {**s, "content_grouped": s["content_grouped"][:-1]}, "the manifest says"),
     (lambda s: {**{k: v for k, v in s.items() if not k.startswith("cf_")},
                 **{k.replace("cf_", "xx_"): v for k, v in s.items() if k.startswith("cf_")}},
      "differ from the manifest"),  # the manifest lists each array: caught before
