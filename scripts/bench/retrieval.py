@@ -117,6 +117,20 @@ def _floors(service: Any, rows: int, repeats: int = 30) -> dict[str, float]:
             "xgboost_call_ms": round(float(np.median(xgb)) * 1e3, 3), "xgboost_rows": rows}
 
 
+def _private_mb() -> float | None:
+    """This process's private resident memory (Linux ``RssAnon``), MB; None elsewhere.
+    What loading a version adds to it is what each serving worker holds on its own (the
+    mapped files are shared by the workers through the page cache)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("RssAnon:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
 def _source_sets(service: Any, user: int, exact: bool) -> dict[str, set[int]]:
     from reco.ranking.candidates import generate_candidates
 
@@ -167,8 +181,11 @@ def _run_requests(artifacts: Path, requests: int, seed: int, threads: int) -> di
     from reco.serving.service import RecoService
 
     started = time.perf_counter()
+    before = _private_mb()
     service = RecoService.load(artifacts, checksums=False)
     load_seconds = time.perf_counter() - started
+    after = _private_mb()
+    load_private_mb = None if before is None or after is None else after - before
     model = service.model
     for booster in (model.ranker_, model.like_model_):
         booster.set_param({"nthread": threads})
@@ -224,7 +241,9 @@ def _run_requests(artifacts: Path, requests: int, seed: int, threads: int) -> di
         "artifacts": str(artifacts), "requests": int(requests), "seed": seed,
         "threads": threads,
         "catalog_movies": len(model.item_map_), "users": len(model.user_map_),
-        "load_seconds": round(load_seconds, 2), "indexes": indexes,
+        "load_seconds": round(load_seconds, 2),
+        "load_private_mb": None if load_private_mb is None else round(load_private_mb, 1),
+        "indexes": indexes,
         "scan": model.config.retrieval.scan,
         "recall": {s: {"mean": round(float(np.mean(v)), 4), "p10": round(float(
             np.percentile(v, 10)), 4), "users": len(v)} for s, v in recall.items()},
@@ -304,6 +323,10 @@ def render_retrieval(result: dict[str, Any], command: str) -> str:
                   f"p50 {sim['exact_p50_ms']:.2f} ms exact, {sim['index_p50_ms']:.2f} ms through "
                   f"the index; top-10 overlap with the exact answer {sim['top10_overlap']:.3f} "
                   f"({sim['identical_lists']:.1%} of the lists identical).", ""]
+        if req.get("load_private_mb") is not None:
+            lines += [f"Loading the version took {req['load_seconds']:.2f} s in this process and "
+                      f"added {req['load_private_mb']:,.0f} MB of private memory (what each "
+                      "serving worker holds of its own; the mapped files are shared).", ""]
         f = req["floors"]
         lines += ["Floors on this machine (medians): memory read "
                   f"{f['memory_read_gb_per_s']:.1f} GB/s; the stored CF and content vectors "

@@ -36,6 +36,7 @@ def test_a_run_times_every_part_with_one_thread(store: Path) -> None:
     result = brt.run_requests(store, requests=60, threads=1)
     assert [(p["internal_api"], p["num_threads"]) for p in threadpool_info()] == before
     assert result["threads"] == 1 and result["requests"] == 60
+    assert result["load_private_mb"] is None or result["load_private_mb"] > 0
     for path in ("exact", "index"):
         parts = result[path]["parts_ms"]
         assert set(parts) == set(brt.PARTS)
