@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from reco._numeric import csr_gather
 from reco.config import ConfigBase, check_int, check_range
 
 log = logging.getLogger(__name__)
@@ -227,13 +228,10 @@ class IndexedVectors:
                      int(np.searchsorted(np.cumsum(free[ranked]), n + exclude.size)))
         lists = ranked[:enough + 1]
         lists = np.sort(lists)  # in storage order: the reads go forward through memory
-        starts, stops = index.offsets[lists], index.offsets[lists + 1]
         if lists.size == self.sizes.size:
             positions = np.arange(len(index))
         else:
-            lengths = stops - starts
-            positions = np.repeat(starts - np.cumsum(lengths) + lengths, lengths) + np.arange(
-                int(lengths.sum()))
+            positions, _ = csr_gather(index.offsets, lists)
         scores = self.grouped[positions] @ query
         if blocked and self.blocked is not None:
             scores[self.blocked[positions]] = -np.inf

@@ -210,11 +210,8 @@ class FeatureStore:
                 return sp.csr_matrix((rows.size, ids.size), dtype=np.float32)
         else:
             indptr, movies_of = context.seen_indptr, context.seen_movies
-        starts, stops = indptr[rows], indptr[rows + 1]
-        lengths = stops - starts
+        flat, lengths = csr_gather(indptr, rows)
         owner = np.repeat(np.arange(rows.size), lengths)
-        offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        flat = np.repeat(starts, lengths) + offsets
         movies = movies_of[flat]
         pos = np.minimum(np.searchsorted(ids, movies), max(ids.size - 1, 0))
         keep = (ids.size > 0) & (ids[pos] == movies)
@@ -286,11 +283,9 @@ class FeatureStore:
         """The recent CF and content vectors of users, and their recent movies (CSR)."""
         recent = self.stage.recent
         rows = recent.users.indices(ids, missing="mask")
-        safe = np.maximum(rows, 0)
-        lengths = np.where(rows >= 0, recent.indptr[safe + 1] - recent.indptr[safe], 0)
+        flat, lengths = csr_gather(recent.indptr, rows)
         owner = np.repeat(np.arange(ids.size), lengths)
-        offsets = np.arange(owner.size) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        movies = recent.movies[np.repeat(recent.indptr[safe], lengths) + offsets]
+        movies = recent.movies[flat]
         out = self._recent_vectors(movies, owner, ids.size)
         for vectors in out:
             vectors[rows < 0] = np.nan
