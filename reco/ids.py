@@ -13,6 +13,14 @@ from reco.exceptions import UnknownIdError
 
 #: Above this many values, distinct ids are found by hashing (Polars) rather than sorting.
 _HASH_UNIQUE = 100_000
+#: Above this many values, :meth:`IdMap.indices` looks them up in a table indexed by the id
+#: itself (one gather per value) where the ids' range allows: on 32M ratings a binary
+#: search of 87k movie ids took 4.5-5.9 s, the table 0.3 s.
+_TABLE_LOOKUP = 1 << 16
+#: The table's cells at most: this many times the values looked up, and never above
+#: _TABLE_MAX_CELLS (int32, 256 MB), so sparse or huge id ranges keep the binary search.
+_TABLE_CELLS_PER_VALUE = 4
+_TABLE_MAX_CELLS = 1 << 26
 
 
 class IdMap:
@@ -33,6 +41,7 @@ class IdMap:
             raise ValueError(f"{kind} ids must be distinct")
         self.ids = array
         self.kind = kind
+        self._table: np.ndarray | None = None
 
     @classmethod
     def from_values(cls, values: Iterable[int] | np.ndarray, kind: str = "id") -> IdMap:
@@ -71,6 +80,9 @@ class IdMap:
         values = np.asarray(
             externals if isinstance(externals, np.ndarray) else list(externals), dtype=np.int64
         )
+        table = self._lookup_table(values.size)
+        if table is not None:
+            return self._table_indices(table, values, missing)
         pos = np.searchsorted(self.ids, values)
         pos_clipped = np.minimum(pos, max(self.ids.size - 1, 0))
         known = (pos < self.ids.size) & (self.ids[pos_clipped] == values) if self.ids.size else (
@@ -83,6 +95,37 @@ class IdMap:
         if missing == "mask":
             return np.where(known, pos, -1).astype(np.int64)
         raise ValueError(f"missing must be 'raise' or 'mask', got {missing!r}")
+
+    def _lookup_table(self, n_values: int) -> np.ndarray | None:
+        """``table[id - ids[0]]`` = the id's index (-1: not mapped), built on first use,
+        when ``n_values`` lookups are worth the table's cells; None otherwise."""
+        if n_values < _TABLE_LOOKUP or self.ids.size == 0:
+            return None
+        if self._table is not None:
+            return self._table
+        span = int(self.ids[-1]) - int(self.ids[0]) + 1
+        if span > min(_TABLE_CELLS_PER_VALUE * n_values, _TABLE_MAX_CELLS) or \
+                self.ids.size >= np.iinfo(np.int32).max:
+            return None
+        table = np.full(span, -1, dtype=np.int32)
+        table[self.ids - self.ids[0]] = np.arange(self.ids.size, dtype=np.int32)
+        # built whole before it is published: a concurrent reader sees None or the table
+        self._table = table
+        return table
+
+    def _table_indices(self, table: np.ndarray, values: np.ndarray, missing: str) -> np.ndarray:
+        # compared before subtracting: an offset from an id near the int64 limits wraps
+        inside = (values >= self.ids[0]) & (values <= self.ids[-1])
+        found = table.take(np.where(inside, values - self.ids[0], 0))
+        found[~inside] = -1
+        if missing == "raise":
+            unknown = found < 0
+            if unknown.any():
+                raise UnknownIdError(
+                    f"unknown {self.kind} id {int(values.ravel()[unknown.argmax()])!r}")
+        elif missing != "mask":
+            raise ValueError(f"missing must be 'raise' or 'mask', got {missing!r}")
+        return found.astype(np.int64)
 
 
 def last_occurrences(keys: np.ndarray) -> np.ndarray:

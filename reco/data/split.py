@@ -2,7 +2,7 @@
 
 :func:`per_user_split` is the headline protocol: each user's last 20% of ratings in time
 is test. :func:`global_time_split` is the strict check: one time cut for everyone, so no
-rating in train is later than any rating in test. :func:`held_out` and
+rating in train is later than any rating in test. :func:`test_period` and
 :func:`tags_before_label_window` cut side data (tags) at the same point, so that nothing a
 model sees was applied after the ratings it is judged on.
 """
@@ -10,7 +10,7 @@ model sees was applied after the ratings it is judged on.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -27,11 +27,17 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Split:
-    """A train/test partition of the ratings (canonical columns)."""
+    """A train/test partition of the ratings (canonical columns).
+
+    ``period``: every rating of the test period, the rows ``test`` drops for movies
+    unseen in train included (what side tables are cut at; :func:`test_period`), when
+    the split function knows it.
+    """
 
     train: pl.DataFrame
     test: pl.DataFrame
     kind: str
+    period: pl.DataFrame | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> dict[str, int | str]:
         return {
@@ -69,19 +75,19 @@ def per_user_split(ratings: pl.DataFrame) -> Split:
     train are dropped. Row order: both parts sorted by user, timestamp, movie.
     """
     ordered = ratings.sort(USER_ID, TIMESTAMP, MOVIE_ID)
-    counts = ordered.group_by(USER_ID, maintain_order=True).len("_n")
-    counts = counts.with_columns(
-        pl.Series("_n_test", n_test_ratings(counts["_n"].to_numpy()), dtype=pl.Int64)
-    )
-    position = pl.int_range(pl.len()).over(USER_ID)
-    ranked = ordered.with_columns(position.alias("_pos")).join(
-        counts, on=USER_ID, how="left", maintain_order="left"
-    )
-    is_test = pl.col("_pos") >= pl.col("_n") - pl.col("_n_test")
-    helper = ["_pos", "_n", "_n_test"]
-    train = ranked.filter(~is_test).drop(helper)
-    test = ranked.filter(is_test).drop(helper)
-    return Split(train=train, test=_drop_unseen_movies(train, test), kind="per_user")
+    # Sorted by user, each user's rows are one run: a row is test from its run's start +
+    # n - n_test on. Array arithmetic on the runs, where a window expression over users
+    # and a join of the counts took most of this function's 8 s on 32M ratings.
+    users = ordered[USER_ID].to_numpy()
+    starts = np.flatnonzero(np.concatenate([[True], users[1:] != users[:-1]])) \
+        if users.size else np.empty(0, np.int64)
+    counts = np.diff(np.append(starts, users.size))
+    first_test = starts + counts - n_test_ratings(counts)
+    is_test = pl.Series(np.arange(users.size) >= np.repeat(first_test, counts))
+    train = ordered.filter(~is_test)
+    period = ordered.filter(is_test)
+    return Split(train=train, test=_drop_unseen_movies(train, period), kind="per_user",
+                 period=period)
 
 
 def held_out(ratings: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
@@ -90,6 +96,12 @@ def held_out(ratings: pl.DataFrame, train: pl.DataFrame) -> pl.DataFrame:
     side table such as tags must be cut at, since those ratings happened too)."""
     return ratings.join(train.select(USER_ID, MOVIE_ID, TIMESTAMP),
                         on=[USER_ID, MOVIE_ID, TIMESTAMP], how="anti")
+
+
+def test_period(split: Split, ratings: pl.DataFrame) -> pl.DataFrame:
+    """``split``'s whole test period (:attr:`Split.period`), or the ratings of ``ratings``
+    not in its train part when the split does not carry it (:func:`held_out`)."""
+    return split.period if split.period is not None else held_out(ratings, split.train)
 
 
 def global_time_split(ratings: pl.DataFrame, quantile: float = 0.8) -> Split:
@@ -102,10 +114,10 @@ def global_time_split(ratings: pl.DataFrame, quantile: float = 0.8) -> Split:
     ordered = ratings.sort(USER_ID, TIMESTAMP, MOVIE_ID)
     train = ordered.filter(pl.col(TIMESTAMP) < cut)
     active = train.group_by(USER_ID).len().filter(pl.col("len") >= MIN_USER_RATINGS)
-    test = ordered.filter(pl.col(TIMESTAMP) >= cut).filter(
-        pl.col(USER_ID).is_in(active[USER_ID].implode())
-    )
-    return Split(train=train, test=_drop_unseen_movies(train, test), kind="global_time")
+    period = ordered.filter(pl.col(TIMESTAMP) >= cut)
+    test = period.filter(pl.col(USER_ID).is_in(active[USER_ID].implode()))
+    return Split(train=train, test=_drop_unseen_movies(train, test), kind="global_time",
+                 period=period)
 
 
 def tags_before_label_window(tags: pl.DataFrame | None,

@@ -28,9 +28,9 @@ from reco.columns import MOVIE_ID, RATING, USER_ID
 from reco.data.split import (
     LIKE_THRESHOLD,
     Split,
-    held_out,
     per_user_split,
     tags_before_label_window,
+    test_period,
 )
 from reco.evaluation.metrics import classification_metrics
 from reco.ranking.booster import fit_booster, predict
@@ -71,7 +71,7 @@ def classification_comparison(
     """
     inner = per_user_split(split.train)
     # the inner stage sees tags up to its own label window, as the hybrid's fit does
-    inner_tags = tags_before_label_window(context.get("tags"), held_out(split.train, inner.train))
+    inner_tags = tags_before_label_window(context.get("tags"), test_period(inner, split.train))
     window_stage = hybrid.stage_one(inner.train, context["movies"], tags=inner_tags,
                                     links=context.get("links"), tmdb=context.get("tmdb"))
     train_rows, y_train = _xy(inner.test, window_stage)

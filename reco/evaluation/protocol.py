@@ -24,9 +24,9 @@ from reco.data.split import (
     PROTOCOL,
     Split,
     global_time_split,
-    held_out,
     per_user_split,
     tags_before_label_window,
+    test_period,
 )
 from reco.evaluation.metrics import classification_metrics, evaluate_topn, rating_metrics
 from reco.evaluation.peers import TuneResult, peer_factories, tune
@@ -154,7 +154,7 @@ def tags_seen_in_train(tags: pl.DataFrame | None, split: Split,
     if split.kind == "global_time":
         last = split.train[TIMESTAMP].max()
         return tags if last is None else tags.filter(pl.col(TIMESTAMP) <= last)
-    return tags_before_label_window(tags, held_out(ratings, split.train))
+    return tags_before_label_window(tags, test_period(split, ratings))
 
 
 def _rating_rows(model: BaseRecommender, test: pl.DataFrame) -> dict[str, float] | None:

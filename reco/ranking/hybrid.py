@@ -56,7 +56,7 @@ import numpy as np
 import polars as pl
 
 from reco.columns import GENRES, MOVIE_ID, RATING, USER_ID, YEAR
-from reco.data.split import held_out, per_user_split, tags_before_label_window
+from reco.data.split import per_user_split, tags_before_label_window, test_period
 from reco.exceptions import ModelFitError
 from reco.features.tables import build_feature_tables
 from reco.features.temporal import RecentItems, TimePopularity
@@ -181,7 +181,7 @@ class HybridRecommender(BaseRecommender):
                 "movie must be rated in the feature window too)")
         text = TextInputs(movies, tags, links, tmdb)
         # cut at the whole label window, movies unseen in the feature window included
-        label_period = held_out(ratings, window.train)
+        label_period = test_period(window, ratings)
         feature_text = replace(text, tags=tags_before_label_window(tags, label_period))
         feature_interactions = Steps("feature window", log)(
             "id maps and rating matrix", Interactions.from_ratings, window.train)
@@ -247,7 +247,7 @@ class HybridRecommender(BaseRecommender):
                 report["stopped"] = "no like in the next earlier label window"
                 break
             window_text = replace(text, tags=tags_before_label_window(
-                text.tags, held_out(ratings, window.train)))
+                text.tags, test_period(window, ratings)))
             if not same_text(window_text, text):
                 embeddings = None  # other tags, other text: its own embeddings
             try:
@@ -312,9 +312,9 @@ class HybridRecommender(BaseRecommender):
                         "iterations": min(cfg.refit_iterations, cfg.cf.iterations)}
             if isinstance(rating_model, ALSRecommender) and \
                     isinstance(warm.rating_model, ALSRecommender):
+                sweeps = cfg.rating_refit_iterations or cfg.refit_iterations
                 rating_start = {"warm_start": warm.rating_model,
-                                "iterations": min(cfg.refit_iterations,
-                                                  cfg.rating_als.iterations)}
+                                "iterations": min(sweeps, cfg.rating_als.iterations)}
         cf = fitted.get("cf") or step("implicit ALS", ALSRecommender(cfg.cf).fit_interactions,
                                       interactions, **cf_start)
         rating: Recommender = step("rating model", rating_model.fit_interactions,

@@ -64,6 +64,8 @@ class HybridConfig(ConfigBase):
     # window's factors and runs this many sweeps (None: a cold refit with their own
     # iterations); docs/MODELS.md, "The refit on all the ratings"
     refit_iterations: int | None = 8
+    # the explicit rating model's own warm sweeps in that refit (None: refit_iterations)
+    rating_refit_iterations: int | None = None
     # earlier label windows whose rows the boosters also learn from (docs/MODELS.md, "More
     # label windows"), while the feature window holds at most this many ratings
     earlier_windows: int = 2
@@ -75,6 +77,9 @@ class HybridConfig(ConfigBase):
         check_choice("HybridConfig", "rating_model", self.rating_model, ("explicit_als", "svd"))
         if self.refit_iterations is not None:
             check_int("HybridConfig", "refit_iterations", self.refit_iterations, 1, 10_000)
+        if self.rating_refit_iterations is not None:
+            check_int("HybridConfig", "rating_refit_iterations", self.rating_refit_iterations,
+                      1, 10_000)
         check_range("HybridConfig", "like_threshold", self.like_threshold, 0.0, 10.0)
         check_int("HybridConfig", "earlier_windows", self.earlier_windows, 0, 10)
         check_int("HybridConfig", "earlier_windows_max_ratings",

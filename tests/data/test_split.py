@@ -94,6 +94,19 @@ def test_split_properties(rows):
         key = lambda df: list(zip(df["timestamp"], df["movie_id"]))  # noqa: E731
         assert max(key(train)) < min(key(group))
         assert group.height <= n_test_ratings(np.array([train.height + group.height]))[0]
+    # the period the split carries is exactly what the anti-join gives
+    from reco.data.split import held_out
+
+    key = ["user_id", "movie_id", "timestamp"]
+    assert split.period is not None
+    assert split.period.sort(key).equals(held_out(ratings, split.train).sort(key))
+    # each user's test rows are their last n_test_ratings(n) by (timestamp, movie)
+    for user, group in ratings.group_by("user_id"):
+        ordered = group.sort("timestamp", "movie_id")
+        n_test = int(n_test_ratings(np.array([ordered.height]))[0])
+        mine = split.period.filter(pl.col("user_id") == user[0])
+        assert mine.select(key).equals(ordered.tail(n_test).select(key)) if n_test else \
+            mine.is_empty()
 
 
 @pytest.mark.slow
@@ -117,3 +130,4 @@ def test_held_out_keeps_the_test_rows_the_split_drops():
     assert split.test.is_empty()
     period = held_out(ratings, split.train)
     assert period[MOVIE_ID].to_list() == [9] and period[TIMESTAMP].to_list() == [90]
+    assert split.period is not None and split.period.equals(period)

@@ -60,6 +60,33 @@ def test_id_map_round_trip_and_unknown_ids():
         IdMap([1, 1])
 
 
+@pytest.mark.parametrize("ids", [
+    np.array([5, 7, 8, 1000, 70_000]),                       # a table of the whole range
+    np.array([-3, 0, 2**40]),                                # a range too wide: binary search
+    np.array([2**63 - 10, 2**63 - 2]),                       # near the int64 limits
+    np.array([-2**63, -2**63 + 4, -2**63 + 9]),
+])
+def test_id_map_many_lookups_agree_with_a_binary_search(ids):
+    """Above 65,536 values the lookup may go through a table indexed by the id; the
+    answers (known, unknown, ids at and beyond the int64 limits) must be the same."""
+    rng = np.random.default_rng(0)
+    extremes = np.array([np.iinfo(np.int64).min, np.iinfo(np.int64).max, -1, 0, 6, 999])
+    values = np.concatenate([rng.choice(ids, 70_000), extremes,
+                             rng.integers(-100, 80_000, 10_000)])
+    id_map = IdMap(ids, "movie")
+    got = id_map.indices(values, missing="mask")
+    pos = np.searchsorted(np.sort(ids), values).clip(0, ids.size - 1)
+    expected = np.where(np.sort(ids)[pos] == values, pos, -1)
+    assert got.dtype == np.int64 and got.tolist() == expected.tolist()
+    assert id_map.indices(values.reshape(-1, 2), missing="mask").tolist() == \
+        expected.reshape(-1, 2).tolist()
+    known = values[expected >= 0]
+    assert id_map.indices(known).tolist() == expected[expected >= 0].tolist()
+    first_unknown = int(values[np.argmax(expected < 0)])
+    with pytest.raises(UnknownIdError, match=f"unknown movie id {first_unknown}$"):
+        id_map.indices(values)
+
+
 def test_recommend_excludes_seen_and_maps_ids():
     model = FakeRecommender().fit(RATINGS)
     ids, scores = model.recommend(10, k=4)

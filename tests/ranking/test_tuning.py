@@ -142,6 +142,30 @@ def test_like_rounds_stop_early_on_noise_and_run_long_on_a_clean_signal():
     assert replace(clean, n_estimators=300) == config  # only the rounds change
 
 
+@pytest.mark.parametrize("signal", [0.3, 1.0])
+def test_like_rounds_are_those_xgboost_cv_chooses(signal):
+    """The lockstep folds are xgb.cv's computation: where xgb.cv stops early it keeps
+    the rounds up to its best mean, and that is the number chosen here."""
+    import xgboost as xgb
+
+    from reco.ranking.booster import _params
+
+    config = replace(SMALL.ranker, n_estimators=400, learning_rate=0.3)
+    x, y, users = _like_rows(120, 25, signal=signal, seed=3)
+    chosen, report = choose_rounds(x, y, users, config, "binary:logistic", folds=4,
+                                   max_rows=100_000)
+    rng = np.random.default_rng(0)  # choose_rounds's draw of folds (seed 0)
+    distinct, owner = np.unique(users, return_inverse=True)
+    fold = rng.integers(0, 4, distinct.size)[owner]
+    splits = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(4)]
+    history = xgb.cv(_params(config, "binary:logistic"), xgb.DMatrix(x, label=y),
+                     num_boost_round=400, folds=splits, early_stopping_rounds=40,
+                     as_pandas=False)
+    assert len(history["test-logloss-mean"]) < 400  # it stopped early, so it truncated
+    assert chosen.n_estimators == report["chosen"] == len(history["test-logloss-mean"])
+    assert report["validation"] == pytest.approx(history["test-logloss-mean"][-1], abs=1e-6)
+
+
 def test_like_rounds_sample_whole_users_above_their_row_budget():
     x, y, users = _like_rows(200, 50, signal=2.0)
     _, report = choose_rounds(x, y, users, replace(SMALL.ranker, n_estimators=20),
