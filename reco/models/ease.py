@@ -28,6 +28,12 @@ EASE_MAX_ITEMS = 30_000
 
 #: Up to this many users, scores are summed row by row (see EASERecommender._few_scores).
 _FEW_USERS = 8
+#: From this many users on, a sparse B is multiplied as a dense copy (kept while it has at
+#: most _DENSE_CELLS cells, 64 MB of float32): the sparse x sparse product's output is
+#: nearly dense there, and building it cost 0.51 s per 2,048 users of a 3,000-item B
+#: where the sparse x dense product took 0.36 s.
+_MANY_USERS = 256
+_DENSE_CELLS = 1 << 24
 
 
 @dataclass(frozen=True)
@@ -118,6 +124,7 @@ class EASERecommender(Recommender):
         return cls(EASEConfig(lam=float(lam), **config))
 
     def _fit(self, matrix: sp.csr_matrix, **context: Any) -> None:
+        self.__dict__.pop("_dense_B", None)  # the dense copy of a previous fit's B
         likes = _like_matrix(matrix, self.config.like_threshold)
         counts = np.diff(likes.tocsc().indptr)
         active = np.flatnonzero(counts)
@@ -162,6 +169,7 @@ class EASERecommender(Recommender):
         return {"active": self.active_, "B": np.asarray(self.B_)}
 
     def _load_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.__dict__.pop("_dense_B", None)
         active = arrays["active"]
         n = active.size
         if active.ndim != 1 or (n and (int(active.min()) < 0
@@ -189,7 +197,13 @@ class EASERecommender(Recommender):
         users x ``len(active_)`` like matrix (float32, dense)."""
         if likes.shape[0] <= _FEW_USERS and sp.issparse(self.B_):
             return self._few_scores(sp.csr_matrix(likes))
-        out = likes.astype(np.float32) @ self.B_
+        weights = self.B_
+        if likes.shape[0] >= _MANY_USERS and sp.issparse(weights) and \
+                weights.shape[0] * weights.shape[1] <= _DENSE_CELLS:
+            weights = self.__dict__.get("_dense_B")
+            if weights is None:
+                weights = self.__dict__["_dense_B"] = self.B_.toarray()
+        out = likes.astype(np.float32) @ weights
         return np.asarray(out.toarray() if sp.issparse(out) else out, dtype=np.float32)
 
     def _few_scores(self, likes: sp.csr_matrix) -> np.ndarray:

@@ -208,13 +208,17 @@ def _knn_deviation(unit: np.ndarray, item_map: IdMap, context: UserContext,
     out = np.full(users.size, np.nan)
     order = np.argsort(users, kind="stable")
     bounds = np.flatnonzero(np.r_[True, users[order][1:] != users[order][:-1], True])
+    # every rated movie of the context mapped once (one lookup per user cost more than
+    # the arithmetic when the boosters' rows cover 20,000 users)
+    rated_rows = item_map.indices(context.seen_movies, missing="mask")
     for a, b in zip(bounds[:-1], bounds[1:]):
         pick = order[a:b]
         pick = pick[cf_rows[pick] >= 0]
         if pick.size == 0:
             continue
-        movies, ratings = context.seen(int(users[pick[0]]))
-        rated = item_map.indices(movies, missing="mask")
+        user = int(users[pick[0]])
+        part = slice(context.seen_indptr[user], context.seen_indptr[user + 1])
+        rated, ratings = rated_rows[part], context.seen_ratings[part]
         known = rated >= 0
         if not known.any():
             continue

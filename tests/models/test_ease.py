@@ -93,6 +93,13 @@ def test_sparse_model_scores_like_its_dense_weights_and_round_trips(tmp_path):
                                    atol=1e-7)
     nobody = sp.csr_matrix((2, likes.shape[1]), dtype=np.float32)
     assert not sparse.active_scores(nobody).any()
+    # many users take a dense copy of B: the same scores, and a refit drops the copy
+    many = sp.csr_matrix(np.tile(likes, (300 // likes.shape[0] + 1, 1))[:300])
+    np.testing.assert_allclose(sparse.active_scores(many), many.toarray() @ dense, rtol=1e-5,
+                               atol=1e-7)
+    assert "_dense_B" in sparse.__dict__
+    sparse.fit(ratings.filter(pl.col("user_id") != ratings["user_id"][0]))
+    assert "_dense_B" not in sparse.__dict__
     path = sparse.save(tmp_path / "ease.npz")
     loaded = Recommender.load(path)
     assert isinstance(loaded, EASERecommender) and sp.issparse(loaded.B_)
