@@ -202,7 +202,7 @@ class EASERecommender(Recommender):
                 weights.shape[0] * weights.shape[1] <= _DENSE_CELLS:
             weights = self.__dict__.get("_dense_B")
             if weights is None:
-                weights = self.__dict__["_dense_B"] = self.B_.toarray()
+                weights = self.__dict__["_dense_B"] = cast(sp.csr_matrix, self.B_).toarray()
         out = likes.astype(np.float32) @ weights
         return np.asarray(out.toarray() if sp.issparse(out) else out, dtype=np.float32)
 
