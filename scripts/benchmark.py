@@ -467,7 +467,8 @@ def _add_refit(sub: argparse._SubParsersAction) -> None:
     rf = sub.add_parser("refit", help="the refit on all ratings cold or warm: its accuracy")
     rf.add_argument("--data", type=Path, required=True, help="a MovieLens release")
     rf.add_argument("--settings", nargs="+", default=["cold", "8"],
-                    help="cold, a number of warm sweeps, or either after svd- (default: "
+                    help="cold, a number of warm sweeps (4/3: the implicit model 4, the rating "
+                         "model 3), or either after svd- (default: "
                          "cold 8)")
     rf.add_argument("--out", type=Path, default=None, help="write the JSON here too")
 

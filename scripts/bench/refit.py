@@ -5,8 +5,9 @@ Each setting fits reco full on the evaluation protocol's train part of one relea
 per-user split, tags cut at each user's split point, as ``scripts/evaluate.py``'s
 ``reco full``) and scores NDCG@10 and the like/dislike ROC-AUC on its test rows. A setting
 is ``cold`` (both ALS models refitted from noise with their own iterations) or a number
-of warm-started sweeps, optionally prefixed ``svd-`` for the centred SVD rating model in
-place of explicit ALS (``svd-8``).
+of warm-started sweeps (``8``; ``4/3``: 4 of the implicit model, 3 of the explicit rating
+model), optionally prefixed ``svd-`` for the centred SVD rating model in place of explicit
+ALS (``svd-8``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ from typing import Any
 
 import numpy as np
 
-SETTING = re.compile(r"^(svd-)?(cold|[1-9][0-9]{0,3})$")
+SETTING = re.compile(r"^(svd-)?(cold|[1-9][0-9]{0,3})(?:/([1-9][0-9]{0,3}))?$")
 
 
-def parse_setting(text: str) -> tuple[str, int | None]:
-    """``"svd-8"`` -> ("svd", 8); ``"cold"`` -> ("explicit_als", None)."""
+def parse_setting(text: str) -> tuple[str, int | None, int | None]:
+    """``"svd-8"`` -> ("svd", 8, None); ``"cold"`` -> ("explicit_als", None, None);
+    ``"4/3"`` -> ("explicit_als", 4, 3): 4 warm sweeps of the implicit model, 3 of the
+    explicit rating model."""
     match = SETTING.match(text)
-    if match is None:
-        raise ValueError(f"setting {text!r}: cold, a number of sweeps, or either after svd-")
+    if match is None or (match[2] == "cold" and match[3]):
+        raise ValueError(f"setting {text!r}: cold, a number of sweeps (optionally /the "
+                         "rating model's sweeps), or either after svd-")
     rating = "svd" if match[1] else "explicit_als"
-    return rating, None if match[2] == "cold" else int(match[2])
+    return (rating, None if match[2] == "cold" else int(match[2]),
+            int(match[3]) if match[3] else None)
 
 
 def score_fit(data: Any, config: Any) -> dict[str, Any]:
@@ -66,8 +71,10 @@ def run_refit(data_dir: Path, settings: list[str], base: Any = None) -> dict[str
     parsed = [parse_setting(s) for s in settings]
     data = load_movielens(data_dir)
     rows = []
-    for text, (rating, sweeps) in zip(settings, parsed):
-        config = replace(base or HybridConfig(), refit_iterations=sweeps, rating_model=rating)
+    for text, (rating, sweeps, rating_sweeps) in zip(settings, parsed):
+        config = replace(base or HybridConfig(), refit_iterations=sweeps, rating_model=rating,
+                         rating_refit_iterations=rating_sweeps)
         rows.append({"setting": text, "rating_model": rating, "refit_iterations": sweeps,
+                     "rating_refit_iterations": config.rating_refit_iterations,
                      **score_fit(data, config)})
     return {"data": str(data_dir), "settings": rows}

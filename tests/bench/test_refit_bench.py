@@ -10,14 +10,16 @@ from scripts.bench import refit as brf
 
 
 @pytest.mark.parametrize("text,parsed", [
-    ("cold", ("explicit_als", None)), ("8", ("explicit_als", 8)),
-    ("svd-cold", ("svd", None)), ("svd-4", ("svd", 4)),
+    ("cold", ("explicit_als", None, None)), ("8", ("explicit_als", 8, None)),
+    ("svd-cold", ("svd", None, None)), ("svd-4", ("svd", 4, None)),
+    ("4/3", ("explicit_als", 4, 3)), ("svd-8/2", ("svd", 8, 2)),
 ])
-def test_settings_are_read(text: str, parsed: tuple[str, int | None]):
+def test_settings_are_read(text: str, parsed: tuple[str, int | None, int | None]):
     assert brf.parse_setting(text) == parsed
 
 
-@pytest.mark.parametrize("text", ["warm", "0", "-3", "svd", "svd-", "8 ", "12345"])
+@pytest.mark.parametrize("text", ["warm", "0", "-3", "svd", "svd-", "8 ", "12345", "cold/3", "4/0", "4/",
+                                  "/3"])
 def test_a_bad_setting_is_refused(text: str):
     with pytest.raises(ValueError, match="setting"):
         brf.parse_setting(text)
@@ -29,10 +31,11 @@ def test_a_run_scores_each_setting(tmp_path: Path):
     from tests.ranking.test_hybrid import SMALL
 
     make_release(SyntheticConfig(n_users=120, n_movies=150, n_ratings=6_000, seed=2), tmp_path)
-    result = brf.run_refit(tmp_path, ["svd-cold", "svd-2"], base=SMALL)
+    result = brf.run_refit(tmp_path, ["svd-cold", "svd-2/1"], base=SMALL)
     rows = {row["setting"]: row for row in result["settings"]}
-    assert set(rows) == {"svd-cold", "svd-2"}
-    assert rows["svd-2"]["refit_iterations"] == 2
+    assert set(rows) == {"svd-cold", "svd-2/1"}
+    assert rows["svd-2/1"]["refit_iterations"] == 2
+    assert rows["svd-2/1"]["rating_refit_iterations"] == 1
     assert rows["svd-cold"]["refit_iterations"] is None
     assert {row["rating_model"] for row in rows.values()} == {"svd"}
     for row in rows.values():

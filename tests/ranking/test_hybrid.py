@@ -246,14 +246,30 @@ def test_the_refit_on_all_ratings_starts_from_the_feature_windows_factors(monkey
         starts.append((self.config.feedback, warm))
         return original(self, warm, x, y)
 
+    sweeps = []
+    fit = ALSRecommender._fit
+
+    def counted(self, matrix, **context):
+        sweeps.append((self.config.feedback, context.get("iterations")))
+        return fit(self, matrix, **context)
+
     monkeypatch.setattr(ALSRecommender, "_start_from", recorded)
+    monkeypatch.setattr(ALSRecommender, "_fit", counted)
     config = replace(SMALL, rating_model="explicit_als",
-                     rating_als=ALSConfig(feedback="explicit", factors=8, iterations=3),
-                     refit_iterations=2)
+                     rating_als=ALSConfig(feedback="explicit", factors=8, iterations=4),
+                     refit_iterations=2, rating_refit_iterations=3)
     model = HybridRecommender(config).fit(data.ratings, data.movies)
     # the feature window's two ALS fits start from noise; the refit's two from them
     assert [feedback for feedback, _ in starts] == ["implicit", "explicit"]
     assert all(warm.seen_.nnz < model.seen_.nnz for _, warm in starts)
+    # with their own numbers of sweeps (the window's: their configs' iterations)
+    assert sweeps[-2:] == [("implicit", 2), ("explicit", 3)]
+    assert [(f, n) for f, n in sweeps[:-2] if f == "explicit"] == [("explicit", None)]
+    starts.clear()
+    sweeps.clear()
+    HybridRecommender(replace(config, rating_refit_iterations=None)).fit(data.ratings,
+                                                                         data.movies)
+    assert sweeps[-2:] == [("implicit", 2), ("explicit", 2)]  # the rating model's follow
     starts.clear()
     HybridRecommender(replace(config, refit_iterations=None)).fit(data.ratings, data.movies)
     assert starts == []
@@ -262,6 +278,8 @@ def test_the_refit_on_all_ratings_starts_from_the_feature_windows_factors(monkey
 def test_refit_iterations_are_checked():
     with pytest.raises(ConfigError, match="refit_iterations"):
         replace(SMALL, refit_iterations=0)
+    with pytest.raises(ConfigError, match="rating_refit_iterations"):
+        replace(SMALL, rating_refit_iterations=0)
 
 
 def _tagged_release(data):
