@@ -470,6 +470,12 @@ def _add_refit(sub: argparse._SubParsersAction) -> None:
                     help="cold, a number of warm sweeps (4/3: the implicit model 4, the rating "
                          "model 3), or either after svd- (default: "
                          "cold 8)")
+    rf.add_argument("--seeds", type=int, nargs="+", default=[0],
+                    help="the ALS models' random states: one fit per seed and setting")
+    rf.add_argument("--generality", type=Path, default=None, metavar="DIR",
+                    help="also score the generality suite's releases, written into DIR")
+    rf.add_argument("--only", action="append", default=None,
+                    help="score only this release (repeatable)")
     rf.add_argument("--out", type=Path, default=None, help="write the JSON here too")
 
 
@@ -482,7 +488,8 @@ def refit(args: argparse.Namespace, command: str) -> dict:
             brf.parse_setting(setting)
     except ValueError as exc:
         raise SystemExit(str(exc)) from None
-    result = brf.run_refit(args.data, args.settings)
+    result = brf.run_refit(args.data, args.settings, seeds=tuple(args.seeds),
+                           generality=args.generality, only=args.only)
     result.update(command=command, provenance=br.provenance())
     return result
 

@@ -62,19 +62,38 @@ def score_fit(data: Any, config: Any) -> dict[str, Any]:
             "fit_seconds": round(seconds, 1)}
 
 
-def run_refit(data_dir: Path, settings: list[str], base: Any = None) -> dict[str, Any]:
-    """Each setting's NDCG@10, like AUC and fit seconds; ``base``: the HybridConfig the
-    settings change (default: reco's)."""
+def run_refit(data_dir: Path, settings: list[str], base: Any = None, *,
+              seeds: tuple[int, ...] = (0,), generality: Path | None = None,
+              only: list[str] | None = None) -> dict[str, Any]:
+    """Each setting's NDCG@10, like AUC and fit seconds on ``data_dir``; ``base``: the
+    HybridConfig the settings change (default: reco's). ``seeds``: the ALS models' random
+    states, one fit per seed and setting (the spread of one split's noise).
+    ``generality``: a scratch folder to write the generality suite's releases into
+    (:mod:`reco.evaluation.generality`: ``data_dir`` cut at two dates and halved in
+    users, and the synthetic shapes), each scored the same way (``only``: those named)."""
     from reco.data.movielens import load_movielens
+    from reco.evaluation.generality import derived_releases, synthetic_releases
     from reco.ranking.hybrid import HybridConfig
 
     parsed = [parse_setting(s) for s in settings]
-    data = load_movielens(data_dir)
+    releases = [(data_dir.name, data_dir)]
+    if generality is not None:
+        made = derived_releases(data_dir, generality) + synthetic_releases(generality)
+        releases += [(r.name, r.path) for r in made]
+    if only:
+        releases = [r for r in releases if r[0] in only]
     rows = []
-    for text, (rating, sweeps, rating_sweeps) in zip(settings, parsed):
-        config = replace(base or HybridConfig(), refit_iterations=sweeps, rating_model=rating,
-                         rating_refit_iterations=rating_sweeps)
-        rows.append({"setting": text, "rating_model": rating, "refit_iterations": sweeps,
-                     "rating_refit_iterations": config.rating_refit_iterations,
-                     **score_fit(data, config)})
+    for name, path in releases:
+        data = load_movielens(path)
+        for seed in seeds:
+            for text, (rating, sweeps, rating_sweeps) in zip(settings, parsed):
+                config = replace(base or HybridConfig(), refit_iterations=sweeps,
+                                 rating_model=rating, rating_refit_iterations=rating_sweeps)
+                if seed:
+                    config = replace(config, cf=replace(config.cf, random_state=seed),
+                                     rating_als=replace(config.rating_als, random_state=seed))
+                rows.append({"release": name, "seed": seed, "setting": text,
+                             "rating_model": rating, "refit_iterations": sweeps,
+                             "rating_refit_iterations": config.rating_refit_iterations,
+                             **score_fit(data, config)})
     return {"data": str(data_dir), "settings": rows}

@@ -18,8 +18,8 @@ def test_settings_are_read(text: str, parsed: tuple[str, int | None, int | None]
     assert brf.parse_setting(text) == parsed
 
 
-@pytest.mark.parametrize("text", ["warm", "0", "-3", "svd", "svd-", "8 ", "12345", "cold/3", "4/0", "4/",
-                                  "/3"])
+@pytest.mark.parametrize("text", ["warm", "0", "-3", "svd", "svd-", "8 ", "12345", "cold/3",
+                                  "4/0", "4/", "/3"])
 def test_a_bad_setting_is_refused(text: str):
     with pytest.raises(ValueError, match="setting"):
         brf.parse_setting(text)
@@ -31,8 +31,10 @@ def test_a_run_scores_each_setting(tmp_path: Path):
     from tests.ranking.test_hybrid import SMALL
 
     make_release(SyntheticConfig(n_users=120, n_movies=150, n_ratings=6_000, seed=2), tmp_path)
-    result = brf.run_refit(tmp_path, ["svd-cold", "svd-2/1"], base=SMALL)
-    rows = {row["setting"]: row for row in result["settings"]}
+    result = brf.run_refit(tmp_path, ["svd-cold", "svd-2/1"], base=SMALL, seeds=(0, 1))
+    assert [(r["release"], r["seed"]) for r in result["settings"]] == \
+        [(tmp_path.name, 0)] * 2 + [(tmp_path.name, 1)] * 2
+    rows = {row["setting"]: row for row in result["settings"] if row["seed"] == 0}
     assert set(rows) == {"svd-cold", "svd-2/1"}
     assert rows["svd-2/1"]["refit_iterations"] == 2
     assert rows["svd-2/1"]["rating_refit_iterations"] == 1
@@ -40,3 +42,4 @@ def test_a_run_scores_each_setting(tmp_path: Path):
     assert {row["rating_model"] for row in rows.values()} == {"svd"}
     for row in rows.values():
         assert 0.0 <= row["ndcg@10"] <= 1.0 and 0.0 <= row["like_auc"] <= 1.0
+    assert brf.run_refit(tmp_path, ["svd-2"], base=SMALL, only=["another"])["settings"] == []
