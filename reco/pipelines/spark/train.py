@@ -134,7 +134,8 @@ def fit_hybrid(spark: SparkSession, ratings: DataFrame, text: TextInputs,
     # boosters learn from the one label window (the earlier windows of the single-machine
     # fit stop at earlier_windows_max_ratings, below what needs Spark). The config saved
     # with the version says both
-    config = replace(config or HybridConfig(), refit_iterations=None, earlier_windows=0)
+    config = replace(config or HybridConfig(), refit_iterations=None,
+                     rating_refit_iterations=None, earlier_windows=0)
     started = time.perf_counter()
     marked = mark_windows(ratings).cache()
     local = _collect(marked)  # the seen matrices and the content profiles are built here
