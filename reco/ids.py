@@ -114,10 +114,14 @@ class IdMap:
         return table
 
     def _table_indices(self, table: np.ndarray, values: np.ndarray, missing: str) -> np.ndarray:
-        # compared before subtracting: an offset from an id near the int64 limits wraps
-        inside = (values >= self.ids[0]) & (values <= self.ids[-1])
-        found = table.take(np.where(inside, values - self.ids[0], 0))
-        found[~inside] = -1
+        # clipped into the ids' range before subtracting (an offset from an id near the
+        # int64 limits would wrap), then the few values clipping moved are unknown
+        offset = np.clip(values, self.ids[0], self.ids[-1])
+        outside = offset != values
+        np.subtract(offset, self.ids[0], out=offset)
+        found = table.take(offset)
+        if outside.any():
+            np.putmask(found, outside, -1)
         if missing == "raise":
             unknown = found < 0
             if unknown.any():
