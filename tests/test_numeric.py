@@ -38,6 +38,59 @@ def test_top_k_ties_at_the_cut_go_to_the_lower_index():
     assert idx.tolist() == [[1, 0, 2]]
 
 
+def _full_sort_top(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """top_k by a stable sort of every row (lower index first on ties): the definition."""
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    vals = np.take_along_axis(scores, order, axis=1).astype(np.float32)
+    idx = np.where(np.isfinite(vals), order, -1)
+    return idx, np.where(np.isfinite(vals), vals, -np.inf).astype(np.float32)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.sampled_from(["normal", "ties", "sorted", "excluded",
+                                                    "mixed"]))
+def test_long_rows_are_selected_through_a_threshold_with_the_same_answer(seed, kind):
+    """Blocks of many long rows take the sampled threshold (``_prefiltered_top``); the
+    answer is the full sort's, ties and padding included, whatever the rows look like:
+    heavy ties, rows sorted (a strided sample then sees the row's order), rows almost
+    all excluded, a row with no finite score at all (those fall back to the full
+    selection)."""
+    from reco._numeric import PREFILTER_MIN_ITEMS, PREFILTER_RATIO
+
+    rng = np.random.default_rng(seed)
+    rows, n = int(rng.integers(2, 12)), int(rng.integers(PREFILTER_MIN_ITEMS, 40_000))
+    k = int(rng.integers(1, n // PREFILTER_RATIO + 1))
+    scores = rng.standard_normal((rows, n)).astype(np.float32)
+    if kind == "ties":
+        scores = rng.integers(0, 4, (rows, n)).astype(np.float32)
+    elif kind == "sorted":
+        scores = np.sort(scores, axis=1)
+    elif kind == "excluded":
+        scores[rng.random((rows, n)) < 0.999] = -np.inf
+    elif kind == "mixed":
+        scores[0] = -np.inf
+        scores[1, : k // 2] = 7.0
+    idx, vals = top_k(scores, k)
+    want_idx, want_vals = _full_sort_top(scores, k)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(vals, want_vals)
+
+
+def test_the_threshold_path_runs_on_long_rows(monkeypatch):
+    from reco import _numeric
+
+    called = []
+    original = _numeric._prefiltered_top
+    monkeypatch.setattr(_numeric, "_prefiltered_top",
+                        lambda *a: called.append(a[0].shape) or original(*a))
+    scores = np.random.default_rng(0).standard_normal((3, 90_000)).astype(np.float32)
+    idx, _ = top_k(scores, 150)
+    assert called == [(3, 90_000)]
+    np.testing.assert_array_equal(idx, _full_sort_top(scores, 150)[0])
+    top_k(scores[:1], 150)  # one row (a request) keeps the single partition
+    assert len(called) == 1
+
+
 def test_csr_gather_matches_row_slicing() -> None:
     import scipy.sparse as sp
 
