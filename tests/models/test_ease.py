@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from reco.columns import RATINGS_SCHEMA
 from reco.exceptions import ArtifactError, ConfigError
 from reco.models.base import Recommender
-from reco.models.ease import EASEConfig, EASERecommender, _prune
+from reco.models.ease import EASEConfig, EASERecommender, _gram, _prune
 
 
 def _ratings(pairs: list[tuple[int, int, float]]) -> pl.DataFrame:
@@ -144,3 +144,25 @@ def test_a_fresh_process_loads_an_ease_file(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
                          text=True, check=True)
     assert out.stdout.strip() == "EASERecommender"
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_the_gram_is_the_exact_co_like_counts(monkeypatch, threads):
+    """float32 products in row blocks on threads give X^T X's integers exactly."""
+    import reco.models.ease as module
+
+    monkeypatch.setattr(module, "resolve_threads", lambda _: threads)
+    pools = []
+    real_pool = module.ThreadPoolExecutor
+    monkeypatch.setattr(module, "ThreadPoolExecutor", lambda n: pools.append(n) or real_pool(n))
+    rng = np.random.default_rng(0)
+    n_users, n_items, n = 40_000, 300, 2_000_000
+    x = sp.csr_matrix((np.ones(n), (rng.integers(0, n_users, n), rng.zipf(1.3, n) % n_items)),
+                      shape=(n_users, n_items))
+    x.data[:] = 1.0  # duplicates summed above: back to 0/1 likes
+    assert x.nnz > 1_000_000
+    dense = x.toarray()
+    gram = _gram(x)
+    assert pools == ([threads] if threads > 1 else [])
+    assert gram.dtype == np.float64
+    np.testing.assert_array_equal(gram, dense.T @ dense)
