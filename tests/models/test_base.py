@@ -87,6 +87,18 @@ def test_id_map_many_lookups_agree_with_a_binary_search(ids):
         id_map.indices(values)
 
 
+@pytest.mark.parametrize("ids", [np.array([5, 7, 8, 1000, 70_000]),   # the table
+                                 np.array([-3, 0, 2**40]),                # binary search
+                                 np.array([2**63 - 10, 2**63 - 2])])      # bounds past int32
+def test_narrower_ids_are_looked_up_as_they_are(ids):
+    """A Polars Int32 column's ids are not widened first; the answers are the int64 ones."""
+    values = np.random.default_rng(1).integers(-50, 80_000, 70_000).astype(np.int32)
+    id_map = IdMap(ids, "movie")
+    got = id_map.indices(values, missing="mask")
+    assert got.dtype == np.int64
+    assert got.tolist() == id_map.indices(values.astype(np.int64), missing="mask").tolist()
+
+
 def test_recommend_excludes_seen_and_maps_ids():
     model = FakeRecommender().fit(RATINGS)
     ids, scores = model.recommend(10, k=4)
