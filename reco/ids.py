@@ -123,7 +123,8 @@ class IdMap:
         offset from an id near the int64 limits would wrap, and the table's -1 cells catch
         the clipped ones), shifted to offsets, then replaced by the table's cells in place.
         At 32M ratings this allocated 0.9 GB in five arrays before, and freshly faulted
-        memory is what such a lookup mostly costs (8.3 s against 3.0 s on this machine)."""
+        memory is what such a lookup mostly costs (32M ids after a pause: 8.6-10.1 s before,
+        2.4-2.7 s now on this machine; docs/BENCHMARKS.md, 2026-12-08)."""
         if missing not in ("raise", "mask"):
             raise ValueError(f"missing must be 'raise' or 'mask', got {missing!r}")
         lo, hi = int(self.ids[0]), int(self.ids[-1])

@@ -96,7 +96,8 @@ def _gram(likes: sp.csr_matrix) -> np.ndarray:
     In float32 while a count cannot pass 2^24 (fewer users than that), where every sum is
     exact and the sparse product costs less; and in row blocks of equal likes on a thread
     per core, whose parts add up to the same integers (the sparse product runs outside
-    the GIL). At 32M ratings the 3,000-item gram takes 5.6 s instead of 12.3 s.
+    the GIL). At 32M ratings the solve (mostly this gram) took 4.4 and 6.2 s in the two
+    windows against 8.0 and 10.3 s before (docs/BENCHMARKS.md, 2026-12-08).
     """
     x = likes.astype(np.float32 if likes.shape[0] < 2**24 else np.float64)
     n = x.shape[1]

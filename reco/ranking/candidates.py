@@ -184,7 +184,8 @@ def _top_unseen(context: UserContext, item_ids: np.ndarray, blocked: np.ndarray,
     Users go by blocks of scores; several blocks (a label window's thousands of users)
     run on a thread per core, each with one BLAS thread: the product is BLAS either way,
     but the selection and the masking are single-threaded NumPy, which would otherwise
-    leave a core idle (at 32M ratings the label window's candidates take 30 % less)."""
+    leave a core idle (the label window's candidates at 32M ratings: docs/BENCHMARKS.md,
+    2026-12-08)."""
     block = max(1, min(2048, MAX_BLOCK_CELLS // max(item_ids.size, 1)))
     starts = range(0, len(context), block)
 
