@@ -22,7 +22,8 @@ def top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     k_eff = min(k, n_items)
     if k_eff <= 0:
         return np.full((n_rows, k), -1, np.int64), np.full((n_rows, k), -np.inf, np.float32)
-    if n_rows > 1 and n_items >= PREFILTER_MIN_ITEMS and k_eff * PREFILTER_RATIO <= n_items:
+    if n_rows > 1 and n_items >= PREFILTER_MIN_ITEMS and k_eff * PREFILTER_RATIO <= n_items \
+            and scores.dtype.kind == "f":  # its padding is -inf
         return _prefiltered_top(scores, k, k_eff)
     return _exact_top(scores, k, k_eff)
 

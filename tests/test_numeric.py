@@ -89,6 +89,9 @@ def test_the_threshold_path_runs_on_long_rows(monkeypatch):
     np.testing.assert_array_equal(idx, _full_sort_top(scores, 150)[0])
     top_k(scores[:1], 150)  # one row (a request) keeps the single partition
     assert len(called) == 1
+    counts = np.random.default_rng(1).integers(0, 50, (3, 90_000))  # integers: no -inf
+    np.testing.assert_array_equal(top_k(counts, 150)[0], _full_sort_top(counts, 150)[0])
+    assert len(called) == 1
 
 
 def test_csr_gather_matches_row_slicing() -> None:
