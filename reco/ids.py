@@ -49,7 +49,8 @@ class IdMap:
     def from_values(cls, values: Iterable[int] | np.ndarray, kind: str = "id") -> IdMap:
         """The map of the distinct values in ``values``."""
         array = np.asarray(values if isinstance(values, np.ndarray) else list(values))
-        array = array.astype(np.int64, copy=False)
+        if array.dtype.kind != "i":  # narrower signed ids are widened once distinct: a
+            array = array.astype(np.int64)  # copy of 32M of them costs more than the distinct
         if array.size > _HASH_UNIQUE:
             # a hash-based distinct, then a sort of the distinct ids only (np.unique sorts
             # all of them)

@@ -35,8 +35,11 @@ class TimePopularity:
     total: np.ndarray  # (n_months + 1,) int64, all movies
 
     @classmethod
-    def from_ratings(cls, ratings: pl.DataFrame) -> TimePopularity:
-        movies = IdMap.from_values(ratings[MOVIE_ID].to_numpy(), "movie")
+    def from_ratings(cls, ratings: pl.DataFrame, movies: IdMap | None = None) -> TimePopularity:
+        """``movies``: the map of the movies of ``ratings`` when the window already has it
+        (its :class:`~reco.models.interactions.Interactions`' item map): not built twice."""
+        if movies is None:
+            movies = IdMap.from_values(ratings[MOVIE_ID].to_numpy(), "movie")
         month = ratings[TIMESTAMP].to_numpy() // SECONDS_PER_MONTH
         first = int(month.min())
         n_months = int(month.max()) - first + 1

@@ -334,7 +334,8 @@ class HybridRecommender(BaseRecommender):
         popular = step("popularity", PopularityRecommender(
             PopularityConfig(like_threshold=cfg.like_threshold)).fit_interactions, interactions)
         tables = step("feature tables", build_feature_tables, ratings, text.movies, cfg.features)
-        time_popularity = step("time popularity", TimePopularity.from_ratings, ratings)
+        time_popularity = step("time popularity", TimePopularity.from_ratings, ratings,
+                               interactions.item_map)
         recent = step("recent items", RecentItems.from_ratings, ratings)
         log.info("stage one on %d ratings in %.1fs", ratings.height, time.perf_counter() - started)
         stage = StageOne(cf, rating, content, popular, tables,

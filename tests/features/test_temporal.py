@@ -51,3 +51,13 @@ def test_time_popularity_counts_each_movies_ratings_per_month():
             before = (movies == movie) & (month < popularity.first_month + bucket)
             assert popularity.cum[row, bucket] == before.sum()
     assert popularity.total.tolist() == popularity.cum.sum(axis=0).tolist()
+
+
+def test_time_popularity_takes_the_windows_movie_map():
+    from reco.models.interactions import Interactions
+
+    ratings = _random_ratings(5)
+    given = TimePopularity.from_ratings(ratings, Interactions.from_ratings(ratings).item_map)
+    built = TimePopularity.from_ratings(ratings)
+    assert given.movies == built.movies and given.first_month == built.first_month
+    np.testing.assert_array_equal(given.cum, built.cum)

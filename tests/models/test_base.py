@@ -97,6 +97,10 @@ def test_narrower_ids_are_looked_up_as_they_are(ids):
     got = id_map.indices(values, missing="mask")
     assert got.dtype == np.int64
     assert got.tolist() == id_map.indices(values.astype(np.int64), missing="mask").tolist()
+    for many in (values, values[:1000]):  # a hashed distinct and np.unique's
+        narrow = IdMap.from_values(many)
+        assert narrow == IdMap.from_values(many.astype(np.int64))
+        assert narrow.ids.dtype == np.int64
 
 
 def test_recommend_excludes_seen_and_maps_ids():
