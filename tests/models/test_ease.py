@@ -8,9 +8,9 @@ import pytest
 import scipy.sparse as sp
 
 from reco.columns import RATINGS_SCHEMA
-from reco.exceptions import ArtifactError, ConfigError
+from reco.exceptions import ArtifactError, ConfigError, ModelFitError
 from reco.models.base import Recommender
-from reco.models.ease import EASEConfig, EASERecommender, _gram, _prune
+from reco.models.ease import EASEConfig, EASERecommender, _gram, _prune, _spd_inverse
 
 
 def _ratings(pairs: list[tuple[int, int, float]]) -> pl.DataFrame:
@@ -166,3 +166,22 @@ def test_the_gram_is_the_exact_co_like_counts(monkeypatch, threads):
     assert pools == ([threads] if threads > 1 else [])
     assert gram.dtype == np.float64
     np.testing.assert_array_equal(gram, dense.T @ dense)
+
+
+@pytest.mark.parametrize("n", [1, 2, 255, 256, 257, 700])
+def test_the_cholesky_inverse_is_the_inverse(n):
+    """potrf + potri, the lower triangle mirrored band by band (bands of 256 rows: sizes
+    on either side of one), equal to a general inverse to rounding and exactly symmetric."""
+    rng = np.random.default_rng(n)
+    x = (rng.random((3 * n, n)) < 0.1).astype(np.float64)
+    gram = x.T @ x + 30.0 * np.eye(n)
+    expected = np.linalg.inv(gram)
+    inverse = _spd_inverse(gram.copy())
+    np.testing.assert_array_equal(inverse, inverse.T)
+    np.testing.assert_allclose(inverse, expected, rtol=1e-10, atol=1e-12 * np.abs(expected).max())
+    np.testing.assert_allclose(inverse @ gram, np.eye(n), atol=1e-9)
+
+
+def test_a_gram_that_is_not_positive_definite_is_a_clear_error():
+    with pytest.raises(ModelFitError, match="not positive definite.*EASEConfig.lam"):
+        _spd_inverse(np.array([[1.0, 2.0], [2.0, 1.0]]))
