@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -107,3 +108,39 @@ def test_csr_gather_matches_row_slicing() -> None:
     assert matrix.indices[flat].tolist() == [c for e in expected for c in e]
     flat, lengths = csr_gather(matrix.indptr, np.empty(0, np.int64))
     assert flat.size == 0 and lengths.size == 0
+
+
+@pytest.mark.parametrize("shape", ["random", "empty rows", "one dominant row", "one row"])
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_the_threaded_sparse_dense_product_is_the_single_product(monkeypatch, shape, workers):
+    """Row blocks of about equal entries on threads: every output row bit for bit the
+    single product's, whatever the rows' lengths (blocks of 50 entries here)."""
+    import scipy.sparse as sp
+
+    import reco._numeric as module
+
+    monkeypatch.setattr(module, "PRODUCT_BLOCK_ENTRIES", 50)
+    rng = np.random.default_rng(len(shape) + workers)
+    dense = rng.standard_normal((40, 7)).astype(np.float32)
+    if shape == "one row":
+        matrix = sp.csr_matrix(rng.standard_normal((1, 40)))
+    else:
+        matrix = sp.random(300, 40, density=0.1, format="csr", random_state=1, dtype=np.float64)
+        if shape == "empty rows":
+            matrix = sp.csr_matrix(matrix.multiply((np.arange(300) % 3 == 0)[:, None]))
+        elif shape == "one dominant row":
+            matrix = sp.vstack([matrix[:100], sp.csr_matrix(np.ones((1, 40))), matrix[100:]],
+                               format="csr")
+    out = module.sparse_dense(matrix, dense, workers)
+    expected = np.asarray(matrix @ dense)
+    assert out.dtype == np.float64 and out.shape == expected.shape
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_the_sparse_dense_product_wants_csr():
+    import scipy.sparse as sp
+
+    from reco._numeric import sparse_dense
+
+    with pytest.raises(TypeError, match="CSR"):
+        sparse_dense(sp.csc_matrix(np.eye(3)), np.ones((3, 2)), 2)

@@ -7,7 +7,8 @@ per-user split, tags cut at each user's split point, as ``scripts/evaluate.py``'
 is ``cold`` (both ALS models refitted from noise with their own iterations) or a number
 of warm-started sweeps (``8``; ``4/3``: 4 of the implicit model, 3 of the explicit rating
 model), optionally prefixed ``svd-`` for the centred SVD rating model in place of explicit
-ALS (``svd-8``).
+ALS (``svd-8``) and suffixed ``+cgK`` for K conjugate gradient steps per half-sweep of the
+explicit rating model (``4/3+cg2``; the config's own otherwise).
 """
 
 from __future__ import annotations
@@ -20,20 +21,23 @@ from typing import Any
 
 import numpy as np
 
-SETTING = re.compile(r"^(svd-)?(cold|[1-9][0-9]{0,3})(?:/([1-9][0-9]{0,3}))?$")
+SETTING = re.compile(
+    r"^(svd-)?(cold|[1-9][0-9]{0,3})(?:/([1-9][0-9]{0,3}))?(?:\+cg([1-9][0-9]?))?$")
 
 
-def parse_setting(text: str) -> tuple[str, int | None, int | None]:
-    """``"svd-8"`` -> ("svd", 8, None); ``"cold"`` -> ("explicit_als", None, None);
-    ``"4/3"`` -> ("explicit_als", 4, 3): 4 warm sweeps of the implicit model, 3 of the
-    explicit rating model."""
+def parse_setting(text: str) -> tuple[str, int | None, int | None, int | None]:
+    """``"svd-8"`` -> ("svd", 8, None, None); ``"cold"`` -> ("explicit_als", None, None,
+    None); ``"4/3"`` -> ("explicit_als", 4, 3, None): 4 warm sweeps of the implicit model,
+    3 of the explicit rating model; ``"4/3+cg2"``: the same with 2 CG steps per half-sweep
+    of the explicit rating model (None: its config's)."""
     match = SETTING.match(text)
-    if match is None or (match[2] == "cold" and match[3]):
+    if match is None or (match[2] == "cold" and match[3]) or (match[1] and match[4]):
         raise ValueError(f"setting {text!r}: cold, a number of sweeps (optionally /the "
-                         "rating model's sweeps), or either after svd-")
+                         "rating model's sweeps), or either after svd-; +cgK after an "
+                         "explicit ALS setting")
     rating = "svd" if match[1] else "explicit_als"
     return (rating, None if match[2] == "cold" else int(match[2]),
-            int(match[3]) if match[3] else None)
+            int(match[3]) if match[3] else None, int(match[4]) if match[4] else None)
 
 
 def score_fit(data: Any, config: Any) -> dict[str, Any]:
@@ -86,14 +90,18 @@ def run_refit(data_dir: Path, settings: list[str], base: Any = None, *,
     for name, path in releases:
         data = load_movielens(path)
         for seed in seeds:
-            for text, (rating, sweeps, rating_sweeps) in zip(settings, parsed):
+            for text, (rating, sweeps, rating_sweeps, cg_steps) in zip(settings, parsed):
                 config = replace(base or HybridConfig(), refit_iterations=sweeps,
                                  rating_model=rating, rating_refit_iterations=rating_sweeps)
+                if cg_steps is not None:
+                    config = replace(config, rating_als=replace(config.rating_als,
+                                                                cg_steps=cg_steps))
                 if seed:
                     config = replace(config, cf=replace(config.cf, random_state=seed),
                                      rating_als=replace(config.rating_als, random_state=seed))
                 rows.append({"release": name, "seed": seed, "setting": text,
                              "rating_model": rating, "refit_iterations": sweeps,
                              "rating_refit_iterations": config.rating_refit_iterations,
+                             "rating_cg_steps": config.rating_als.cg_steps,
                              **score_fit(data, config)})
     return {"data": str(data_dir), "settings": rows}

@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 import scipy.sparse as sp
 
+from reco._numeric import sparse_dense
 from reco.columns import MOVIE_ID
 from reco.exceptions import ArtifactError, ModelFitError
 from reco.ids import last_occurrences
@@ -32,6 +33,7 @@ from reco.models.base import Recommender
 from reco.models.content._config import ContentConfig
 from reco.models.content._text import MovieEmbeddings, embed_movies, normalize_rows
 from reco.models.interactions import Interactions
+from reco.models.mf.als import resolve_threads
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +137,8 @@ class ContentRecommender(Recommender):
 
     def _profiles(self, matrix: sp.csr_matrix) -> np.ndarray:
         """Unit-norm profiles (zero when the user has no signal), one row per matrix row."""
-        raw = np.asarray(self._profile_weights(matrix) @ self.embeddings_)
+        raw = sparse_dense(self._profile_weights(matrix), self.embeddings_,
+                           resolve_threads(None))
         return normalize_rows(raw).astype(np.float32)
 
     # ------------------------------------------------------------ base-class hooks
