@@ -145,12 +145,15 @@ def test_like_rounds_stop_early_on_noise_and_run_long_on_a_clean_signal():
 @pytest.mark.parametrize("signal", [0.3, 1.0])
 def test_like_rounds_are_those_xgboost_cv_chooses(signal):
     """The lockstep folds are xgb.cv's computation: where xgb.cv stops early it keeps
-    the rounds up to its best mean, and that is the number chosen here."""
+    the rounds up to its best mean, and that is the number chosen here. (Without row and
+    column sampling: xgb.cv draws every fold's samples from one thread's random engine,
+    choose_rounds each fold's from its own thread's, so with sampling the trees differ.)"""
     import xgboost as xgb
 
     from reco.ranking.booster import _params
 
-    config = replace(SMALL.ranker, n_estimators=400, learning_rate=0.3)
+    config = replace(SMALL.ranker, n_estimators=400, learning_rate=0.3, subsample=1.0,
+                     colsample_bytree=1.0)
     x, y, users = _like_rows(120, 25, signal=signal, seed=3)
     chosen, report = choose_rounds(x, y, users, config, "binary:logistic", folds=4,
                                    max_rows=100_000)
@@ -164,6 +167,24 @@ def test_like_rounds_are_those_xgboost_cv_chooses(signal):
     assert len(history["test-logloss-mean"]) < 400  # it stopped early, so it truncated
     assert chosen.n_estimators == report["chosen"] == len(history["test-logloss-mean"])
     assert report["validation"] == pytest.approx(history["test-logloss-mean"][-1], abs=1e-6)
+
+
+def test_like_rounds_are_the_same_whatever_the_threads_and_run_after_run():
+    """With row and column sampling, each fold's booster on a thread of its own draws
+    the same numbers in every run: 1, 2 or 5 folds at a time give one curve."""
+    import reco.ranking.booster as module
+    from reco.ranking.booster import _params
+
+    x, y, users = _like_rows(150, 30, signal=0.7, seed=5)
+    fold = np.random.default_rng(1).integers(0, 5, 150)[users]
+    splits = [(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(5)]
+    config = replace(SMALL.ranker, n_estimators=60, learning_rate=0.2)
+    assert config.subsample < 1 and config.colsample_bytree < 1
+    curves = [module._cv_curve({**_params(config, "binary:logistic"), "nthread": threads},
+                               x, y, splits, 60, 60)
+              for threads in (1, 2, 5, 2)]
+    assert all(curve == curves[0] for curve in curves)
+    assert curves[0][0] == "logloss" and len(curves[0][1]) == 60
 
 
 def test_like_rounds_sample_whole_users_above_their_row_budget():
