@@ -19,7 +19,13 @@ import numpy as np
 import polars as pl
 
 from reco.columns import MOVIE_ID, RATING, USER_ID
-from reco.ranking.booster import Booster, choose_rounds, fit_booster, sample_rows
+from reco.ranking.booster import (
+    Booster,
+    choose_rounds,
+    fit_booster,
+    like_model_config,
+    sample_rows,
+)
 from reco.ranking.candidates import generate_candidates
 from reco.ranking.hybrid_config import HybridConfig
 from reco.ranking.pair_features import (
@@ -125,13 +131,13 @@ def fit_boosters(windows: list[WindowRows], cfg: HybridConfig,
                   cfg.ranker, cfg.ranker.objective, groups if ranking else None)
     like_x = np.concatenate([w.like_x for w in windows])
     like_y = np.concatenate([w.like_y for w in windows])
-    like_config, like_rounds = cfg.ranker, None
+    like_config, like_rounds = like_model_config(cfg.ranker), None
     if cfg.tune.enabled and cfg.tune.like_rounds:
         # folds by user across windows: one person's rows never on both sides
         like_users = np.concatenate([w.like_users for w in windows])
         like_config, like_rounds = step(
             "like model rounds", choose_rounds, like_x, like_y, like_users,
-            cfg.ranker, "binary:logistic", folds=cfg.tune.like_folds,
+            like_config, "binary:logistic", folds=cfg.tune.like_folds,
             max_rows=cfg.tune.like_max_rows, seed=cfg.tune.random_state)
     like_model = step("like model XGBoost", fit_booster, like_x, like_y, LIKE_FEATURES,
                       like_config, "binary:logistic")

@@ -26,3 +26,28 @@ def test_boosters_train_as_on_a_plain_dmatrix(objective):
         plain.set_group(groups)
     theirs = xgb.train(_params(config, objective), plain, num_boost_round=40)
     assert np.array_equal(ours.inplace_predict(x), theirs.inplace_predict(x))
+
+
+def _depths(booster: xgb.Booster) -> set[int]:
+    """The depth each tree of ``booster`` reached (its dump, one tab per level)."""
+    return {max(line.count("\t") for line in tree.splitlines()) for tree in
+            booster.get_dump()}
+
+
+def test_the_like_model_grows_its_own_depth_and_the_ranker_keeps_its():
+    from dataclasses import replace
+
+    from reco.data.synthetic import SyntheticConfig, generate
+    from reco.ranking.booster import like_model_config
+    from reco.ranking.hybrid import HybridRecommender
+    from tests.ranking.test_hybrid import SMALL
+
+    assert RankerConfig().max_depth == 4 and RankerConfig().like_max_depth == 6
+    plain = RankerConfig(like_max_depth=None)
+    assert like_model_config(plain) is plain
+    assert like_model_config(RankerConfig()) == replace(RankerConfig(), max_depth=6)
+    data = generate(SyntheticConfig(n_users=250, n_movies=300, n_ratings=15_000, seed=5))
+    config = replace(SMALL, ranker=replace(SMALL.ranker, max_depth=2, like_max_depth=5))
+    model = HybridRecommender(config).fit(data.ratings, data.movies, tags=data.tags)
+    assert max(_depths(model.ranker_)) == 2
+    assert 2 < max(_depths(model.like_model_)) <= 5

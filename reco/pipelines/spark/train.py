@@ -38,7 +38,7 @@ from reco.pipelines.spark.session import SparkConfig, spark_session
 from reco.pipelines.spark.stage_one import fit_stage_one
 from reco.pipelines.spark.windows import FEATURE, LABEL, WINDOW, mark_windows
 from reco.pipelines.text_models import apply_text_models
-from reco.ranking.booster import Booster
+from reco.ranking.booster import Booster, like_model_config
 from reco.ranking.hybrid import HybridConfig, HybridRecommender, TextInputs, same_text
 from reco.ranking.pair_features import LIKE_FEATURES, RANK_FEATURES
 from reco.ranking.retrieval import index_stage
@@ -113,7 +113,8 @@ def fit_boosters(spark: SparkSession, stage: StageOne, label_window: DataFrame,
         rated = rated.where(_uniform(seed + 1, USER_ID, MOVIE_ID) < cfg.max_train_rows / n_rated)
     like = like_job(rated, name, config.like_threshold).cache()
     n_like = like.count()
-    like_model = fit_spark_booster(like, LIKE_FEATURES, cfg, "binary:logistic", workers)
+    like_model = fit_spark_booster(like, LIKE_FEATURES, like_model_config(cfg),
+                                   "binary:logistic", workers)
     for frame in (rows, sampled, like, users):
         frame.unpersist()
     windows = {"ranker_users": n_users, "candidate_rows": n_rows, "ranker_rows": int(stats["n"]),
