@@ -469,7 +469,8 @@ def _add_refit(sub: argparse._SubParsersAction) -> None:
     rf.add_argument("--settings", nargs="+", default=["cold", "8"],
                     help="cold, a number of warm sweeps (4/3: the implicit model 4, the rating "
                          "model 3), or either after svd-; +cgK: K CG steps per half-sweep of "
-                         "the explicit rating model (default: cold 8)")
+                         "the explicit rating model; +likeN: the like model's tree depth "
+                         "(default: cold 8)")
     rf.add_argument("--seeds", type=int, nargs="+", default=[0],
                     help="the ALS models' random states: one fit per seed and setting")
     rf.add_argument("--generality", type=Path, default=None, metavar="DIR",

@@ -45,11 +45,9 @@ class HybridConfig(ConfigBase):
     cf: ALSConfig = field(default_factory=ALSConfig)
     rating_model: str = "explicit_als"
     # 8 iterations: on ml-latest-small the test RMSE is the same as with 15 (0.8707) at
-    # half the cost, which matters at 32M ratings; 2 CG steps a half-sweep instead of 3:
-    # NDCG@10 and like AUC the same within one split's noise on ml-latest-small and the
-    # generality releases, a sixth less per sweep (docs/MODELS.md, step 2)
+    # half the cost, which matters at 32M ratings
     rating_als: ALSConfig = field(
-        default_factory=lambda: ALSConfig(feedback="explicit", iterations=8, cg_steps=2))
+        default_factory=lambda: ALSConfig(feedback="explicit", iterations=8))
     rating_svd: SVDConfig = field(default_factory=lambda: SVDConfig(center="both"))
     content: ContentConfig = field(default_factory=ContentConfig)
     candidates: CandidateConfig = field(default_factory=CandidateConfig)

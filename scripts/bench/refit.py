@@ -8,7 +8,8 @@ is ``cold`` (both ALS models refitted from noise with their own iterations) or a
 of warm-started sweeps (``8``; ``4/3``: 4 of the implicit model, 3 of the explicit rating
 model), optionally prefixed ``svd-`` for the centred SVD rating model in place of explicit
 ALS (``svd-8``) and suffixed ``+cgK`` for K conjugate gradient steps per half-sweep of the
-explicit rating model (``4/3+cg2``; the config's own otherwise).
+explicit rating model (``4/3+cg2``; the config's own otherwise) and ``+likeN`` for the
+like model's tree depth N (``4/3+like4``), in that order.
 """
 
 from __future__ import annotations
@@ -22,7 +23,14 @@ from typing import Any
 import numpy as np
 
 SETTING = re.compile(
-    r"^(svd-)?(cold|[1-9][0-9]{0,3})(?:/([1-9][0-9]{0,3}))?(?:\+cg([1-9][0-9]?))?$")
+    r"^(svd-)?(cold|[1-9][0-9]{0,3})(?:/([1-9][0-9]{0,3}))?(?:\+cg([1-9][0-9]?))?"
+    r"(?:\+like([1-9][0-9]?))?$")
+
+
+def like_depth(text: str) -> int | None:
+    """The like model's depth a setting asks for (``"4/3+like4"`` -> 4), None if none."""
+    match = SETTING.match(text)
+    return int(match[5]) if match is not None and match[5] else None
 
 
 def parse_setting(text: str) -> tuple[str, int | None, int | None, int | None]:
@@ -96,6 +104,10 @@ def run_refit(data_dir: Path, settings: list[str], base: Any = None, *,
                 if cg_steps is not None:
                     config = replace(config, rating_als=replace(config.rating_als,
                                                                 cg_steps=cg_steps))
+                depth = like_depth(text)
+                if depth is not None:
+                    config = replace(config, ranker=replace(config.ranker,
+                                                            like_max_depth=depth))
                 if seed:
                     config = replace(config, cf=replace(config.cf, random_state=seed),
                                      rating_als=replace(config.rating_als, random_state=seed))
@@ -103,5 +115,6 @@ def run_refit(data_dir: Path, settings: list[str], base: Any = None, *,
                              "rating_model": rating, "refit_iterations": sweeps,
                              "rating_refit_iterations": config.rating_refit_iterations,
                              "rating_cg_steps": config.rating_als.cg_steps,
+                             "like_max_depth": config.ranker.like_max_depth,
                              **score_fit(data, config)})
     return {"data": str(data_dir), "settings": rows}
