@@ -238,3 +238,30 @@ def test_bad_urls_are_refused(url):
 def test_passwords_are_redacted_from_logged_urls():
     assert _redacted("postgresql://reco:hunter2@db:5432/x") == "postgresql://reco:***@db:5432/x"
     assert _redacted("postgresql://reco@db/x") == "postgresql://reco@db/x"
+
+
+def test_the_switch_to_wal_waits_for_another_connection_on_a_new_file(tmp_path):
+    """SQLite answers "database is locked" at once to a journal-mode switch while another
+    connection holds the new file (no busy timeout applies): the switch is retried."""
+    import time
+
+    from reco.data.feedback.sqlite import _use_wal
+
+    path = tmp_path / "new.sqlite3"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    opener = sqlite3.connect(path, timeout=0, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        opener.execute("PRAGMA journal_mode = WAL").fetchone()
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    started = time.monotonic()
+    release.start()
+    try:
+        _use_wal(opener)
+    finally:
+        release.join()
+    assert time.monotonic() - started >= 0.25
+    assert opener.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    opener.close()
+    holder.close()
