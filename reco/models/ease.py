@@ -143,7 +143,8 @@ def _spd_inverse(gram: np.ndarray) -> np.ndarray:
         stop = min(start + _MIRROR_ROWS, n)
         inverse[start:stop, stop:] = inverse[stop:, start:stop].T
         block = inverse[start:stop, start:stop]
-        block[np.triu_indices(stop - start, 1)] = block.T[np.triu_indices(stop - start, 1)]
+        upper = np.triu_indices(stop - start, 1)
+        block[upper] = block.T[upper]
     return np.asarray(inverse)
 
 
